@@ -1,0 +1,200 @@
+"""Chalice wiring only: routes, the S3 event handler and lazy getters.
+
+Clients are built on first use, once per cold start (and after moto starts in
+tests); the logic lives in chalicelib.
+"""
+
+import functools
+import json
+import logging
+import re
+
+import boto3
+from botocore.config import Config
+from chalice import Chalice, Response
+from chalice.app import Request, S3Event
+
+from chalicelib import api
+from chalicelib.config import Settings, input_bucket_name, load_settings
+from chalicelib.errors import (
+    ImageNotFoundError,
+    ImgpipeError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from chalicelib.pipeline import ImagePipeline
+from chalicelib.status import DynamoStatusStore
+from chalicelib.storage import S3Storage
+
+app = Chalice(app_name="imgpipe")
+app.log.setLevel(logging.INFO)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+@functools.cache
+def get_storage() -> S3Storage:
+    settings = get_settings()
+    # SigV4 with an explicit region: presigned URLs then name the regional
+    # endpoint, and browsers are not redirected (which fails CORS).
+    client = boto3.client(
+        "s3", region_name=settings.region, config=Config(signature_version="s3v4")
+    )
+    return S3Storage(client, settings.input_bucket, settings.output_bucket)
+
+
+@functools.cache
+def get_status_store() -> DynamoStatusStore:
+    settings = get_settings()
+    table = boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table)
+    return DynamoStatusStore(table)
+
+
+@functools.cache
+def get_pipeline() -> ImagePipeline:
+    return ImagePipeline(get_settings(), get_storage(), get_status_store())
+
+
+_STATUS_OF = [
+    (PayloadTooLargeError, 413),
+    (UnsupportedMediaTypeError, 415),
+    (InvalidRequestError, 400),
+    (ImageNotFoundError, 404),
+]
+
+
+def _error(code: str, message: str, status: int) -> Response:
+    return Response({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def json_errors(view):
+    """Domain errors become their status code with a JSON body, never a trace."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except ImgpipeError as exc:
+            status = next((s for cls, s in _STATUS_OF if isinstance(exc, cls)), 500)
+            if status == 500:
+                app.log.exception("request failed")
+                return _error("internal_error", "An internal error occurred.", 500)
+            return _error(exc.code, exc.message, status)
+
+    return wrapper
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Error")).lower() or "error"
+
+
+@app.middleware("http")
+def error_shape_and_cors(request: Request, get_response):
+    """Give Chalice's own errors (405, 415, 500) our error shape; add CORS.
+
+    Chalice's CORSConfig allows a single origin per route, ALLOWED_ORIGINS may
+    list several, so the Origin header is matched here for every route.
+    """
+    response = get_response(request)
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        response.body = {"error": {"code": _snake(body["Code"]), "message": body["Message"]}}
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    origin = request.headers.get("origin")
+    allowed = get_settings().allowed_origins
+    if origin and ("*" in allowed or origin in allowed):
+        response.headers.update(
+            {
+                "Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
+                "Access-Control-Allow-Methods": "GET,POST,DELETE,OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type,Authorization,X-Api-Key",
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            }
+        )
+    return response
+
+
+def _base_url(request: Request) -> str:
+    headers = request.headers
+    host = headers.get("host", "localhost")
+    proto = headers.get("x-forwarded-proto", "http")
+    stage = (request.context or {}).get("stage")
+    # The execute-api domain carries the stage in the path; custom domains do not.
+    prefix = f"/{stage}" if stage and host.endswith(".amazonaws.com") else ""
+    return f"{proto}://{host}{prefix}"
+
+
+def _json_body(request: Request) -> object:
+    try:
+        return json.loads(request.raw_body or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError("body must be valid JSON") from None
+
+
+@app.route("/uploads", methods=["POST"])
+@json_errors
+def create_upload():
+    request = app.current_request
+    body = api.create_upload(
+        _json_body(request), _base_url(request), get_settings(), get_storage(), get_status_store()
+    )
+    return Response(body, status_code=201)
+
+
+@app.route("/images", methods=["GET"])
+@json_errors
+def list_images():
+    params = dict(app.current_request.query_params or {})
+    return api.list_images(params, get_settings(), get_storage(), get_status_store())
+
+
+@app.route("/images/{image_id}", methods=["GET"])
+@json_errors
+def get_image(image_id: str):
+    return api.get_image(image_id, get_settings(), get_storage(), get_status_store())
+
+
+@app.route("/images/{image_id}", methods=["DELETE"])
+@json_errors
+def delete_image(image_id: str):
+    api.delete_image(image_id, get_storage(), get_status_store())
+    return Response("", status_code=204)
+
+
+@app.route("/health", methods=["GET"])
+@json_errors
+def health():
+    healthy, body = api.health(get_storage(), get_status_store())
+    return Response(body, status_code=200 if healthy else 503)
+
+
+# CORS preflight: answered by the middleware above, for every origin listed.
+@app.route("/uploads", methods=["OPTIONS"])
+@app.route("/images", methods=["OPTIONS"])
+@app.route("/images/{image_id}", methods=["OPTIONS"])
+def preflight(image_id: str | None = None):
+    return Response("", status_code=204)
+
+
+class S3Notification(S3Event):
+    """S3Event that also accepts s3:TestEvent, which has no Records."""
+
+    def _extract_attributes(self, event_dict: dict) -> None:
+        if event_dict.get("Records"):
+            super()._extract_attributes(event_dict)
+        else:
+            self.bucket, self.key = "", ""
+
+
+@app.on_s3_event(bucket=input_bucket_name(), events=["s3:ObjectCreated:*"])
+def resize_image(event: S3Notification) -> None:
+    """Every record of the event, not only the first that S3Event exposes."""
+    get_pipeline().handle_event(event.to_dict())
+
+
+resize_image.event_class = S3Notification

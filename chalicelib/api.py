@@ -1,0 +1,106 @@
+"""What each HTTP route does, without Chalice: validate, call adapters, shape JSON.
+
+Functions raise domain errors; app.py turns them into status codes.
+"""
+
+import time
+
+from chalicelib.config import Settings
+from chalicelib.errors import ImageNotFoundError, InvalidRequestError
+from chalicelib.pipeline import iso_now
+from chalicelib.renditions import CONTENT_TYPES
+from chalicelib.status import STATUSES, DynamoStatusStore
+from chalicelib.storage import S3Storage
+from chalicelib.uploads import (
+    check_image_id,
+    image_id_for_key,
+    new_image_id,
+    upload_key,
+    validate_upload_request,
+)
+
+# A PENDING record whose upload never arrives is dropped by DynamoDB's TTL
+# this long after its upload URL expired.
+PENDING_RECORD_GRACE = 24 * 3600
+MAX_PAGE = 100
+
+
+def create_upload(
+    body: object, base_url: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore
+) -> dict:
+    """Issue a presigned POST for one image and record it as PENDING."""
+    filename, content_type, _ = validate_upload_request(body, settings.max_upload_bytes)
+    image_id = new_image_id()
+    key = upload_key(image_id, filename)
+    now = time.time()
+    upload = storage.presign_upload(key, content_type, settings.max_upload_bytes, settings.upload_url_ttl)
+    expires = now + settings.upload_url_ttl
+    store.create_pending(
+        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE
+    )
+    return {
+        "image_id": image_id,
+        "upload": upload,
+        "expires_at": iso_now(expires),
+        "status_url": f"{base_url}/images/{image_id}",
+    }
+
+
+def with_download_urls(record: dict, settings: Settings, storage: S3Storage) -> dict:
+    """The record with a presigned GET `url` on each rendition."""
+    renditions = [
+        {**r, "url": storage.presign_download(r["key"], CONTENT_TYPES[r["format"]], settings.download_url_ttl)}
+        for r in record.get("renditions", [])
+    ]
+    return {**record, "renditions": renditions} if "renditions" in record else record
+
+
+def get_image(image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore) -> dict:
+    record = store.get(check_image_id(image_id))
+    if record is None:
+        raise ImageNotFoundError(f"no image {image_id}")
+    return with_download_urls(record, settings, storage)
+
+
+def list_images(
+    params: dict[str, str], settings: Settings, storage: S3Storage, store: DynamoStatusStore
+) -> dict:
+    """`?status=&key=&limit=&cursor=`; `key` finds the one record of a source key."""
+    unknown = set(params) - {"status", "key", "limit", "cursor"}
+    if unknown:
+        raise InvalidRequestError(f"unknown query parameters: {', '.join(sorted(unknown))}")
+    status = params.get("status")
+    if status is not None and status.upper() not in STATUSES:
+        raise InvalidRequestError(f"status must be one of {', '.join(STATUSES)}")
+    limit_text = params.get("limit", "25")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    if "key" in params:
+        record = store.get(image_id_for_key(params["key"]))
+        matches = record and record.get("source", {}).get("key") == params["key"]
+        if matches and (status is None or record["status"] == status.upper()):
+            return {"items": [with_download_urls(record, settings, storage)], "next_cursor": None}
+        return {"items": [], "next_cursor": None}
+    items, cursor = store.list(status.upper() if status else None, int(limit_text), params.get("cursor"))
+    return {"items": [with_download_urls(i, settings, storage) for i in items], "next_cursor": cursor}
+
+
+def delete_image(image_id: str, storage: S3Storage, store: DynamoStatusStore) -> None:
+    """Remove the source, every rendition, then the record (last, so a retry can finish)."""
+    record = store.get(check_image_id(image_id))
+    if record is None:
+        raise ImageNotFoundError(f"no image {image_id}")
+    source_key = record.get("source", {}).get("key")
+    if source_key:
+        storage.delete_source(source_key)
+    keys = [r["key"] for r in record.get("renditions", [])]
+    if keys:
+        storage.delete_renditions(keys)
+    store.delete(image_id)
+
+
+def health(storage: S3Storage, store: DynamoStatusStore) -> tuple[bool, dict]:
+    checks = {**storage.check(), "status_table": store.check()}
+    healthy = all(v == "ok" for v in checks.values())
+    return healthy, {"status": "ok" if healthy else "degraded", "checks": checks}
+

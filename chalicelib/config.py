@@ -1,0 +1,86 @@
+"""Every environment variable imgpipe reads, parsed once into frozen Settings.
+
+Nothing else in the code reads `os.environ`; a bad value fails at cold start
+with a message naming the variable, not halfway through an image.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigError
+from chalicelib.renditions import RenditionSpec, parse_output_formats, parse_renditions
+
+DEFAULT_RENDITIONS = "thumb:320x320:cover,medium:1024x1024,large:2048x2048"
+DEFAULT_OUTPUT_FORMATS = "auto,webp"
+
+
+@dataclass(frozen=True)
+class Settings:
+    input_bucket: str
+    output_bucket: str
+    status_table: str
+    resize_width: int = 800
+    resize_height: int = 600
+    renditions: tuple[RenditionSpec, ...] = parse_renditions(DEFAULT_RENDITIONS)
+    output_formats: tuple[str, ...] = parse_output_formats(DEFAULT_OUTPUT_FORMATS)
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000
+    upload_url_ttl: int = 900
+    download_url_ttl: int = 3600
+    allowed_origins: tuple[str, ...] = ()
+    lease_seconds: int = 90
+    max_attempts: int = 3
+    region: str = "us-east-1"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment; raises ConfigError naming the variable at fault."""
+    env = os.environ if env is None else env
+    origins = tuple(o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
+    return Settings(
+        input_bucket=_required(env, "INPUT_BUCKET"),
+        output_bucket=_required(env, "OUTPUT_BUCKET"),
+        status_table=_required(env, "STATUS_TABLE"),
+        resize_width=_int(env, "RESIZE_WIDTH", 800, 1, 8192),
+        resize_height=_int(env, "RESIZE_HEIGHT", 600, 1, 8192),
+        renditions=parse_renditions(env.get("RENDITIONS", DEFAULT_RENDITIONS)),
+        output_formats=parse_output_formats(env.get("OUTPUT_FORMATS") or DEFAULT_OUTPUT_FORMATS),
+        max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 50 * 1024 * 1024, 1, 5 * 1024**3),
+        max_pixels=_int(env, "MAX_PIXELS", 100_000_000, 1, 1_000_000_000),
+        upload_url_ttl=_int(env, "UPLOAD_URL_TTL", 900, 1, 7 * 24 * 3600),
+        download_url_ttl=_int(env, "DOWNLOAD_URL_TTL", 3600, 1, 7 * 24 * 3600),
+        allowed_origins=origins,
+        lease_seconds=_int(env, "PROCESSING_LEASE_SECONDS", 90, 1, 3600),
+        max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 100),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+    )
+
+
+def input_bucket_name() -> str:
+    """For @app.on_s3_event, which needs the name when app.py is imported.
+
+    `chalice deploy` sets the stage's environment variables before importing
+    app.py, and so does Lambda, so this is the deployed stage's bucket.
+    """
+    return _required(os.environ, "INPUT_BUCKET")

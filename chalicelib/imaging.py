@@ -1,0 +1,353 @@
+"""Pure Pillow: image bytes in, encoded renditions and metadata out.
+
+No AWS and no HTTP here, so the same code serves Lambda, `make run` and
+`python -m imgpipe resize`. Hostile bytes are the norm: the format is sniffed
+from magic numbers against an allow-list, pixels are counted from the header
+before anything is decoded, and every decoder failure becomes a reason code.
+"""
+
+import io
+import math
+import struct
+import warnings
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image, ImageCms, ImageOps
+
+# Register only the plugins we accept. Image.open(formats=...) then never
+# falls back to Image.init(), which would load PSD, EPS (Ghostscript), FITS...
+# and the first save does not pay ~40 ms to import every plugin.
+from PIL import (  # noqa: F401  (imported for their registration side effect)
+    BmpImagePlugin,
+    GifImagePlugin,
+    JpegImagePlugin,
+    MpoImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+    features,
+)
+
+from chalicelib.errors import (
+    CorruptImageError,
+    EmptyFileError,
+    TooManyPixelsError,
+    UnsupportedFormatError,
+)
+from chalicelib.renditions import CONTENT_TYPES, COVER, RenditionSpec
+
+AVIF_SUPPORTED = features.check("avif")
+if AVIF_SUPPORTED:
+    from PIL import AvifImagePlugin  # noqa: F401
+
+# Pillow plugin names that each sniffed format may open as (MPO is a JPEG
+# with extra frames, as written by many cameras).
+_OPENERS = {
+    "JPEG": ["JPEG", "MPO"],
+    "PNG": ["PNG"],
+    "GIF": ["GIF"],
+    "BMP": ["BMP"],
+    "TIFF": ["TIFF"],
+    "WEBP": ["WEBP"],
+    "AVIF": ["AVIF"],
+}
+# The `source` output format keeps the web formats as they are and turns the
+# rest into `auto` (JPEG, or PNG when there is transparency).
+_SOURCE_OUTPUT = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_JPEG_QUALITY = 82
+_WEBP_QUALITY = 80
+_AVIF_QUALITY = 60
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+# Pillow warns past MAX_IMAGE_PIXELS (set from MAX_PIXELS below); a warning
+# would let the decode go on, so make it an error everywhere (frames too).
+warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    format: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class EncodedRendition:
+    name: str
+    format: str
+    width: int
+    height: int
+    data: bytes
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    source: SourceInfo
+    renditions: list[EncodedRendition]
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format the leading bytes declare, if it is one we accept."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:2] == b"BM" and len(head) >= 26:
+        return "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if AVIF_SUPPORTED and head[4:8] == b"ftyp":
+        box_end = min(int.from_bytes(head[:4], "big"), len(head))
+        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
+        if brands & {b"avif", b"avis"}:
+            return "AVIF"
+    return None
+
+
+def process_image(
+    data: bytes,
+    outputs: Sequence[tuple[RenditionSpec, str]],
+    max_pixels: int,
+) -> ProcessedImage:
+    """Decode `data` once and encode each (spec, format) of `outputs`.
+
+    A format is `jpeg`, `png`, `webp`, `avif`, `auto`, or `source` (see
+    _SOURCE_OUTPUT). Raises an ImageRejectedError subclass for bytes that can
+    never become an image.
+    """
+    image, source_format = _open(data, max_pixels)
+    display_size = _display_size(image)
+    _draft(image, display_size, [spec for spec, _ in outputs])
+    image = _decode(image)
+    image = _to_srgb(image)
+    image.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
+    source = SourceInfo(source_format, *display_size)
+
+    # Largest first, so each smaller rendition can be cut from a bigger one.
+    resized: dict[RenditionSpec, Image.Image] = {}
+    for spec in sorted({spec for spec, _ in outputs}, key=lambda s: -s.width * s.height):
+        resized[spec] = _resize(image, spec, resized)
+    renditions = []
+    for spec, fmt in outputs:
+        picture = resized[spec]
+        resolved = _resolve_format(fmt, source_format, picture)
+        renditions.append(
+            EncodedRendition(spec.name, resolved, *picture.size, _encode(picture, resolved))
+        )
+    return ProcessedImage(source, renditions)
+
+
+def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+    """Open the header only: no pixel is decoded before the size is checked."""
+    if not data:
+        raise EmptyFileError("The file is empty.")
+    source_format = sniff_format(data[:64])
+    if source_format is None:
+        raise UnsupportedFormatError(
+            "Not an accepted image format (JPEG, PNG, GIF, BMP, TIFF, WebP"
+            + (", AVIF" if AVIF_SUPPORTED else "")
+            + ")."
+        )
+    if source_format == "PNG":
+        _check_png_chunks(data)
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        image = Image.open(io.BytesIO(data), formats=_OPENERS[source_format])
+    except _BOMB:
+        raise TooManyPixelsError(f"The image has more than {max_pixels} pixels.") from None
+    except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"
+        raise CorruptImageError(f"The {source_format} file cannot be read: {exc}") from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise CorruptImageError("The image declares no pixels.")
+    if width * height > max_pixels:
+        raise TooManyPixelsError(
+            f"The image is {width}x{height} = {width * height} pixels; "
+            f"the limit is {max_pixels}."
+        )
+    return image, source_format
+
+
+def _check_png_chunks(data: bytes) -> None:
+    """Verify every chunk's CRC: Pillow does not check IDAT's, and a flipped
+    bit in compressed data decodes to garbage instead of failing."""
+    offset = 8
+    while offset + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        end = offset + 8 + length
+        if end + 4 > len(data):
+            raise CorruptImageError(f"PNG chunk {kind!r} runs past the end of the file.")
+        (crc,) = struct.unpack(">I", data[end : end + 4])
+        if zlib.crc32(data[offset + 4 : end]) != crc:
+            raise CorruptImageError(f"PNG chunk {kind.decode('latin-1')!r} fails its CRC check.")
+        if kind == b"IEND":
+            return
+        offset = end + 4
+    raise CorruptImageError("The PNG file ends before its IEND chunk.")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # unreadable EXIF: treat as upright rather than fail
+        return 1
+
+
+def _display_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height after EXIF orientation (5..8 swap the axes)."""
+    width, height = image.size
+    return (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
+
+
+def _draft(image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the outputs are small.
+
+    Asks for twice the largest output (as Image.thumbnail does with its
+    reducing_gap) so the final LANCZOS pass still has detail to work with.
+    """
+    if image.format not in ("JPEG", "MPO") or not specs:
+        return
+    width, height = display_size
+    scale = max(min(_scale(spec, width, height), 1.0) for spec in specs)
+    wanted = (math.ceil(width * scale * 2), math.ceil(height * scale * 2))
+    if display_size != image.size:
+        wanted = wanted[::-1]
+    if wanted[0] < image.size[0] and wanted[1] < image.size[1]:
+        image.draft(image.mode, wanted)
+
+
+def _scale(spec: RenditionSpec, width: int, height: int) -> float:
+    ratios = (spec.width / width, spec.height / height)
+    return max(ratios) if spec.mode == COVER else min(ratios)
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    """Decode frame 0's pixels and apply EXIF orientation."""
+    try:
+        image.seek(0)
+        image.load()
+    except _BOMB as exc:
+        raise TooManyPixelsError(str(exc)) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # truncated data, bad CRCs, bad Huffman tables...
+        raise CorruptImageError(f"The {image.format} data is damaged: {exc}") from exc
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a malformed orientation tag is not worth failing over
+        return image
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Bring any mode to 8-bit L, RGB or RGBA in sRGB."""
+    mode = image.mode
+    if mode in _SIXTEEN_BIT:
+        # convert("L") would clip 16-bit values at 255; scale them instead.
+        image = image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+    elif mode == "F":
+        image = image.point(lambda v: v * 255).convert("L")
+    elif mode in ("P", "PA", "LA", "La", "RGBa"):
+        has_alpha = "A" in mode or "a" in mode or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode not in ("L", "RGB", "RGBA", "CMYK"):
+        image = image.convert("RGB")
+
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+            source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            image = ImageCms.profileToProfile(image, source_profile, _SRGB, outputMode=out_mode)
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: fall back to treating the pixels as sRGB
+    if image.mode == "CMYK":
+        image = image.convert("RGB")
+    if image.mode == "RGBA" and image.getchannel("A").getextrema()[0] == 255:
+        image = image.convert("RGB")  # alpha that hides nothing
+    return image
+
+
+def _resize(
+    image: Image.Image, spec: RenditionSpec, made: dict[RenditionSpec, Image.Image]
+) -> Image.Image:
+    """Fit or cover-crop `image` into the spec's box, never upscaling.
+
+    Resamples from the smallest already-made full-frame rendition that still
+    has twice the pixels needed, which costs far less than starting from the
+    full image each time and looks the same.
+    """
+    width, height = image.size
+    scale = _scale(spec, width, height)
+    if spec.mode == COVER:
+        if scale > 1:  # too small to fill the box: crop to its aspect, no resampling
+            size = (round(spec.width / scale), round(spec.height / scale))
+        else:
+            size = (spec.width, spec.height)
+        crop_w, crop_h = size[0] / min(scale, 1), size[1] / min(scale, 1)
+    else:
+        scale = min(scale, 1.0)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        crop_w, crop_h = width, height
+    box = ((width - crop_w) / 2, (height - crop_h) / 2, (width + crop_w) / 2, (height + crop_h) / 2)
+    if size == image.size and box == (0, 0, width, height):
+        return image
+
+    base = image
+    for other_spec, other in made.items():
+        ratio_x, ratio_y = other.width / width, other.height / height
+        if (
+            other_spec.mode != COVER
+            and crop_w * ratio_x >= 2 * size[0]
+            and crop_h * ratio_y >= 2 * size[1]
+            and other.width < base.width
+        ):
+            base = other
+    ratio_x, ratio_y = base.width / width, base.height / height
+    scaled_box = (box[0] * ratio_x, box[1] * ratio_y, box[2] * ratio_x, box[3] * ratio_y)
+    return base.resize(size, Image.Resampling.LANCZOS, box=scaled_box)
+
+
+def _resolve_format(fmt: str, source_format: str, image: Image.Image) -> str:
+    if fmt == "source":
+        fmt = _SOURCE_OUTPUT.get(source_format, "auto")
+    if fmt == "auto":
+        fmt = "png" if image.mode == "RGBA" else "jpeg"
+    return fmt
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    """Encode with settings chosen for the web; no metadata is written."""
+    buffer = io.BytesIO()
+    if fmt == "jpeg":
+        if image.mode == "RGBA":  # JPEG has no alpha: flatten on white
+            flat = Image.new("RGB", image.size, (255, 255, 255))
+            flat.paste(image, mask=image.getchannel("A"))
+            image = flat
+        image.save(buffer, "JPEG", quality=_JPEG_QUALITY)
+    elif fmt == "png":
+        image.save(buffer, "PNG", compress_level=6)
+    elif fmt == "webp":
+        image = image.convert("RGB") if image.mode == "L" else image
+        image.save(buffer, "WEBP", quality=_WEBP_QUALITY, method=4)
+    elif fmt == "avif":
+        if not AVIF_SUPPORTED:
+            raise UnsupportedFormatError("This Pillow build cannot write AVIF.")
+        image = image.convert("RGB") if image.mode == "L" else image
+        image.save(buffer, "AVIF", quality=_AVIF_QUALITY)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")
+    return buffer.getvalue()

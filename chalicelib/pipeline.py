@@ -1,0 +1,165 @@
+"""Orchestration: turn one S3 object into renditions and a final record.
+
+S3 delivers events at least once and in any order, so every step is safe to
+repeat: the claim in the status store decides who works, output keys are
+deterministic, and the object is read by ETag. A bad image ends FAILED and
+returns normally; a transient fault raises so Lambda retries the event.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import unquote_plus
+
+from chalicelib.config import Settings
+from chalicelib.errors import (
+    EmptyFileError,
+    FileTooLargeError,
+    ImageRejectedError,
+    SourceChangedError,
+)
+from chalicelib.imaging import process_image
+from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, default_rendition_key, rendition_key
+from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore
+from chalicelib.storage import ObjectInfo, S3Storage
+from chalicelib.uploads import image_id_for_key
+
+log = logging.getLogger(__name__)
+
+OUTPUT_PREFIXES = ("processed-", "renditions/")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one event record led to, for logs and tests."""
+
+    key: str
+    image_id: str | None
+    result: str  # COMPLETE, FAILED, duplicate, ignored, gone, superseded, lost_lease
+
+
+def iso_now(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def object_created_keys(event: dict, bucket: str) -> list[str]:
+    """Decoded keys of the ObjectCreated records for `bucket` in an S3 event.
+
+    A TestEvent has no Records; other event types and buckets are skipped.
+    Keys arrive URL-encoded with `+` for spaces, hence unquote_plus.
+    """
+    keys = []
+    for record in event.get("Records") or []:
+        s3 = record.get("s3") or {}
+        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        if s3.get("bucket", {}).get("name") != bucket or "key" not in s3.get("object", {}):
+            continue
+        keys.append(unquote_plus(s3["object"]["key"]))
+    return keys
+
+
+class ImagePipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: S3Storage,
+        store: DynamoStatusStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.store = store
+        self.clock = clock
+        default = RenditionSpec(DEFAULT_NAME, settings.resize_width, settings.resize_height)
+        self.outputs = [(default, "source")] + [
+            (spec, fmt) for spec in settings.renditions for fmt in settings.output_formats
+        ]
+
+    def handle_event(self, event: dict) -> list[Outcome]:
+        """Process every record; the first transient error propagates after the rest ran."""
+        outcomes, pending_error = [], None
+        for key in object_created_keys(event, self.settings.input_bucket):
+            try:
+                outcomes.append(self.process_object(key))
+            except Exception as exc:  # finish the other records, then let Lambda retry
+                log.exception("processing %s failed; the event will be retried", key)
+                pending_error = pending_error or exc
+        if pending_error:
+            raise pending_error
+        return outcomes
+
+    def is_own_output(self, key: str) -> bool:
+        return self.settings.input_bucket == self.settings.output_bucket and key.startswith(OUTPUT_PREFIXES)
+
+    def process_object(self, key: str) -> Outcome:
+        if self.is_own_output(key):
+            return Outcome(key, None, "ignored")
+        info = self.storage.source_info(key)
+        if info is None:
+            return Outcome(key, None, "gone")  # deleted before we got here
+        image_id = image_id_for_key(key)
+        now = self.clock()
+        source = {"bucket": self.storage.input_bucket, "key": key, "bytes": info.size, "etag": info.etag}
+        claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
+        if claim is None:
+            return Outcome(key, image_id, "duplicate")
+        try:
+            return self._process_claimed(claim, info, source)
+        except ImageRejectedError as exc:
+            self.store.fail(claim, exc.code, exc.message, iso_now(self.clock()))
+            log.info("image %s failed: %s %s", image_id, exc.code, exc.message)
+            return Outcome(key, image_id, FAILED)
+        except SourceChangedError:
+            self.store.release(claim, iso_now(self.clock()))
+            return Outcome(key, image_id, "superseded")
+        except Exception:
+            if claim.attempts >= self.settings.max_attempts:
+                self.store.fail(
+                    claim,
+                    "internal_error",
+                    f"Processing failed {claim.attempts} times; giving up.",
+                    iso_now(self.clock()),
+                )
+            else:
+                self.store.release(claim, iso_now(self.clock()))
+            raise
+
+    def _process_claimed(self, claim: Claim, info: ObjectInfo, source: dict) -> Outcome:
+        limit = self.settings.max_upload_bytes
+        if info.size == 0:
+            raise EmptyFileError("The file is empty.")
+        if info.size > limit:
+            raise FileTooLargeError(f"The file is {info.size} bytes; the limit is {limit}.")
+        data = self.storage.read_source(info, limit)
+        result = process_image(data, self.outputs, self.settings.max_pixels)
+
+        renditions = []
+        for rendition in result.renditions:
+            if rendition.name == DEFAULT_NAME:
+                key = default_rendition_key(info.key)
+            else:
+                key = rendition_key(info.key, rendition.name, rendition.format)
+            self.storage.write_rendition(key, rendition.data, rendition.content_type)
+            renditions.append(
+                {
+                    "name": rendition.name,
+                    "format": rendition.format,
+                    "width": rendition.width,
+                    "height": rendition.height,
+                    "bytes": len(rendition.data),
+                    "key": key,
+                }
+            )
+        source = {
+            **source,
+            "format": result.source.format,
+            "width": result.source.width,
+            "height": result.source.height,
+        }
+        if not self.store.complete(claim, source, renditions, iso_now(self.clock())):
+            log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
+            return Outcome(info.key, claim.image_id, "lost_lease")
+        return Outcome(info.key, claim.image_id, COMPLETE)

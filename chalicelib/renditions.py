@@ -1,0 +1,81 @@
+"""Rendition specs: parse them from configuration and name their output keys.
+
+A spec is a name, a box and a mode: `fit` scales the image to fit inside the
+box (aspect kept), `cover` fills the box and centre-crops the overflow. Neither
+ever upscales. Keys are deterministic, so a retry overwrites instead of
+duplicating, and a client can compute them from the source key alone.
+"""
+
+import re
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigError
+
+FIT = "fit"
+COVER = "cover"
+DEFAULT_NAME = "default"
+
+# Output format names accepted in OUTPUT_FORMATS. `auto` is JPEG, or PNG when
+# the image has real transparency.
+OUTPUT_FORMATS = ("auto", "jpeg", "png", "webp", "avif")
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
+CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+}
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_SPEC = re.compile(r"^(?P<name>[^:]+):(?P<w>\d+)x(?P<h>\d+)(?::(?P<mode>\w+))?$")
+_MAX_EDGE = 8192
+
+
+@dataclass(frozen=True)
+class RenditionSpec:
+    name: str
+    width: int
+    height: int
+    mode: str = FIT
+
+
+def parse_renditions(text: str) -> tuple[RenditionSpec, ...]:
+    """Parse `thumb:320x320:cover,large:2048x2048` (mode defaults to fit)."""
+    specs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _SPEC.match(part)
+        if not match:
+            raise ConfigError(f"RENDITIONS: {part!r} is not NAME:WIDTHxHEIGHT[:fit|cover]")
+        name, mode = match["name"], match["mode"] or FIT
+        width, height = int(match["w"]), int(match["h"])
+        if not _NAME.match(name) or name == DEFAULT_NAME:
+            raise ConfigError(f"RENDITIONS: bad rendition name {name!r}")
+        if mode not in (FIT, COVER):
+            raise ConfigError(f"RENDITIONS: mode of {name!r} must be fit or cover")
+        if not (1 <= width <= _MAX_EDGE and 1 <= height <= _MAX_EDGE):
+            raise ConfigError(f"RENDITIONS: {name!r} box must be 1..{_MAX_EDGE} px")
+        if any(s.name == name for s in specs):
+            raise ConfigError(f"RENDITIONS: {name!r} appears twice")
+        specs.append(RenditionSpec(name, width, height, mode))
+    return tuple(specs)
+
+
+def parse_output_formats(text: str) -> tuple[str, ...]:
+    """Parse `auto,webp`; order is kept, duplicates are refused."""
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in OUTPUT_FORMATS]
+    if unknown or not formats or len(set(formats)) != len(formats):
+        raise ConfigError(
+            f"OUTPUT_FORMATS: {text!r}; use a comma list of {', '.join(OUTPUT_FORMATS)}"
+        )
+    return formats
+
+
+def default_rendition_key(source_key: str) -> str:
+    """`image.jpg` → `processed-image.jpg`, the layout existing users script against."""
+    return f"processed-{source_key}"
+
+
+def rendition_key(source_key: str, name: str, fmt: str) -> str:
+    """`uploads/ab12/cat.png`, `thumb`, `webp` → `renditions/uploads/ab12/cat.png/thumb.webp`."""
+    return f"renditions/{source_key}/{name}.{EXTENSIONS[fmt]}"

@@ -1,0 +1,270 @@
+"""DynamoDB status store: one item per image, moved forward by conditional writes.
+
+Table layout (also in the README):
+
+    partition key  image_id (S)
+    GSI by-status  status (S) / created_at (S)      GET /images?status=...
+    GSI by-created kind (S, always "image") / created_at (S)   GET /images
+    TTL attribute  expires_at: set only on PENDING records, so uploads that
+                   never arrive disappear a day after their URL expired
+
+Every write after the first is conditional on `version`, the counter this
+store increments on each change: a writer that read a stale record loses
+instead of overwriting a newer state (optimistic concurrency).
+"""
+
+import base64
+import binascii
+import json
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import ImageBusyError, InvalidRequestError
+
+PENDING, PROCESSING, COMPLETE, FAILED = "PENDING", "PROCESSING", "COMPLETE", "FAILED"
+STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
+_KIND = "image"
+_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at")
+_CLAIM_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to process one ETag of an image until `lease_until`."""
+
+    image_id: str
+    token: str
+    attempts: int
+
+
+def table_definition(name: str) -> dict:
+    """CreateTable arguments for the status table (tests, local stack, docs)."""
+    by = lambda index, hash_key: {  # noqa: E731
+        "IndexName": index,
+        "KeySchema": [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": "created_at", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name_, "AttributeType": "S"}
+            for name_ in ("image_id", "status", "created_at", "kind")
+        ],
+        "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [by("by-status", "status"), by("by-created", "kind")],
+    }
+
+
+def create_table(client: Any, name: str) -> None:
+    """Create the table with its TTL, and wait until it is usable."""
+    client.create_table(**table_definition(name))
+    client.get_waiter("table_exists").wait(TableName=name)
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the API speaks JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def public_record(item: dict) -> dict:
+    """The record as the API documents it, without bookkeeping attributes."""
+    return {k: _plain(v) for k, v in item.items() if k not in _INTERNAL}
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def encode_cursor(key: dict | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(_plain(key)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidRequestError("cursor is not one this API returned") from None
+    if not isinstance(key, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in key.items()
+    ):
+        raise InvalidRequestError("cursor is not one this API returned")
+    return key
+
+
+class DynamoStatusStore:
+    """Records and their transitions: PENDING → PROCESSING → COMPLETE | FAILED."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, image_id: str) -> dict | None:
+        item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+        return public_record(item) if item else None
+
+    def create_pending(self, image_id: str, bucket: str, key: str, now: str, expires_at: int) -> None:
+        """The record of an upload the API has just issued a URL for."""
+        self._table.put_item(
+            Item={
+                "image_id": image_id,
+                "status": PENDING,
+                "kind": _KIND,
+                "source": {"bucket": bucket, "key": key},
+                "created_at": now,
+                "updated_at": now,
+                "attempts": 0,
+                "version": 1,
+                "expires_at": expires_at,
+            },
+            # image ids are random; a collision must fail loudly, not overwrite.
+            ConditionExpression="attribute_not_exists(image_id)",
+        )
+
+    def claim(
+        self, image_id: str, source: dict, now: str, now_epoch: float, lease_seconds: int
+    ) -> Claim | None:
+        """Take the right to process `source` (bucket, key, bytes, etag).
+
+        Returns None when this ETag is already COMPLETE or FAILED (a duplicate
+        event: nothing to do). Raises ImageBusyError while another invocation
+        holds a live lease, so that Lambda retries this event later.
+        """
+        for _ in range(_CLAIM_RETRIES):
+            item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+            same_etag = bool(item) and item.get("source", {}).get("etag") == source["etag"]
+            if item and item["status"] in (COMPLETE, FAILED) and same_etag:
+                return None
+            if item and item["status"] == PROCESSING and item.get("lease_until", 0) > now_epoch:
+                raise ImageBusyError(f"{image_id} is being processed by another invocation")
+            attempts = int(item.get("attempts", 0)) + 1 if same_etag else 1
+            token = secrets.token_hex(16)
+            try:
+                self._write_claim(item, image_id, source, now, now_epoch + lease_seconds, token, attempts)
+            except ClientError as exc:
+                if _is_condition_failure(exc):
+                    continue  # someone else moved it between our read and write
+                raise
+            return Claim(image_id, token, attempts)
+        raise ImageBusyError(f"{image_id} keeps changing under us")
+
+    def _write_claim(
+        self, item: dict | None, image_id: str, source: dict, now: str, lease_until: float,
+        token: str, attempts: int,
+    ) -> None:
+        values = {
+            ":processing": PROCESSING,
+            ":source": source,
+            ":now": now,
+            ":lease": int(lease_until),
+            ":token": token,
+            ":attempts": attempts,
+            ":kind": _KIND,
+            ":one": 1,
+        }
+        if item:
+            # The record is exactly as we read it: our decision still holds.
+            condition = "version = :seen"
+            values[":seen"] = item["version"]
+        else:
+            condition = "attribute_not_exists(image_id)"
+        self._table.update_item(
+            Key={"image_id": image_id},
+            UpdateExpression=(
+                "SET #status = :processing, #source = :source, updated_at = :now,"
+                " created_at = if_not_exists(created_at, :now), kind = :kind,"
+                " lease_until = :lease, claim_token = :token, attempts = :attempts,"
+                " version = if_not_exists(version, :one) + :one"
+                " REMOVE expires_at, #error, renditions"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
+            ExpressionAttributeValues=values,
+        )
+
+    def complete(self, claim: Claim, source: dict, renditions: list[dict], now: str) -> bool:
+        """PROCESSING → COMPLETE; False if our lease was taken over meanwhile."""
+        return self._finish(
+            claim, now, "SET #status = :status, #source = :source, renditions = :renditions",
+            {":status": COMPLETE, ":source": source, ":renditions": renditions},
+        )
+
+    def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
+        """PROCESSING → FAILED with a reason; False if our lease was taken over."""
+        return self._finish(
+            claim, now, "SET #status = :status, #error = :error",
+            {":status": FAILED, ":error": {"code": code, "message": message}},
+        )
+
+    def release(self, claim: Claim, now: str) -> bool:
+        """Give up the lease early, so a retry can take over at once."""
+        return self._finish(claim, now, "SET lease_until = :zero", {":zero": 0})
+
+    def _finish(self, claim: Claim, now: str, update: str, values: dict) -> bool:
+        try:
+            self._table.update_item(
+                Key={"image_id": claim.image_id},
+                UpdateExpression=update + ", updated_at = :now, version = version + :one"
+                " REMOVE claim_token",
+                # Only the holder of the current claim may move the record on:
+                # a late invocation whose lease expired must not overwrite the
+                # result of the one that took over.
+                ConditionExpression="#status = :processing AND claim_token = :token",
+                ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
+                ExpressionAttributeValues={
+                    **values, ":now": now, ":one": 1, ":processing": PROCESSING, ":token": claim.token,
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, image_id: str) -> None:
+        self._table.delete_item(Key={"image_id": image_id})
+
+    def list(self, status: str | None, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        """Newest first, one index query per page (never a table scan)."""
+        from boto3.dynamodb.conditions import Key
+
+        query: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
+        if status:
+            query.update(IndexName="by-status", KeyConditionExpression=Key("status").eq(status))
+        else:
+            query.update(IndexName="by-created", KeyConditionExpression=Key("kind").eq(_KIND))
+        if cursor:
+            query["ExclusiveStartKey"] = decode_cursor(cursor)
+        try:
+            page = self._table.query(**query)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException" and cursor:
+                raise InvalidRequestError("cursor does not belong to this listing") from exc
+            raise
+        return [public_record(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+
+    def check(self) -> str:
+        try:
+            self._table.load()
+        except ClientError as exc:
+            return exc.response.get("Error", {}).get("Code", "error")
+        return "ok"

@@ -1,0 +1,130 @@
+"""S3 adapter: presigned POST/GET, and the reads and writes the pipeline makes.
+
+Takes its boto3 client in __init__ and returns domain values: a missing
+object is None, a changed one is SourceChangedError. Every other ClientError
+(throttling, 5xx, access denied) propagates so Lambda retries the event.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import FileTooLargeError, SourceChangedError
+
+# Renditions are rewritten only when their source is re-uploaded; a day of
+# browser/CDN caching is safe, a year for shared caches that revalidate.
+CACHE_CONTROL = "public, max-age=86400, s-maxage=31536000"
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    content_type: str
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _unquote_etag(etag: str) -> str:
+    return etag.strip('"')
+
+
+class S3Storage:
+    """Uploads land in `input_bucket`; renditions go to `output_bucket`."""
+
+    def __init__(self, client: Any, input_bucket: str, output_bucket: str) -> None:
+        self._s3 = client
+        self.input_bucket = input_bucket
+        self.output_bucket = output_bucket
+
+    def presign_upload(self, key: str, content_type: str, max_bytes: int, ttl: int) -> dict:
+        """A browser-ready POST form that can write exactly `key`, once, for `ttl` s."""
+        post = self._s3.generate_presigned_post(
+            Bucket=self.input_bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=ttl,
+        )
+        return {"url": post["url"], "fields": post["fields"]}
+
+    def presign_download(self, key: str, content_type: str, ttl: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.output_bucket,
+                "Key": key,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=ttl,
+        )
+
+    def source_info(self, key: str) -> ObjectInfo | None:
+        """HEAD the uploaded object; None when it no longer exists."""
+        try:
+            head = self._s3.head_object(Bucket=self.input_bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                return None
+            raise
+        return ObjectInfo(
+            key=key,
+            size=int(head["ContentLength"]),
+            etag=_unquote_etag(head["ETag"]),
+            content_type=head.get("ContentType", ""),
+        )
+
+    def read_source(self, info: ObjectInfo, limit: int) -> bytes:
+        """The bytes of exactly the version `info` describes, at most `limit` of them."""
+        try:
+            response = self._s3.get_object(
+                Bucket=self.input_bucket, Key=info.key, IfMatch=f'"{info.etag}"'
+            )
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING + ("PreconditionFailed", "412"):
+                raise SourceChangedError(f"{info.key} changed while being processed") from exc
+            raise
+        with response["Body"] as body:
+            data = body.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLargeError(f"The file is larger than {limit} bytes.")
+        return data
+
+    def write_rendition(self, key: str, data: bytes, content_type: str) -> None:
+        self._s3.put_object(
+            Bucket=self.output_bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            CacheControl=CACHE_CONTROL,
+        )
+
+    def delete_source(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self.input_bucket, Key=key)
+
+    def delete_renditions(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys a call
+            batch = keys[start : start + 1000]
+            self._s3.delete_objects(
+                Bucket=self.output_bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+
+    def check(self) -> dict[str, str]:
+        """Health of both buckets: "ok" or the error code S3 returned."""
+        result = {}
+        for role, bucket in (("input_bucket", self.input_bucket), ("output_bucket", self.output_bucket)):
+            try:
+                self._s3.head_bucket(Bucket=bucket)
+                result[role] = "ok"
+            except ClientError as exc:
+                result[role] = _error_code(exc) or "error"
+        return result

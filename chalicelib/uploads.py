@@ -1,0 +1,97 @@
+"""Image ids, upload keys and the validation of an upload request.
+
+The API issues `uploads/{image_id}/{sanitised filename}`: the client never
+chooses the key. Objects put straight into the bucket get an id derived from
+their key, so every event for the same key lands on the same record.
+"""
+
+import hashlib
+import re
+import unicodedata
+import uuid
+
+from chalicelib.errors import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from chalicelib.imaging import AVIF_SUPPORTED
+
+IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_UPLOAD_KEY = re.compile(r"^uploads/(?P<id>[0-9a-f]{32})/[^/]+$")
+_UNSAFE = re.compile(r"[^\w .+()\-]+")
+_MAX_FILENAME_BYTES = 200
+
+ALLOWED_CONTENT_TYPES = frozenset(
+    ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/webp"]
+    + (["image/avif"] if AVIF_SUPPORTED else [])
+)
+
+
+def new_image_id() -> str:
+    return uuid.uuid4().hex
+
+
+def upload_key(image_id: str, filename: str) -> str:
+    return f"uploads/{image_id}/{filename}"
+
+
+def image_id_for_key(key: str) -> str:
+    """The id an object's record has: from an API key, or a hash of the key."""
+    match = _UPLOAD_KEY.match(key)
+    if match:
+        return match["id"]
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def check_image_id(image_id: str) -> str:
+    if not IMAGE_ID.match(image_id):
+        raise InvalidRequestError("image_id must be 32 lowercase hex characters")
+    return image_id
+
+
+def sanitize_filename(name: object) -> str:
+    """A filename safe as the last segment of an S3 key and in a URL.
+
+    Keeps letters of any script, digits, space and `.+()-_`; drops any path
+    the browser or an attacker put in front; refuses what leaves nothing.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequestError("filename must be a non-empty string")
+    if len(name) > 1024 or any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidRequestError("filename is too long or has control characters")
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
+    clean = _UNSAFE.sub("_", base).strip(" .")
+    while len(clean.encode("utf-8")) > _MAX_FILENAME_BYTES:
+        stem, dot, ext = clean.rpartition(".")
+        clean = (stem[:-1] + dot + ext) if dot and stem else clean[:-1]
+    if not clean or set(clean) <= {"_"}:
+        raise InvalidRequestError(f"filename {name!r} has no usable characters")
+    return clean
+
+
+def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int | None]:
+    """(filename, content_type, size) from a POST /uploads body, or a 4xx error."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError('body must be a JSON object like {"filename": "a.jpg", "content_type": "image/jpeg"}')
+    unknown = set(body) - {"filename", "content_type", "size"}
+    if unknown:
+        raise InvalidRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
+    filename = sanitize_filename(body.get("filename"))
+    content_type = body.get("content_type")
+    if not isinstance(content_type, str) or not content_type:
+        raise InvalidRequestError("content_type must be a string such as image/jpeg")
+    content_type = content_type.strip().lower()
+    if content_type not in ALLOWED_CONTENT_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"{content_type[:100]} is not accepted; use one of {', '.join(sorted(ALLOWED_CONTENT_TYPES))}"
+        )
+    size = body.get("size")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidRequestError("size must be a whole number of bytes")
+        if size == 0:
+            raise InvalidRequestError("the file is empty")
+        if size > max_bytes:
+            raise PayloadTooLargeError(f"{size} bytes is over the {max_bytes}-byte limit")
+    return filename, content_type, size

@@ -1,0 +1,115 @@
+"""Images made with Pillow for the tests: every mode, format and trap we handle."""
+
+import io
+import struct
+import zlib
+
+from PIL import Image, ImageCms
+
+# Quadrant colours of `quadrants()`: after correct orientation the top-left
+# quadrant of every output is red.
+RED, GREEN, BLUE, YELLOW = (220, 20, 20), (20, 200, 20), (20, 20, 220), (230, 230, 20)
+
+# Orientation n stores the picture so that applying transform n shows it upright;
+# these are the inverse operations used to make such files.
+_STORE_AS = {
+    1: [],
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_90],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_270],
+}
+
+
+def quadrants(width: int = 400, height: int = 300, mode: str = "RGB") -> Image.Image:
+    """An upright picture whose four quadrants have distinct colours."""
+    image = Image.new("RGB", (width, height))
+    w, h = width // 2, height // 2
+    for colour, box in ((RED, (0, 0, w, h)), (GREEN, (w, 0, width, h)),
+                        (BLUE, (0, h, w, height)), (YELLOW, (w, h, width, height))):
+        image.paste(colour, box)
+    return image.convert(mode) if mode != "RGB" else image
+
+
+def encode(image: Image.Image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def jpeg(width: int = 400, height: int = 300, **params) -> bytes:
+    return encode(quadrants(width, height), "JPEG", quality=95, **params)
+
+
+def oriented_jpeg(orientation: int, width: int = 400, height: int = 300) -> bytes:
+    """A JPEG that shows `quadrants(width, height)` once its EXIF orientation is applied."""
+    stored = quadrants(width, height)
+    for op in _STORE_AS[orientation]:
+        stored = stored.transpose(op)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(stored, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def jpeg_with_metadata() -> bytes:
+    """GPS position, camera make, XMP and a comment: none may reach an output."""
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0), 3: "W", 4: (0.0, 7.0, 0.0)}  # GPS IFD
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">SECRET-XMP</x:xmpmeta>'
+    return encode(quadrants(), "JPEG", quality=95, exif=exif.tobytes(), comment=b"SECRET-COMMENT", xmp=xmp)
+
+
+def png_with_alpha(width: int = 300, height: int = 200) -> bytes:
+    """Left half opaque red, right half fully transparent (black underneath)."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    image.paste((255, 0, 0, 255), (0, 0, width // 2, height))
+    return encode(image, "PNG")
+
+
+def sixteen_bit_png(value: int = 40000, size: tuple[int, int] = (120, 80)) -> bytes:
+    """16-bit greyscale at `value`/65535: clipping would make it pure white."""
+    return encode(Image.new("I;16", size, value), "PNG")
+
+
+def cmyk_jpeg(cmyk: tuple[int, int, int, int] = (0, 255, 255, 0)) -> bytes:
+    """Pure red in CMYK (no cyan, full magenta and yellow)."""
+    return encode(Image.new("CMYK", (160, 120), cmyk), "JPEG", quality=95)
+
+
+def palette_gif_with_transparency() -> bytes:
+    image = Image.new("P", (100, 100), 1)
+    image.putpalette([255, 255, 255, 0, 0, 255] + [0] * 762)
+    image.paste(0, (0, 0, 50, 100))
+    return encode(image, "GIF", transparency=0)
+
+
+def srgb_tagged_png() -> bytes:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return encode(quadrants(), "PNG", icc_profile=profile)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny valid-looking PNG whose header declares width × height pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def truncated(data: bytes, keep: float = 0.5) -> bytes:
+    return data[: int(len(data) * keep)]
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def pixel_close(actual, expected, tolerance: int = 40) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected))

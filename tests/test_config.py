@@ -1,0 +1,62 @@
+"""config.py and renditions.py: parsing, defaults and clear errors."""
+
+import pytest
+
+from chalicelib.config import load_settings
+from chalicelib.errors import ConfigError
+from chalicelib.renditions import (
+    COVER,
+    FIT,
+    RenditionSpec,
+    default_rendition_key,
+    parse_output_formats,
+    parse_renditions,
+    rendition_key,
+)
+
+BASE = {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "STATUS_TABLE": "t"}
+
+
+def test_defaults_match_the_contract():
+    settings = load_settings(BASE)
+    assert (settings.resize_width, settings.resize_height) == (800, 600)
+    assert settings.max_upload_bytes == 52428800
+    assert settings.max_pixels == 100_000_000
+    assert settings.upload_url_ttl == 900
+    assert settings.allowed_origins == ()
+    assert [s.name for s in settings.renditions] == ["thumb", "medium", "large"]
+    assert settings.output_formats == ("auto", "webp")
+
+
+@pytest.mark.parametrize("missing", ["INPUT_BUCKET", "OUTPUT_BUCKET", "STATUS_TABLE"])
+def test_required_variables_are_named_when_missing(missing):
+    env = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        load_settings(env)
+
+
+@pytest.mark.parametrize(
+    "name,value", [("RESIZE_WIDTH", "wide"), ("MAX_PIXELS", "0"), ("UPLOAD_URL_TTL", "-5"),
+                   ("RENDITIONS", "thumb:320"), ("RENDITIONS", "a:10x10:stretch"),
+                   ("RENDITIONS", "default:10x10"), ("RENDITIONS", "a:10x10,a:20x20"),
+                   ("OUTPUT_FORMATS", "jpeg,gif"), ("OUTPUT_FORMATS", "jpeg,jpeg")],
+)
+def test_bad_values_fail_with_the_variable_name(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**BASE, name: value})
+
+
+def test_renditions_and_formats_parse():
+    assert parse_renditions("thumb:320x320:cover, large:2048x2048") == (
+        RenditionSpec("thumb", 320, 320, COVER), RenditionSpec("large", 2048, 2048, FIT))
+    assert parse_renditions("") == ()
+    assert parse_output_formats("WebP, auto") == ("webp", "auto")
+    assert load_settings({**BASE, "ALLOWED_ORIGINS": "https://a.example, https://b.example"}).allowed_origins == (
+        "https://a.example", "https://b.example")
+
+
+def test_output_keys_are_deterministic():
+    assert default_rendition_key("image.jpg") == "processed-image.jpg"
+    assert default_rendition_key("uploads/ab/cat photo.png") == "processed-uploads/ab/cat photo.png"
+    assert rendition_key("uploads/ab/cat.png", "thumb", "webp") == "renditions/uploads/ab/cat.png/thumb.webp"
+    assert rendition_key("a.png", "large", "jpeg") == "renditions/a.png/large.jpg"
