@@ -88,8 +88,11 @@ def json_errors(view):
     return wrapper
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Error")).lower() or "error"
+def _reason_code(chalice_code: str) -> str:
+    """`MethodNotAllowedError` → `method_not_allowed`; a 500 is `internal_error`."""
+    if chalice_code == "InternalServerError":
+        return "internal_error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", chalice_code.removesuffix("Error")).lower()
 
 
 @app.middleware("http")
@@ -102,7 +105,7 @@ def error_shape_and_cors(request: Request, get_response):
     response = get_response(request)
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
-        response.body = {"error": {"code": _snake(body["Code"]), "message": body["Message"]}}
+        response.body = {"error": {"code": _reason_code(body["Code"]), "message": body["Message"]}}
     response.headers["X-Content-Type-Options"] = "nosniff"
     origin = request.headers.get("origin")
     allowed = get_settings().allowed_origins

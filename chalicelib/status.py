@@ -105,8 +105,11 @@ def decode_cursor(cursor: str) -> dict:
         key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, binascii.Error, UnicodeError):
         raise InvalidRequestError("cursor is not one this API returned") from None
-    if not isinstance(key, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in key.items()
+    if (
+        not isinstance(key, dict)
+        or "image_id" not in key
+        or not set(key) <= {"image_id", "created_at", "status", "kind"}
+        or not all(isinstance(v, str) for v in key.values())
     ):
         raise InvalidRequestError("cursor is not one this API returned")
     return key
@@ -229,7 +232,8 @@ class DynamoStatusStore:
                 # a late invocation whose lease expired must not overwrite the
                 # result of the one that took over.
                 ConditionExpression="#status = :processing AND claim_token = :token",
-                ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
+                ExpressionAttributeNames={n: n[1:] for n in ("#status", "#source", "#error") if n in update}
+                | {"#status": "status"},
                 ExpressionAttributeValues={
                     **values, ":now": now, ":one": 1, ":processing": PROCESSING, ":token": claim.token,
                 },
