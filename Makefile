@@ -5,7 +5,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # Lambda's python3.12 runtime: Chalice packages for the interpreter it runs on.
-PYTHON312 := $(shell command -v python3.12 2>/dev/null || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
+# The first python3.12 that really runs (a pyenv shim may exist but fail).
+PYTHON312 := $(shell for p in python3.12 "$$(pyenv prefix 3.12 2>/dev/null | head -n1)/bin/python3"; do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { command -v "$$p"; break; }; done)
 
 .PHONY: help venv test clean
 
