@@ -8,15 +8,17 @@ import functools
 import json
 import logging
 import re
+import time
 
 import boto3
 from botocore.config import Config
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 from chalice.app import Request, S3Event
 
 from chalicelib import api
-from chalicelib.config import Settings, input_bucket_name, load_settings
+from chalicelib.config import Settings, api_key_required, input_bucket_name, load_settings
 from chalicelib.errors import (
+    BodyTooLargeError,
     ImageNotFoundError,
     ImgpipeError,
     InvalidRequestError,
@@ -26,9 +28,13 @@ from chalicelib.errors import (
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
 from chalicelib.storage import S3Storage
+from chalicelib.sweeper import sweep
 
 app = Chalice(app_name="imgpipe")
 app.log.setLevel(logging.INFO)
+# An upload request is a few hundred bytes; refuse megabytes before parsing.
+MAX_BODY_BYTES = 16 * 1024
+API_KEY = api_key_required()
 
 
 @functools.cache
@@ -133,39 +139,45 @@ def _base_url(request: Request) -> str:
 
 
 def _json_body(request: Request) -> object:
+    if len(request.raw_body or b"") > MAX_BODY_BYTES:
+        raise BodyTooLargeError(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
     try:
         return json.loads(request.raw_body or b"")
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequestError("body must be valid JSON") from None
 
 
-@app.route("/uploads", methods=["POST"])
+def _owner() -> str | None:
+    return api.request_owner(app.current_request.context)
+
+
+@app.route("/uploads", methods=["POST"], api_key_required=API_KEY)
 @json_errors
 def create_upload():
     request = app.current_request
     body = api.create_upload(
-        _json_body(request), _base_url(request), get_settings(), get_storage(), get_status_store()
+        _json_body(request), _base_url(request), get_settings(), get_storage(), get_status_store(), _owner()
     )
     return Response(body, status_code=201)
 
 
-@app.route("/images", methods=["GET"])
+@app.route("/images", methods=["GET"], api_key_required=API_KEY)
 @json_errors
 def list_images():
     params = dict(app.current_request.query_params or {})
-    return api.list_images(params, get_settings(), get_storage(), get_status_store())
+    return api.list_images(params, get_settings(), get_storage(), get_status_store(), _owner())
 
 
-@app.route("/images/{image_id}", methods=["GET"])
+@app.route("/images/{image_id}", methods=["GET"], api_key_required=API_KEY)
 @json_errors
 def get_image(image_id: str):
-    return api.get_image(image_id, get_settings(), get_storage(), get_status_store())
+    return api.get_image(image_id, get_settings(), get_storage(), get_status_store(), _owner())
 
 
-@app.route("/images/{image_id}", methods=["DELETE"])
+@app.route("/images/{image_id}", methods=["DELETE"], api_key_required=API_KEY)
 @json_errors
 def delete_image(image_id: str):
-    api.delete_image(image_id, get_storage(), get_status_store())
+    api.delete_image(image_id, get_storage(), get_status_store(), _owner())
     return Response("", status_code=204)
 
 
@@ -194,10 +206,17 @@ class S3Notification(S3Event):
             self.bucket, self.key = "", ""
 
 
-@app.on_s3_event(bucket=input_bucket_name(), events=["s3:ObjectCreated:*"])
+@app.on_s3_event(bucket=input_bucket_name(), events=["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
 def resize_image(event: S3Notification) -> None:
     """Every record of the event, not only the first that S3Event exposes."""
     get_pipeline().handle_event(event.to_dict())
 
 
 resize_image.event_class = S3Notification
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_stuck_images(event) -> None:
+    """Finish uploads whose event was lost; fail those that never arrived."""
+    outcomes = sweep(get_pipeline(), time.time())
+    app.log.info("sweeper resolved %d records", len(outcomes))

@@ -25,8 +25,32 @@ PENDING_RECORD_GRACE = 24 * 3600
 MAX_PAGE = 100
 
 
+def request_owner(context: dict | None) -> str | None:
+    """Who is calling, when API Gateway knows: the API key id, or the
+    principal of an IAM/Lambda/Cognito authorizer. None when the API is open."""
+    context = context or {}
+    authorizer = context.get("authorizer") or {}
+    claims = authorizer.get("claims") or {}
+    identity = context.get("identity") or {}
+    return (
+        claims.get("sub")
+        or authorizer.get("principalId")
+        or identity.get("apiKeyId")
+        or identity.get("userArn")
+        or None
+    )
+
+
+def _owned(record: dict | None, owner: str | None) -> dict | None:
+    """The record if this caller may see it: anyone on an open API, else its creator."""
+    if record is None or (owner and record.get("owner") != owner):
+        return None
+    return record
+
+
 def create_upload(
-    body: object, base_url: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore
+    body: object, base_url: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore,
+    owner: str | None = None,
 ) -> dict:
     """Issue a presigned POST for one image and record it as PENDING."""
     filename, content_type, _ = validate_upload_request(body, settings.max_upload_bytes)
@@ -36,7 +60,7 @@ def create_upload(
     upload = storage.presign_upload(key, content_type, settings.max_upload_bytes, settings.upload_url_ttl)
     expires = now + settings.upload_url_ttl
     store.create_pending(
-        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE
+        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner
     )
     return {
         "image_id": image_id,
@@ -55,15 +79,18 @@ def with_download_urls(record: dict, settings: Settings, storage: S3Storage) -> 
     return {**record, "renditions": renditions} if "renditions" in record else record
 
 
-def get_image(image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore) -> dict:
-    record = store.get(check_image_id(image_id))
+def get_image(
+    image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
+) -> dict:
+    record = _owned(store.get(check_image_id(image_id)), owner)
     if record is None:
         raise ImageNotFoundError(f"no image {image_id}")
     return with_download_urls(record, settings, storage)
 
 
 def list_images(
-    params: dict[str, str], settings: Settings, storage: S3Storage, store: DynamoStatusStore
+    params: dict[str, str], settings: Settings, storage: S3Storage, store: DynamoStatusStore,
+    owner: str | None = None,
 ) -> dict:
     """`?status=&key=&limit=&cursor=`; `key` finds the one record of a source key."""
     unknown = set(params) - {"status", "key", "limit", "cursor"}
@@ -76,18 +103,22 @@ def list_images(
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
     if "key" in params:
-        record = store.get(image_id_for_key(params["key"]))
+        record = _owned(store.get(image_id_for_key(params["key"])), owner)
         matches = record and record.get("source", {}).get("key") == params["key"]
         if matches and (status is None or record["status"] == status.upper()):
             return {"items": [with_download_urls(record, settings, storage)], "next_cursor": None}
         return {"items": [], "next_cursor": None}
-    items, cursor = store.list(status.upper() if status else None, int(limit_text), params.get("cursor"))
+    items, cursor = store.list(
+        status.upper() if status else None, int(limit_text), params.get("cursor"), owner
+    )
     return {"items": [with_download_urls(i, settings, storage) for i in items], "next_cursor": cursor}
 
 
-def delete_image(image_id: str, storage: S3Storage, store: DynamoStatusStore) -> None:
+def delete_image(
+    image_id: str, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
+) -> None:
     """Remove the source, every rendition, then the record (last, so a retry can finish)."""
-    record = store.get(check_image_id(image_id))
+    record = _owned(store.get(check_image_id(image_id)), owner)
     if record is None:
         raise ImageNotFoundError(f"no image {image_id}")
     source_key = record.get("source", {}).get("key")

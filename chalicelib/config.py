@@ -77,6 +77,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def api_key_required() -> bool:
+    """API_KEY_REQUIRED=true puts every route behind an API Gateway API key.
+
+    Read when app.py is imported, like the bucket below: it shapes the API.
+    """
+    return os.environ.get("API_KEY_REQUIRED", "").strip().lower() in ("1", "true", "yes")
+
+
 def input_bucket_name() -> str:
     """For @app.on_s3_event, which needs the name when app.py is imported.
 

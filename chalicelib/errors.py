@@ -49,6 +49,10 @@ class PayloadTooLargeError(InvalidRequestError):
     code = "file_too_large"
 
 
+class BodyTooLargeError(PayloadTooLargeError):
+    code = "body_too_large"
+
+
 class UnsupportedMediaTypeError(InvalidRequestError):
     code = "unsupported_media_type"
 

@@ -29,6 +29,7 @@ from chalicelib.uploads import image_id_for_key
 log = logging.getLogger(__name__)
 
 OUTPUT_PREFIXES = ("processed-", "renditions/")
+CREATED, REMOVED = "ObjectCreated", "ObjectRemoved"
 
 
 @dataclass(frozen=True)
@@ -37,28 +38,29 @@ class Outcome:
 
     key: str
     image_id: str | None
-    result: str  # COMPLETE, FAILED, duplicate, ignored, gone, superseded, lost_lease
+    result: str  # COMPLETE, FAILED, duplicate, ignored, gone, superseded, lost_lease, deleted
 
 
 def iso_now(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def object_created_keys(event: dict, bucket: str) -> list[str]:
-    """Decoded keys of the ObjectCreated records for `bucket` in an S3 event.
+def object_events(event: dict, bucket: str) -> list[tuple[str, str]]:
+    """(kind, decoded key) of the ObjectCreated/ObjectRemoved records for `bucket`.
 
     A TestEvent has no Records; other event types and buckets are skipped.
     Keys arrive URL-encoded with `+` for spaces, hence unquote_plus.
     """
-    keys = []
+    found = []
     for record in event.get("Records") or []:
         s3 = record.get("s3") or {}
-        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+        kind = str(record.get("eventName", "")).split(":")[0]
+        if kind not in (CREATED, REMOVED):
             continue
         if s3.get("bucket", {}).get("name") != bucket or "key" not in s3.get("object", {}):
             continue
-        keys.append(unquote_plus(s3["object"]["key"]))
-    return keys
+        found.append((kind, unquote_plus(s3["object"]["key"])))
+    return found
 
 
 class ImagePipeline:
@@ -81,9 +83,10 @@ class ImagePipeline:
     def handle_event(self, event: dict) -> list[Outcome]:
         """Process every record; the first transient error propagates after the rest ran."""
         outcomes, pending_error = [], None
-        for key in object_created_keys(event, self.settings.input_bucket):
+        for kind, key in object_events(event, self.settings.input_bucket):
             try:
-                outcomes.append(self.process_object(key))
+                handle = self.process_object if kind == CREATED else self.forget_object
+                outcomes.append(handle(key))
             except Exception as exc:  # finish the other records, then let Lambda retry
                 log.exception("processing %s failed; the event will be retried", key)
                 pending_error = pending_error or exc
@@ -106,6 +109,13 @@ class ImagePipeline:
         claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
         if claim is None:
             return Outcome(key, image_id, "duplicate")
+        if claim.attempts > self.settings.max_attempts:
+            # Earlier attempts died without a word (timeout, out of memory):
+            # stop feeding this object to a function it kills.
+            self.store.fail(claim, "internal_error",
+                            f"Processing was cut short {claim.attempts - 1} times; giving up.",
+                            iso_now(now))
+            return Outcome(key, image_id, FAILED)
         try:
             return self._process_claimed(claim, info, source)
         except ImageRejectedError as exc:
@@ -126,6 +136,24 @@ class ImagePipeline:
             else:
                 self.store.release(claim, iso_now(self.clock()))
             raise
+
+    def forget_object(self, key: str) -> Outcome:
+        """The source was deleted: remove its renditions and its record.
+
+        Skipped when the key exists again (a re-upload after the delete), and
+        when the record belongs to another key (ids of API uploads are per key).
+        """
+        if self.is_own_output(key) or self.storage.source_info(key) is not None:
+            return Outcome(key, None, "ignored")
+        image_id = image_id_for_key(key)
+        record = self.store.get(image_id)
+        if record is None or record.get("source", {}).get("key") != key:
+            return Outcome(key, image_id, "gone")
+        keys = [r["key"] for r in record.get("renditions", [])]
+        if keys:
+            self.storage.delete_renditions(keys)
+        self.store.delete(image_id)
+        return Outcome(key, image_id, "deleted")
 
     def _process_claimed(self, claim: Claim, info: ObjectInfo, source: dict) -> Outcome:
         limit = self.settings.max_upload_bytes

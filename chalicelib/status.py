@@ -125,10 +125,13 @@ class DynamoStatusStore:
         item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
         return public_record(item) if item else None
 
-    def create_pending(self, image_id: str, bucket: str, key: str, now: str, expires_at: int) -> None:
+    def create_pending(
+        self, image_id: str, bucket: str, key: str, now: str, expires_at: int, owner: str | None = None
+    ) -> None:
         """The record of an upload the API has just issued a URL for."""
         self._table.put_item(
             Item={
+                **({"owner": owner} if owner else {}),
                 "image_id": image_id,
                 "status": PENDING,
                 "kind": _KIND,
@@ -244,12 +247,56 @@ class DynamoStatusStore:
             raise
         return True
 
+    def expire_pending(self, image_id: str, message: str, now: str) -> bool:
+        """PENDING → FAILED(upload_expired); False if the upload arrived meanwhile."""
+        try:
+            self._table.update_item(
+                Key={"image_id": image_id},
+                UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
+                " version = version + :one",
+                ConditionExpression="#status = :pending",  # an arriving upload wins
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1,
+                    ":error": {"code": "upload_expired", "message": message},
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def stuck(self, status: str, created_before: str, limit: int) -> list[dict]:
+        """Up to `limit` records in `status` created before the given time, oldest first,
+        with `lease_until` kept so the sweeper can tell a live claim from a dead one."""
+        from boto3.dynamodb.conditions import Key
+
+        query: dict[str, Any] = {
+            "IndexName": "by-status",
+            "KeyConditionExpression": Key("status").eq(status) & Key("created_at").lt(created_before),
+        }
+        items: list[dict] = []
+        while len(items) < limit:
+            page = self._table.query(**query, Limit=limit - len(items))
+            items += [_plain(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items
+
     def delete(self, image_id: str) -> None:
         self._table.delete_item(Key={"image_id": image_id})
 
-    def list(self, status: str | None, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-        """Newest first, one index query per page (never a table scan)."""
-        from boto3.dynamodb.conditions import Key
+    def list(
+        self, status: str | None, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[dict], str | None]:
+        """Newest first, one index query per page (never a table scan).
+
+        With an owner, other owners' records are filtered out after the read,
+        so a page can hold fewer than `limit` items; follow `next_cursor`.
+        """
+        from boto3.dynamodb.conditions import Attr, Key
 
         query: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
         if status:
@@ -258,6 +305,8 @@ class DynamoStatusStore:
             query.update(IndexName="by-created", KeyConditionExpression=Key("kind").eq(_KIND))
         if cursor:
             query["ExclusiveStartKey"] = decode_cursor(cursor)
+        if owner:
+            query["FilterExpression"] = Attr("owner").eq(owner)
         try:
             page = self._table.query(**query)
         except ClientError as exc:

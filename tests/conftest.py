@@ -112,7 +112,8 @@ def aws():
         s3.put_bucket_notification_configuration(
             Bucket=TEST_ENV["INPUT_BUCKET"],
             NotificationConfiguration={
-                "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
+                "QueueConfigurations": [{"QueueArn": queue_arn,
+                                         "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]
             },
         )
         reset_app_clients()
