@@ -157,6 +157,10 @@ class DynamoStatusStore:
         """
         for _ in range(_CLAIM_RETRIES):
             item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+            if item and not {"status", "version"} <= item.keys():
+                # DynamoDB never shows a half-written item, but emulators (moto)
+                # can under concurrency; never decide on one.
+                raise ImageBusyError(f"{image_id} is being written by another invocation")
             same_etag = bool(item) and item.get("source", {}).get("etag") == source["etag"]
             if item and item["status"] in (COMPLETE, FAILED) and same_etag:
                 return None
