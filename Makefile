@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # Lambda's python3.12 runtime: Chalice packages for the interpreter it runs on.
-PYTHON312 := $(shell command -v python3.12 2>/dev/null || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
+# (A pyenv shim named python3.12 exists even when it cannot run, hence the -c check.)
+PYTHON312 := $(shell p=$$(command -v python3.12) && "$$p" -c '' 2>/dev/null && echo "$$p" || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
 
 .PHONY: help venv test clean
 
