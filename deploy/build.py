@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = ROOT / "infra" / "resources.json"
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 CHALICE = str(Path(sys.executable).with_name("chalice"))
-RETRIES_BEFORE_DLQ = 2  # Lambda's own retries of an async (S3) event, then the DLQ
+RESIZE_RETRIES_BEFORE_DLQ = 2  # Lambda's own retries of an async (S3) event, then the DLQ
 
 
 def load_config() -> dict:
@@ -62,7 +62,7 @@ def merge_template(stage: str) -> dict:
                 }
             },
             "EventInvokeConfig": {
-                "MaximumRetryAttempts": RETRIES_BEFORE_DLQ,
+                "MaximumRetryAttempts": RESIZE_RETRIES_BEFORE_DLQ,
                 "DestinationConfig": {
                     "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
                 },
