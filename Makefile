@@ -8,10 +8,15 @@ PY := $(VENV)/bin/python
 # (A pyenv shim named python3.12 exists even when it cannot run, hence the -c check.)
 PYTHON312 := $(shell p=$$(command -v python3.12) && "$$p" -c '' 2>/dev/null && echo "$$p" || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
 
-.PHONY: help venv test clean
+STAGE ?= dev
+
+.PHONY: help venv test clean deploy package package-terraform
 
 help:
-	@echo "make test   run every test (creates .venv with Python 3.12 first)"
+	@echo "make test                run every test (creates .venv with Python 3.12 first)"
+	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
+	@echo "make package             one SAM/CloudFormation template in build/cfn"
+	@echo "make package-terraform   Terraform in build/terraform"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON312)" ]; then \
@@ -31,5 +36,14 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest
 
+deploy: venv
+	$(PY) -m deploy deploy --stage $(STAGE)
+
+package: venv
+	$(PY) -m deploy package
+
+package-terraform: venv
+	$(PY) -m deploy package-terraform
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build
