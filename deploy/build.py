@@ -4,7 +4,6 @@ Both run `chalice package` with the stage's policies rendered first; neither
 needs AWS credentials. Output goes to build/<path>/.
 """
 
-import copy
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ def run_chalice(*args: str) -> None:
 
 def merge_template(stage: str) -> dict:
     """infra/resources.json plus what ties Chalice's functions to it."""
-    template = copy.deepcopy(json.loads(RESOURCES.read_text()))
+    template = json.loads(RESOURCES.read_text())
     params, resources = template["Parameters"], template["Resources"]
     params["Stage"]["Default"] = stage
     params["DurationAlarmMilliseconds"]["Default"] = resize_timeout(stage) * 800
@@ -50,6 +49,8 @@ def merge_template(stage: str) -> dict:
         "INPUT_BUCKET": {"Fn::Sub": CLOUDFORMATION["InputBucket"]},
         "OUTPUT_BUCKET": {"Fn::Sub": CLOUDFORMATION["OutputBucket"]},
         "STATUS_TABLE": {"Ref": "StatusTable"},
+        # The same origins as the buckets' CORS rules.
+        "ALLOWED_ORIGINS": {"Fn::Join": [",", {"Ref": "AllowedOrigins"}]},
     }
     resources["APIHandler"] = {"Properties": {"Environment": {"Variables": env}}}
     resources["ResizeImage"] = {
