@@ -9,10 +9,15 @@ PY := $(VENV)/bin/python
 PYTHON312 := $(shell for p in python3.12 "$$(pyenv prefix 3.12 2>/dev/null | head -n1)/bin/python3"; do \
   "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { command -v "$$p"; break; }; done)
 
-.PHONY: help venv test clean
+STAGE ?= dev
+
+.PHONY: help venv test clean deploy package package-terraform
 
 help:
-	@echo "make test   run every test (creates .venv with Python 3.12 first)"
+	@echo "make test                run every test (creates .venv with Python 3.12 first)"
+	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
+	@echo "make package             one SAM/CloudFormation template in build/cfn"
+	@echo "make package-terraform   Terraform in build/terraform"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON312)" ]; then \
@@ -32,5 +37,14 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest
 
+deploy: venv
+	$(PY) -m deploy deploy --stage $(STAGE)
+
+package: venv
+	$(PY) -m deploy package
+
+package-terraform: venv
+	$(PY) -m deploy package-terraform
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

@@ -16,7 +16,13 @@ from chalice import Chalice, Rate, Response
 from chalice.app import Request, S3Event
 
 from chalicelib import api
-from chalicelib.config import Settings, api_key_required, input_bucket_name, load_settings
+from chalicelib.config import (
+    Settings,
+    api_key_required,
+    input_bucket_name,
+    load_settings,
+    resize_bound_by_template,
+)
 from chalicelib.errors import (
     BodyTooLargeError,
     ImageNotFoundError,
@@ -25,6 +31,7 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from chalicelib.observability import observe_invocation
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
 from chalicelib.storage import S3Storage
@@ -206,17 +213,30 @@ class S3Notification(S3Event):
             self.bucket, self.key = "", ""
 
 
-@app.on_s3_event(bucket=input_bucket_name(), events=["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
-def resize_image(event: S3Notification) -> None:
-    """Every record of the event, not only the first that S3Event exposes."""
-    get_pipeline().handle_event(event.to_dict())
+def _resize(event: dict) -> None:
+    with observe_invocation():
+        get_pipeline().handle_event(event)
 
 
-resize_image.event_class = S3Notification
+if resize_bound_by_template():
+    # The packaged CloudFormation stage: infra's merge template attaches the event.
+    @app.lambda_function(name="resize_image")
+    def resize_image(event: dict, context: object) -> None:
+        _resize(event)
+
+else:
+
+    @app.on_s3_event(bucket=input_bucket_name(), events=["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    def resize_image(event: S3Notification) -> None:
+        """Every record of the event, not only the first that S3Event exposes."""
+        _resize(event.to_dict())
+
+    resize_image.event_class = S3Notification
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep_stuck_images(event) -> None:
     """Finish uploads whose event was lost; fail those that never arrived."""
-    outcomes = sweep(get_pipeline(), time.time())
+    with observe_invocation():
+        outcomes = sweep(get_pipeline(), time.time())
     app.log.info("sweeper resolved %d records", len(outcomes))

@@ -92,3 +92,17 @@ def input_bucket_name() -> str:
     app.py, and so does Lambda, so this is the deployed stage's bucket.
     """
     return _required(os.environ, "INPUT_BUCKET")
+
+
+def resize_bound_by_template() -> bool:
+    """True when a deployment template, not Chalice, attaches the S3 event.
+
+    `chalice package` for CloudFormation refuses `@app.on_s3_event`; the `cfn`
+    stage sets RESIZE_TRIGGER=template, app.py then registers resize_image as
+    a plain Lambda function and infra's merge template subscribes it to the
+    input bucket. Unset (every other stage), Chalice wires the event itself.
+    """
+    value = os.environ.get("RESIZE_TRIGGER", "s3_event").strip() or "s3_event"
+    if value not in ("s3_event", "template"):
+        raise ConfigError(f"RESIZE_TRIGGER={value!r} must be s3_event or template")
+    return value == "template"

@@ -6,7 +6,6 @@ deterministic, and the object is read by ETag. A bad image ends FAILED and
 returns normally; a transient fault raises so Lambda retries the event.
 """
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +20,12 @@ from chalicelib.errors import (
     SourceChangedError,
 )
 from chalicelib.imaging import process_image
+from chalicelib.observability import bind_image, record_failed, record_processed
+from chalicelib.observability import logger as log
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, default_rendition_key, rendition_key
 from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
-
-log = logging.getLogger(__name__)
 
 OUTPUT_PREFIXES = ("processed-", "renditions/")
 CREATED, REMOVED = "ObjectCreated", "ObjectRemoved"
@@ -98,12 +97,13 @@ class ImagePipeline:
         return self.settings.input_bucket == self.settings.output_bucket and key.startswith(OUTPUT_PREFIXES)
 
     def process_object(self, key: str) -> Outcome:
+        image_id = image_id_for_key(key)
+        bind_image(image_id, key)
         if self.is_own_output(key):
             return Outcome(key, None, "ignored")
         info = self.storage.source_info(key)
         if info is None:
             return Outcome(key, None, "gone")  # deleted before we got here
-        image_id = image_id_for_key(key)
         now = self.clock()
         source = {"bucket": self.storage.input_bucket, "key": key, "bytes": info.size, "etag": info.etag}
         claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
@@ -115,12 +115,14 @@ class ImagePipeline:
             self.store.fail(claim, "internal_error",
                             f"Processing was cut short {claim.attempts - 1} times; giving up.",
                             iso_now(now))
+            record_failed("internal_error")
             return Outcome(key, image_id, FAILED)
         try:
             return self._process_claimed(claim, info, source)
         except ImageRejectedError as exc:
             self.store.fail(claim, exc.code, exc.message, iso_now(self.clock()))
             log.info("image %s failed: %s %s", image_id, exc.code, exc.message)
+            record_failed(exc.code)
             return Outcome(key, image_id, FAILED)
         except SourceChangedError:
             self.store.release(claim, iso_now(self.clock()))
@@ -133,6 +135,7 @@ class ImagePipeline:
                     f"Processing failed {claim.attempts} times; giving up.",
                     iso_now(self.clock()),
                 )
+                record_failed("internal_error")
             else:
                 self.store.release(claim, iso_now(self.clock()))
             raise
@@ -156,6 +159,7 @@ class ImagePipeline:
         return Outcome(key, image_id, "deleted")
 
     def _process_claimed(self, claim: Claim, info: ObjectInfo, source: dict) -> Outcome:
+        started = time.perf_counter()
         limit = self.settings.max_upload_bytes
         if info.size == 0:
             raise EmptyFileError("The file is empty.")
@@ -190,4 +194,5 @@ class ImagePipeline:
         if not self.store.complete(claim, source, renditions, iso_now(self.clock())):
             log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
             return Outcome(info.key, claim.image_id, "lost_lease")
+        record_processed(info.size, renditions, time.perf_counter() - started)
         return Outcome(info.key, claim.image_id, COMPLETE)

@@ -230,17 +230,19 @@ class DynamoStatusStore:
         return self._finish(claim, now, "SET lease_until = :zero", {":zero": 0})
 
     def _finish(self, claim: Claim, now: str, update: str, values: dict) -> bool:
+        update += ", updated_at = :now, version = version + :one REMOVE claim_token"
+        # DynamoDB rejects names the expressions do not use.
+        names = {k: v for k, v in {"#status": "status", "#source": "source", "#error": "error"}.items()
+                 if k in update or k == "#status"}
         try:
             self._table.update_item(
                 Key={"image_id": claim.image_id},
-                UpdateExpression=update + ", updated_at = :now, version = version + :one"
-                " REMOVE claim_token",
+                UpdateExpression=update,
                 # Only the holder of the current claim may move the record on:
                 # a late invocation whose lease expired must not overwrite the
                 # result of the one that took over.
                 ConditionExpression="#status = :processing AND claim_token = :token",
-                ExpressionAttributeNames={n: n[1:] for n in ("#status", "#source", "#error") if n in update}
-                | {"#status": "status"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     **values, ":now": now, ":one": 1, ":processing": PROCESSING, ":token": claim.token,
                 },

@@ -1,0 +1,32 @@
+"""`python -m deploy deploy|package|package-terraform`: see deploy/__init__.py."""
+
+import argparse
+
+from deploy import build
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy")
+    commands = parser.add_subparsers(dest="command", required=True)
+    to_aws = commands.add_parser("deploy", help="resources stack + chalice deploy + DLQ wiring (path 1)")
+    to_aws.add_argument("--stage", default="dev", choices=("dev", "prod"))
+    to_aws.add_argument("--alarm-topic-arn", default="", help="SNS topic for the alarms")
+    to_aws.add_argument("--versioning", action="store_true", help="keep object versions for 30 days")
+    cfn = commands.add_parser("package", help="one SAM template in build/cfn (path 2)")
+    cfn.add_argument("--stage", default="cfn")
+    tf = commands.add_parser("package-terraform", help="Terraform in build/terraform (path 3)")
+    tf.add_argument("--stage", default="tf")
+    args = parser.parse_args()
+
+    if args.command == "deploy":
+        from deploy.aws import deploy  # boto3 and credentials only for this path
+
+        deploy(args.stage, args.alarm_topic_arn, args.versioning)
+    elif args.command == "package":
+        print(build.package_cloudformation(args.stage))
+    else:
+        print(build.package_terraform(args.stage))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Render the per-function IAM policy templates in .chalice/ for one deploy path.
+
+The templates name their resources with CloudFormation-style placeholders
+(`${InputBucket}`, `${AWS::AccountId}`, ...). `chalice deploy` needs literal
+ARNs, the packaged CloudFormation stack `Fn::Sub` expressions, Terraform its
+own interpolations; the actions are the same on every path.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+CHALICE_DIR = Path(__file__).resolve().parents[1] / ".chalice"
+FUNCTIONS = {"api_handler": "api", "resize_image": "resize", "sweep_stuck_images": "sweeper"}
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z:]+)\}")
+
+# Bucket names are computed, never `Ref`s: the resize role names the input
+# bucket, the bucket's notification names the function, and a Ref from the
+# role to the bucket would close that loop into a circular dependency.
+BUCKET_NAME_SUB = "imgpipe-${Stage}-%s-${AWS::AccountId}-${AWS::Region}"
+CLOUDFORMATION = {
+    "InputBucket": BUCKET_NAME_SUB % "input",
+    "OutputBucket": BUCKET_NAME_SUB % "output",
+    "StatusTable": "${StatusTable}",
+    "DeadLetterQueueArn": "${DeadLetterQueue.Arn}",
+    "AWS::Partition": "${AWS::Partition}",
+    "AWS::Region": "${AWS::Region}",
+    "AWS::AccountId": "${AWS::AccountId}",
+}
+TERRAFORM = {
+    "InputBucket": "${aws_s3_bucket.input.bucket}",
+    "OutputBucket": "${aws_s3_bucket.output.bucket}",
+    "StatusTable": "${aws_dynamodb_table.status.name}",
+    "DeadLetterQueueArn": "${aws_sqs_queue.dead_letter.arn}",
+    "AWS::Partition": "${data.aws_partition.chalice.partition}",
+    "AWS::Region": "${data.aws_region.chalice.name}",
+    "AWS::AccountId": "${data.aws_caller_identity.chalice.account_id}",
+}
+
+
+def policy_template(function: str) -> dict:
+    return json.loads((CHALICE_DIR / f"policy-{FUNCTIONS[function]}.json").read_text())
+
+
+def _substitute(text: str, values: Mapping[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        if match[1] not in values:
+            raise KeyError(f"no value for ${{{match[1]}}} in a policy template")
+        return values[match[1]]
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> object:
+    """The policy with every placeholder replaced; `wrap_sub` makes each an Fn::Sub."""
+    if isinstance(node, dict):
+        return {k: render(v, values, wrap_sub) for k, v in node.items()}
+    if isinstance(node, list):
+        return [render(v, values, wrap_sub) for v in node]
+    if isinstance(node, str) and PLACEHOLDER.search(node):
+        text = _substitute(node, values)
+        return {"Fn::Sub": text} if wrap_sub else text
+    return node
+
+
+def write_stage_policies(stage: str, values: Mapping[str, str], wrap_sub: bool = False) -> list[Path]:
+    """Write .chalice/policy-{stage}-{api,resize,sweeper}.json, the files config.json names."""
+    paths = []
+    for function, short in FUNCTIONS.items():
+        path = CHALICE_DIR / f"policy-{stage}-{short}.json"
+        path.write_text(json.dumps(render(policy_template(function), values, wrap_sub), indent=2) + "\n")
+        paths.append(path)
+    return paths

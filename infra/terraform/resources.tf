@@ -1,0 +1,153 @@
+# What Chalice does not create: buckets, status table, dead-letter queue and
+# the resize function's on-failure destination. Mirrors infra/resources.json.
+
+locals {
+  suffix  = "${data.aws_caller_identity.chalice.account_id}-${data.aws_region.chalice.name}"
+  buckets = { input = aws_s3_bucket.input, output = aws_s3_bucket.output }
+  cors    = { input = ["POST"], output = ["GET", "HEAD"] }
+}
+
+resource "aws_s3_bucket" "input" {
+  bucket = "imgpipe-${var.stage}-input-${local.suffix}"
+}
+
+resource "aws_s3_bucket" "output" {
+  bucket = "imgpipe-${var.stage}-output-${local.suffix}"
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "sse" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "private" {
+  for_each                = local.buckets
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "owner" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_policy" "tls_only" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = [each.value.arn, "${each.value.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.private]
+}
+
+resource "aws_s3_bucket_cors_configuration" "cors" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  cors_rule {
+    allowed_origins = var.allowed_origins
+    allowed_methods = local.cors[each.key]
+    allowed_headers = ["*"]
+    max_age_seconds = 600
+  }
+}
+
+resource "aws_s3_bucket_versioning" "versioning" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  versioning_configuration {
+    status = var.enable_versioning ? "Enabled" : "Suspended"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "lifecycle" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  rule {
+    id     = "abort-incomplete-multipart"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+  rule {
+    id     = "expire-old-versions"
+    status = var.enable_versioning ? "Enabled" : "Disabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+  }
+}
+
+resource "aws_dynamodb_table" "status" {
+  name         = "imgpipe-${var.stage}-status"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "image_id"
+
+  dynamic "attribute" {
+    for_each = ["image_id", "status", "created_at", "kind"]
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+  global_secondary_index {
+    name            = "by-status"
+    hash_key        = "status"
+    range_key       = "created_at"
+    projection_type = "ALL"
+  }
+  global_secondary_index {
+    name            = "by-created"
+    hash_key        = "kind"
+    range_key       = "created_at"
+    projection_type = "ALL"
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+}
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "imgpipe-${var.stage}-resize-failures"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_lambda_function_event_invoke_config" "resize_image" {
+  function_name          = aws_lambda_function.resize_image.function_name
+  maximum_retry_attempts = 2
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dead_letter.arn
+    }
+  }
+}

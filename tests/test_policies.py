@@ -1,0 +1,203 @@
+"""The IAM policy of each function grants what its code calls, and nothing more.
+
+Every API route and every resize outcome runs against moto while a botocore
+hook records each call (presigned ones included) as the IAM action and ARN it
+needs. Each call must be allowed by the function's rendered policy, each
+(action, resource) the policy grants must have been needed by some call, and
+every boto3 method that chalicelib calls must have run (so the exercise
+covers the code). Lambda's own use of the role is listed in PLATFORM.
+"""
+
+import ast
+import fnmatch
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from botocore import xform_name
+
+from deploy.policies import render, policy_template
+from tests.conftest import TEST_ENV, invoke_handler
+from tests.images import jpeg
+
+ACCOUNT, REGION = "000000000000", "us-east-1"  # placeholders, not a real account
+DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:imgpipe-test-resize-failures"
+VALUES = {
+    "InputBucket": TEST_ENV["INPUT_BUCKET"],
+    "OutputBucket": TEST_ENV["OUTPUT_BUCKET"],
+    "StatusTable": TEST_ENV["STATUS_TABLE"],
+    "DeadLetterQueueArn": DLQ,
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+}
+# Used by Lambda with the function's role, not by our code: CloudWatch Logs,
+# and the on-failure destination that receives events after the last retry.
+PLATFORM = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+# boto3 calls whose IAM action is not s3:/dynamodb: plus the operation name.
+S3_ACTIONS = {"HeadObject": "s3:GetObject", "HeadBucket": "s3:ListBucket", "DeleteObjects": "s3:DeleteObject"}
+CHALICELIB = Path(__file__).resolve().parents[1] / "chalicelib"
+
+
+def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
+    """The (IAM action, resource ARN) pairs one boto3 call needs."""
+    if service == "s3":
+        action = S3_ACTIONS.get(operation, f"s3:{operation}")
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        if operation == "HeadBucket":
+            return [(action, bucket)]
+        if operation == "HeadObject":
+            # Without ListBucket a missing key answers 403, not the 404 that
+            # storage.source_info reads as "deleted before we got here".
+            return [(action, f"{bucket}/{params['Key']}"), ("s3:ListBucket", bucket)]
+        if operation == "DeleteObjects":
+            return [(action, f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
+        return [(action, f"{bucket}/{params['Key']}")]
+    if service == "dynamodb":
+        table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}"
+        if "IndexName" in params:
+            table += f"/index/{params['IndexName']}"
+        return [(f"dynamodb:{operation}", table)]
+    raise AssertionError(f"no IAM mapping for {service}.{operation}: add one, and to the policy")
+
+
+def grants(function: str) -> list[tuple[str, str]]:
+    policy = render(policy_template(function), VALUES)
+    pairs = []
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions, resources = statement["Action"], statement["Resource"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            for resource in [resources] if isinstance(resources, str) else resources:
+                pairs.append((action, resource))
+    return pairs
+
+
+class Recorder:
+    """Records, per function, the IAM needs of every boto3 call made."""
+
+    def __init__(self) -> None:
+        self.function = "none"
+        self.calls: dict[str, set[tuple[str, str]]] = {}
+        self.methods: set[str] = set()
+
+    def __call__(self, params: dict, model, context: dict | None = None, **_) -> None:
+        service, operation = model.service_model.endpoint_prefix, model.name
+        if (context or {}).get("is_presign_request") and operation == "CreateBucket":
+            self.methods.add("generate_presigned_post")  # its key: see exercise_api
+            return
+        self.methods.add(xform_name(operation))
+        self.calls.setdefault(self.function, set()).update(needed(service, operation, params))
+
+
+@pytest.fixture
+def recorder(aws):
+    rec = Recorder()
+    events = boto3._get_default_session().events
+    events.register("provide-client-params.*.*", rec)
+    yield rec
+    events.unregister("provide-client-params.*.*", rec)
+
+
+def exercise_api(client, aws, rec: Recorder) -> None:
+    rec.function = "api_handler"
+    created = client.http.post(
+        "/uploads", headers={"Content-Type": "application/json"},
+        body='{"filename": "cat.jpg", "content_type": "image/jpeg"}',
+    ).json_body
+    # A presigned POST grants PutObject on its key; botocore's event does not carry it.
+    key = created["upload"]["fields"]["key"]
+    rec.calls["api_handler"].add(("s3:PutObject", f"arn:aws:s3:::{TEST_ENV['INPUT_BUCKET']}/{key}"))
+    aws.put(key, jpeg())
+    run_resize(client, rec, key)
+    rec.function = "api_handler"
+    image = f"/images/{created['image_id']}"
+    assert client.http.get(image).json_body["status"] == "COMPLETE"
+    assert client.http.get("/images").status_code == 200
+    assert client.http.get("/images?status=COMPLETE").status_code == 200
+    assert client.http.get(f"/images?key={quote_plus(key)}").status_code == 200
+    assert client.http.get("/health").status_code == 200
+    assert client.http.delete(image).status_code == 204
+
+
+def run_resize(client, rec: Recorder, key: str) -> None:
+    rec.function = "resize_image"
+    event = client.events.generate_s3_event(bucket=TEST_ENV["INPUT_BUCKET"], key=quote_plus(key, safe="/"))
+    invoke_handler(client, event)
+
+
+def run_removed(client, aws, rec: Recorder, key: str) -> None:
+    """A processed image whose source is then deleted: the resize function cleans up."""
+    aws.put(key, jpeg())
+    run_resize(client, rec, key)
+    aws.s3.delete_object(Bucket=TEST_ENV["INPUT_BUCKET"], Key=key)
+    event = client.events.generate_s3_event(bucket=TEST_ENV["INPUT_BUCKET"], key=quote_plus(key, safe="/"),
+                                            event_name="ObjectRemoved:Delete")
+    invoke_handler(client, event)
+
+
+def run_sweeper(client, aws, rec: Recorder, monkeypatch) -> None:
+    """An upload that never came and one whose event was lost, an hour later."""
+    import time
+
+    import app as app_module
+
+    rec.function = "api_handler"
+    for name in ("never.jpg", "lost.jpg"):
+        created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
+                                   body=f'{{"filename": "{name}", "content_type": "image/jpeg"}}').json_body
+        if name == "lost.jpg":
+            aws.put(created["upload"]["fields"]["key"], jpeg())
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(app_module.get_pipeline(), "clock", lambda: later)
+    rec.function = "sweep_stuck_images"
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
+                                            detail={}, resources=[])
+    client.lambda_.invoke("sweep_stuck_images", event)
+
+
+def test_each_function_is_granted_exactly_what_it_calls(aws, client, recorder, monkeypatch):
+    exercise_api(client, aws, recorder)
+    aws.put("broken.jpg", b"not an image")
+    run_resize(client, recorder, "broken.jpg")
+    run_resize(client, recorder, "deleted-before-the-event.jpg")
+    run_removed(client, aws, recorder, "removed.jpg")
+    run_sweeper(client, aws, recorder, monkeypatch)
+
+    for function in ("api_handler", "resize_image", "sweep_stuck_images"):
+        granted, calls = grants(function), recorder.calls[function]
+        denied = sorted(
+            (a, arn) for a, arn in calls if not any(a == ga and fnmatch.fnmatchcase(arn, gr) for ga, gr in granted)
+        )
+        unused = sorted(
+            (ga, gr) for ga, gr in granted
+            if ga not in PLATFORM and not any(a == ga and fnmatch.fnmatchcase(arn, gr) for a, arn in calls)
+        )
+        assert not denied, f"{function} calls what its policy does not grant: {denied}"
+        assert not unused, f"{function}'s policy grants what it never calls: {unused}"
+
+
+def boto3_methods_in_chalicelib() -> set[str]:
+    """Methods called on the S3 client or DynamoDB table held by the adapters."""
+    methods = set()
+    for path in CHALICELIB.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in ("_s3", "_table")
+            ):
+                methods.add(node.func.attr)
+    return methods
+
+
+def test_the_exercise_covers_every_boto3_call_the_code_makes(aws, client, recorder, monkeypatch):
+    exercise_api(client, aws, recorder)
+    run_resize(client, recorder, "deleted-before-the-event.jpg")
+    run_removed(client, aws, recorder, "removed.jpg")
+    run_sweeper(client, aws, recorder, monkeypatch)
+    in_code = {"describe_table" if m == "load" else m for m in boto3_methods_in_chalicelib()}
+    in_code = {"get_object" if m == "generate_presigned_url" else m for m in in_code}
+    assert in_code, "found no boto3 calls: did the adapters rename their client attributes?"
+    assert in_code <= recorder.methods, f"not exercised: {sorted(in_code - recorder.methods)}"
