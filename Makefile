@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # Lambda's python3.12 runtime: Chalice packages for the interpreter it runs on.
-PYTHON312 := $(shell command -v python3.12 2>/dev/null || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
+PYTHON312 := $(shell python3.12 -c "import sys; print(sys.executable)" 2>/dev/null || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
 
 .PHONY: help venv test clean
 

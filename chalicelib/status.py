@@ -229,7 +229,10 @@ class DynamoStatusStore:
                 # a late invocation whose lease expired must not overwrite the
                 # result of the one that took over.
                 ConditionExpression="#status = :processing AND claim_token = :token",
-                ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
+                # DynamoDB refuses names the expressions do not use.
+                ExpressionAttributeNames={
+                    f"#{n}": n for n in ("status", "source", "error") if f"#{n}" in update + "#status"
+                },
                 ExpressionAttributeValues={
                     **values, ":now": now, ":one": 1, ":processing": PROCESSING, ":token": claim.token,
                 },
