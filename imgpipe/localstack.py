@@ -113,9 +113,9 @@ class LocalStack:
         # Before moto is imported: with global CORS on, moto allows every origin.
         os.environ.update({**aws_environment(self.aws_port), **self.env, "MOTO_DISABLE_GLOBAL_CORS": "true"})
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        from moto.server import ThreadedMotoServer
+        from imgpipe.emulator import AwsEmulator
 
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
+        self._moto = AwsEmulator(HOST, self.aws_port)
         self._moto.start()
         self._stopping = threading.Event()
         self._state = StateDir(self.state_dir)
