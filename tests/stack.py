@@ -45,12 +45,13 @@ class StackProcess:
         return self.log_path.read_text("utf-8", errors="replace") if self.log_path.exists() else ""
 
     def start(self, timeout: float = 60) -> None:
+        seen = len(self.log())  # a restart appends to the same log
         with open(self.log_path, "ab") as log:
             # Its own session: after it exits, no process may be left in the group.
             self.process = subprocess.Popen(self.command(), cwd=ROOT, stdout=log, stderr=log,
-                                            start_new_session=True)
+                                            env=cli_env(), start_new_session=True)
         deadline = time.monotonic() + timeout
-        while BANNER not in self.log():
+        while BANNER not in self.log()[seen:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"the stack did not start:\n{self.log()[-3000:]}")
@@ -82,3 +83,16 @@ class StackProcess:
             if record.get("status") in ("COMPLETE", "FAILED") or time.monotonic() > deadline:
                 return record
             time.sleep(0.25)
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment a user's shell would have: none of the test suite's AWS settings."""
+    from tests.conftest import TEST_ENV
+
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ENV and not k.startswith("AWS_")}
+    return {**env, **extra}
+
+
+def run_cli(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "imgpipe", *args], cwd=ROOT, env=cli_env(COLUMNS="200", **env),
+                          capture_output=True, text=True, timeout=timeout)
