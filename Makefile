@@ -7,10 +7,15 @@ PY := $(VENV)/bin/python
 # Lambda's python3.12 runtime: Chalice packages for the interpreter it runs on.
 PYTHON312 := $(shell python3.12 -c "import sys; print(sys.executable)" 2>/dev/null || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
 
-.PHONY: help venv test clean
+PORT ?= 8000
+AWS_PORT ?= 4566
+
+.PHONY: help venv test run reset-local clean
 
 help:
+	@echo "make run    the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test   run every test (creates .venv with Python 3.12 first)"
+	@echo "make reset-local   forget the images and records kept by make run"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON312)" ]; then \
@@ -30,5 +35,12 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest
 
-clean:
-	rm -rf $(VENV) .pytest_cache
+# python -m imgpipe run: the CLI's --help lists more options (--reset, --workers …).
+run: venv
+	$(PY) -m imgpipe run --port $(PORT) --aws-port $(AWS_PORT)
+
+reset-local:
+	rm -rf .local-state
+
+clean: reset-local
+	rm -rf $(VENV) .pytest_cache test-artifacts
