@@ -131,12 +131,13 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
     except RefusedError as exc:
         err_console.print(f"[red]{exc.code}: {exc}[/red]")
         sys.exit(1)
-    table = Table("image id", "status", "source key", "size", "renditions / reason", "updated")
+    table = Table("status", "source key", "size", "renditions / reason", "updated")
+    table.add_column("image id", no_wrap=True)
     for item in items:
         source = item.get("source", {})
         size = f"{source['width']}×{source['height']}" if "width" in source else ""
         detail = item["error"]["message"] if item.get("error") else str(len(item.get("renditions", [])))
-        table.add_row(item["image_id"], item["status"], source.get("key", ""), size, detail, item.get("updated_at", ""))
+        table.add_row(item["status"], source.get("key", ""), size, detail, item.get("updated_at", ""), item["image_id"])
     console.print(table)
 
 

@@ -132,7 +132,8 @@ class LocalStack:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)
+        # A session each: boto3's default session is not safe to make clients from in several threads.
+        return boto3.session.Session().client(service, endpoint_url=self.aws_url, region_name=REGION)
 
     def _provision(self) -> None:
         from chalicelib.status import create_table
@@ -191,6 +192,7 @@ class LocalStack:
         app = config.chalice_app
         import app as app_module
 
+        app_module.get_pipeline()  # its clients, made here before several threads race to make them
         app.register_middleware(self._health_of_local_parts, "http")
         server = create_local_server(app, config, HOST, self.port)
         server.server.RequestHandlerClass = functools.partial(QuietHandler, app_object=app, config=config)
@@ -202,7 +204,7 @@ class LocalStack:
         """GET /health also reports the worker, which only the local stack has."""
         response = get_response(request)
         if request.path == "/health" and isinstance(response.body, dict):
-            worker = "ok" if self._worker.alive() else "stopped"
+            worker = "ok" if getattr(self, "_worker", None) and self._worker.alive() else "not running"
             response.body.setdefault("checks", {})["event_worker"] = worker
             if worker != "ok":
                 response.body["status"], response.status_code = "degraded", 503

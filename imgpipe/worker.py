@@ -68,13 +68,12 @@ class EventWorker:
                     WaitTimeSeconds=self._wait_seconds,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 )
-            except Exception:  # the endpoint is restarting or stopping: try again
+                for message in got.get("Messages", []):
+                    self._deliver(sqs, message)
+            except Exception:  # the queue did not answer: the message, if any, comes back
                 if not self._stop.is_set():
-                    log.exception("receiving from the event queue failed")
+                    log.exception("talking to the event queue failed; trying again")
                     self._stop.wait(1)
-                continue
-            for message in got.get("Messages", []):
-                self._deliver(sqs, message)
 
     def _deliver(self, sqs: Any, message: dict) -> None:
         try:
