@@ -9,12 +9,16 @@ PY := $(VENV)/bin/python
 PYTHON312 := $(shell for p in python3.12 "$$(pyenv prefix 3.12 2>/dev/null | head -n1)/bin/python3"; do \
   "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { command -v "$$p"; break; }; done)
 
+PORT ?= 8000
+AWS_PORT ?= 4566
 STAGE ?= dev
 
-.PHONY: help venv test clean deploy package package-terraform
+.PHONY: help venv test run reset-local clean deploy package package-terraform
 
 help:
+	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test                run every test (creates .venv with Python 3.12 first)"
+	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
@@ -37,6 +41,13 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest
 
+# python -m imgpipe run: the CLI's --help lists more options (--reset, --workers …).
+run: venv
+	$(PY) -m imgpipe run --port $(PORT) --aws-port $(AWS_PORT)
+
+reset-local:
+	rm -rf .local-state
+
 deploy: venv
 	$(PY) -m deploy deploy --stage $(STAGE)
 
@@ -46,5 +57,5 @@ package: venv
 package-terraform: venv
 	$(PY) -m deploy package-terraform
 
-clean:
-	rm -rf $(VENV) .pytest_cache build
+clean: reset-local
+	rm -rf $(VENV) .pytest_cache test-artifacts build

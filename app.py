@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+from pathlib import Path
 
 import boto3
 from botocore.config import Config
@@ -186,6 +187,16 @@ def get_image(image_id: str):
 def delete_image(image_id: str):
     api.delete_image(image_id, get_storage(), get_status_store(), _owner())
     return Response("", status_code=204)
+
+
+@functools.cache
+def get_upload_page() -> str:
+    return (Path(__file__).parent / "chalicelib" / "static" / "upload.html").read_text("utf-8")
+
+
+@app.route("/", methods=["GET"])
+def upload_page():
+    return Response(get_upload_page(), headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/health", methods=["GET"])

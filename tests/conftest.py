@@ -130,3 +130,20 @@ def client(aws):
 
 def invoke_handler(client, event: dict):
     return client.lambda_.invoke("resize_image", event)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """`python -m imgpipe run` on free ports, shared by the end-to-end tests.
+
+    --max-receives 2 so that a poisoned event reaches the dead-letter queue in seconds.
+    """
+    from tests.stack import StackProcess
+
+    stack = StackProcess(tmp_path_factory.mktemp("shared-stack") / "state", "--max-receives", "2")
+    stack.start()
+    yield stack
+    try:
+        stack.stop()
+    finally:
+        stack.kill()

@@ -1,0 +1,4 @@
+"""Operator tooling for imgpipe: the one-machine stack and the CLI.
+
+Never shipped to Lambda; it imports chalicelib and app.py exactly as deployed.
+"""

@@ -1,0 +1,233 @@
+"""`python -m imgpipe run|upload|status|resize|reprocess`: imgpipe's operator CLI.
+
+`run` is what `make run` starts; the others talk to a running stack (or to
+AWS) the way any client does, except `resize`, which needs no AWS at all.
+"""
+
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from imgpipe.localstack import HOST, ROOT, LocalStack, PortTakenError, aws_environment, queue_names, stage_environment
+
+console = Console()
+err_console = Console(stderr=True)
+DEFAULT_API = f"http://{HOST}:8000"
+api_option = click.option("--api", envvar="IMGPIPE_API", default=DEFAULT_API, show_default=True,
+                          help="Base URL of the imgpipe API (env IMGPIPE_API).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """imgpipe: uploaded images become web-ready renditions."""
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, help="Port of the page and the API.")
+@click.option("--aws-port", default=4566, show_default=True, help="Port of the S3/DynamoDB/SQS endpoint.")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=ROOT / ".local-state",
+              show_default=True, help="Where buckets, table and dead letters are kept between runs.")
+@click.option("--reset", is_flag=True, help="Start from empty state (deletes --state-dir).")
+@click.option("--workers", default=2, show_default=True, help="Events processed at once.")
+@click.option("--max-receives", default=8, show_default=True,
+              help="Failed deliveries of an event before it goes to the dead-letter queue.")
+def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, max_receives: int) -> None:
+    """The whole pipeline on 127.0.0.1, in the foreground until Ctrl-C or SIGTERM."""
+    if reset:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stack = LocalStack(port, aws_port, state_dir, workers, max_receives)
+    try:
+        stack.start()
+    except PortTakenError as exc:
+        err_console.print(f"[red]imgpipe: {exc}[/red]")
+        sys.exit(2)
+    print(stack.banner(), flush=True)
+    while not stop.wait(0.5):
+        pass
+    print("imgpipe: stopping (finishing events in hand, saving state)…", flush=True)
+    stack.stop()
+    print("imgpipe: stopped", flush=True)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@api_option
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for each final state.")
+def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
+    """Upload FILES through the API and wait until each is COMPLETE or FAILED."""
+    from imgpipe.client import ApiClient, RefusedError
+
+    client = ApiClient(api)
+    results: dict[Path, dict | RefusedError] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[state]}"))
+    with Progress(*columns, console=console) as progress:
+
+        def one(path: Path) -> None:
+            task = progress.add_task(path.name, total=path.stat().st_size, state="uploading")
+            try:
+                image_id = client.upload(path, lambda n: progress.advance(task, n))
+                progress.update(task, completed=path.stat().st_size, state="PENDING")
+                results[path] = client.wait(image_id, timeout, lambda s: progress.update(task, state=s))
+            except RefusedError as exc:
+                results[path] = exc
+            except OSError as exc:
+                results[path] = RefusedError("unreachable", f"{api}: {exc}")
+            final = results[path]
+            progress.update(task, state=final["status"] if isinstance(final, dict) else f"refused ({final.code})")
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(one, files))
+    failed = 0
+    for path, result in results.items():
+        if isinstance(result, RefusedError):
+            failed += 1
+            console.print(f"[red]✗ {path}: refused, {result.code}: {result}[/red]")
+        elif result["status"] != "COMPLETE":
+            failed += 1
+            error = result.get("error") or {"code": "timeout", "message": f"still {result['status']}"}
+            console.print(f"[red]✗ {path}: {result['status']} {error['code']}: {error['message']}[/red]")
+        else:
+            console.print(f"[green]✓ {path}[/green] → {result['image_id']}")
+            for r in result["renditions"]:
+                console.print(f"    {r['name']:>8} {r['format']:<4} {r['width']}×{r['height']} {r['bytes']:>9} B  {r['url']}",
+                              soft_wrap=True, highlight=False)
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("image_id", required=False)
+@api_option
+@click.option("--limit", default=20, show_default=True, help="How many recent records to list.")
+@click.option("--status", "status_filter", type=click.Choice(["PENDING", "PROCESSING", "COMPLETE", "FAILED"]))
+@click.option("--dead", is_flag=True, help="List the events in the local stack's dead-letter queue instead.")
+@click.option("--aws-port", default=4566, show_default=True, help="With --dead: the local stack's AWS port.")
+def status(image_id: str | None, api: str, limit: int, status_filter: str | None, dead: bool, aws_port: int) -> None:
+    """One record as JSON, or a table of the most recent ones."""
+    from imgpipe.client import ApiClient, RefusedError
+
+    if dead:
+        show_dead_letters(aws_port)
+        return
+    client = ApiClient(api)
+    try:
+        if image_id:
+            console.print_json(json.dumps(client.image(image_id)))
+            return
+        items = client.images(limit, status_filter)
+    except RefusedError as exc:
+        err_console.print(f"[red]{exc.code}: {exc}[/red]")
+        sys.exit(1)
+    table = Table("status", "source key", "size", "renditions / reason", "updated")
+    table.add_column("image id", no_wrap=True)
+    for item in items:
+        source = item.get("source", {})
+        size = f"{source['width']}×{source['height']}" if "width" in source else ""
+        detail = item["error"]["message"] if item.get("error") else str(len(item.get("renditions", [])))
+        table.add_row(item["status"], source.get("key", ""), size, detail, item.get("updated_at", ""), item["image_id"])
+    console.print(table)
+
+
+def show_dead_letters(aws_port: int) -> None:
+    import boto3
+
+    from imgpipe.state import peek_messages
+
+    env = aws_environment(aws_port)
+    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    url = sqs.get_queue_url(QueueName=queue_names(stage_environment())[1])["QueueUrl"]
+    messages = peek_messages(sqs, url)
+    table = Table("message id", "deliveries", "object keys or body", title=f"dead-letter queue: {len(messages)}")
+    for message in messages:
+        try:
+            records = json.loads(message["Body"]).get("Records", [])
+            what = ", ".join(unquote_plus(r["s3"]["object"]["key"]) for r in records)
+        except (ValueError, AttributeError, KeyError, TypeError):
+            what = message["Body"][:120]
+        table.add_row(message["MessageId"], message["Attributes"].get("ApproximateReceiveCount", "?"), what)
+    console.print(table)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the renditions (same layout as the output bucket).")
+@click.option("--jobs", default=os.cpu_count() or 1, show_default=True, help="Images processed at once.")
+def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
+    """The pipeline's renditions for local FILES (or folders), without AWS."""
+    from imgpipe.resize import expand, local_settings, resize_file
+
+    paths = expand(list(files))
+    settings = local_settings()
+    results = []
+    with Progress(TextColumn("resizing"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console) as progress, ProcessPoolExecutor(jobs) as pool:
+        task = progress.add_task("resize", total=len(paths))
+        for future in as_completed(pool.submit(resize_file, p, out_dir, settings) for p in paths):
+            results.append(future.result())
+            progress.advance(task)
+    failures = sorted((r for r in results if r.error_code), key=lambda r: r.source)
+    done = len(results) - len(failures)
+    outputs = sum(len(r.outputs) for r in results)
+    console.print(f"{done} of {len(results)} images resized, {outputs} files written to {out_dir}")
+    for failure in failures:
+        console.print(f"[red]✗ {failure.source}: {failure.error_code}: {failure.error}[/red]", highlight=False)
+    sys.exit(1 if failures else 0)
+
+
+@cli.command()
+@click.option("--prefix", default="", help="Only input keys that start with this.")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["PENDING", "PROCESSING", "COMPLETE", "FAILED"]),
+              help="Only images in this state (repeatable); default: every object.")
+@click.option("--stage", default="local", show_default=True,
+              help="Chalice stage whose buckets and table to use; anything but `local` is real AWS.")
+@click.option("--aws-port", default=4566, show_default=True, help="With --stage local: the stack's AWS port.")
+@click.option("--dry-run", is_flag=True, help="List what would be reprocessed, change nothing.")
+def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int, dry_run: bool) -> None:
+    """Run the handler again for objects already in the input bucket."""
+    from imgpipe.reprocess import chosen_keys, load_app, reprocess_key
+
+    env = stage_environment(stage)
+    if stage == "local":
+        env.update(aws_environment(aws_port))
+    app_module = load_app(env)
+    keys = list(chosen_keys(app_module, prefix, set(statuses)))
+    if dry_run:
+        for key, current in keys:
+            console.print(f"{current or 'no record':>10}  {key}", highlight=False)
+        console.print(f"{len(keys)} objects would be reprocessed")
+        return
+    outcomes: dict[str, int] = {}
+    with Progress(TextColumn("reprocessing"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  console=console) as progress:
+        task = progress.add_task("reprocess", total=len(keys))
+        for key, _ in keys:
+            try:
+                result = reprocess_key(app_module, key)
+            except Exception as exc:  # a transient fault: report it, go on with the rest
+                result = "error"
+                err_console.print(f"[red]{key}: {exc}[/red]")
+            outcomes[result] = outcomes.get(result, 0) + 1
+            progress.advance(task)
+    console.print(f"{len(keys)} objects reprocessed: "
+                  + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "nothing matched"))
+    sys.exit(0 if set(outcomes) <= {"COMPLETE", "FAILED"} else 1)
+
+
+if __name__ == "__main__":
+    cli()

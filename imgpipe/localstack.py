@@ -1,0 +1,259 @@
+"""The one-machine stack behind `make run`: AWS emulation, the API and a worker.
+
+One process, every socket on 127.0.0.1:
+
+- moto's server for S3, DynamoDB and SQS on `aws_port`, with bucket CORS
+  really enforced (MOTO_DISABLE_GLOBAL_CORS), holding the buckets and table
+  of the `local` stage in .chalice/config.json;
+- the Chalice app, imported and served by chalice's own local server classes
+  in a thread (no `chalice local` reloader child to leave behind);
+- S3 → SQS notifications and an EventWorker that hands each event to the real
+  `app.resize_image`, with a dead-letter queue for events that keep failing;
+- a StateDir that makes all of it survive a restart.
+
+The app sees only AWS_ENDPOINT_URL and dummy credentials: no local branches.
+"""
+
+import functools
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from chalice.cli.factory import CLIFactory
+from chalice.local import ChaliceRequestHandler, LambdaContext, create_local_server
+
+from imgpipe.state import StateDir
+from imgpipe.worker import EventWorker
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+STAGE = "local"
+SNAPSHOT_SECONDS = 5
+log = logging.getLogger(__name__)
+
+
+class PortTakenError(Exception):
+    pass
+
+
+class QuietHandler(ChaliceRequestHandler):
+    """Logs only failed requests: the page polls, and each poll would print a line."""
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        if str(code).isdigit() and int(code) >= 400:
+            super().log_request(code, size)
+
+
+def stage_environment(stage: str = STAGE) -> dict[str, str]:
+    """The environment variables chalice gives the app for `stage`."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text("utf-8"))
+    return {**config.get("environment_variables", {}),
+            **config["stages"][stage].get("environment_variables", {})}
+
+
+def aws_environment(aws_port: int) -> dict[str, str]:
+    """What points boto3 (and the AWS CLI) at the emulator instead of AWS."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{aws_port}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+def queue_names(env: dict[str, str]) -> tuple[str, str]:
+    """(events queue, dead-letter queue), named after the stage's input bucket."""
+    return f"{env['INPUT_BUCKET']}-events", f"{env['INPUT_BUCKET']}-dead"
+
+
+def check_port_free(port: int, what: str) -> None:
+    with socket.socket() as probe:
+        # Same option the servers use: a port in TIME_WAIT is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise PortTakenError(
+                f"Port {port} on {HOST} ({what}) is taken by another program ({exc.strerror}). "
+                f"Stop it, or choose another port, e.g. `make run PORT=8001 AWS_PORT=4567`."
+            ) from None
+
+
+@dataclass
+class LocalStack:
+    port: int = 8000
+    aws_port: int = 4566
+    state_dir: Path = ROOT / ".local-state"
+    workers: int = 2
+    max_receives: int = 8  # deliveries before an event goes to the dead-letter queue
+    env: dict[str, str] = field(default_factory=stage_environment)
+
+    @property
+    def page_url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{HOST}:{self.aws_port}"
+
+    def start(self) -> None:
+        check_port_free(self.aws_port, "AWS endpoint, AWS_PORT")
+        check_port_free(self.port, "page and API, PORT")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+        # Before moto is imported: with global CORS on, moto allows every origin.
+        os.environ.update({**aws_environment(self.aws_port), **self.env, "MOTO_DISABLE_GLOBAL_CORS": "true"})
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        from imgpipe.emulator import AwsEmulator
+
+        self._moto = AwsEmulator(HOST, self.aws_port)
+        self._moto.start()
+        self._stopping = threading.Event()
+        self._state = StateDir(self.state_dir)
+        self._provision()
+        self._app_module, self._api = self._serve_app()
+        self._worker = EventWorker(
+            lambda: self.client("sqs"), self.queue_urls["events"], self._invoke_handler, self.workers
+        )
+        self._worker.start()
+        self._snapshots = threading.Thread(target=self._snapshot_loop, name="imgpipe-snapshots", daemon=True)
+        self._snapshots.start()
+        self._wait_until_healthy()
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        # A session each: boto3's default session is not safe to make clients from in several threads.
+        return boto3.session.Session().client(service, endpoint_url=self.aws_url, region_name=REGION)
+
+    def _provision(self) -> None:
+        from chalicelib.status import create_table
+
+        s3, sqs, dynamodb = self.client("s3"), self.client("sqs"), self.client("dynamodb")
+        origins = [f"http://{HOST}:{self.port}", f"http://localhost:{self.port}"]
+        for bucket in self.buckets:
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+                "AllowedOrigins": origins, "AllowedMethods": ["GET", "HEAD", "POST"],
+                "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600,
+            }]})
+        create_table(dynamodb, self.env["STATUS_TABLE"])
+        events_name, dead_name = queue_names(self.env)
+        dead_url = sqs.create_queue(QueueName=dead_name)["QueueUrl"]
+        dead_arn = sqs.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events_url = sqs.create_queue(QueueName=events_name, Attributes={
+            "VisibilityTimeout": "120",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": self.max_receives}),
+        })["QueueUrl"]
+        self.queue_urls = {"events": events_url, "dead": dead_url}
+        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs, {dead_name: dead_url})
+        events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket=self.env["INPUT_BUCKET"],
+            NotificationConfiguration={"QueueConfigurations": [
+                {"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*"]}]},
+        )
+        if restored:
+            self._redeliver_unfinished(s3, dynamodb)
+
+    @property
+    def buckets(self) -> list[str]:
+        return [self.env["INPUT_BUCKET"], self.env["OUTPUT_BUCKET"]]
+
+    def _redeliver_unfinished(self, s3: Any, dynamodb: Any) -> None:
+        """Re-put uploads whose event was lost when the stack stopped: a real event again."""
+        from chalicelib.uploads import image_id_for_key
+
+        bucket = self.env["INPUT_BUCKET"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for listed in page.get("Contents", []):
+                item = dynamodb.get_item(
+                    TableName=self.env["STATUS_TABLE"], Key={"image_id": {"S": image_id_for_key(listed["Key"])}}
+                ).get("Item", {})
+                etag = item.get("source", {}).get("M", {}).get("etag", {}).get("S")
+                finished = item.get("status", {}).get("S") in ("COMPLETE", "FAILED")
+                if not finished or f'"{etag}"' != listed["ETag"]:
+                    obj = s3.get_object(Bucket=bucket, Key=listed["Key"])
+                    s3.put_object(Bucket=bucket, Key=listed["Key"], Body=obj["Body"].read(),
+                                  ContentType=obj.get("ContentType", "binary/octet-stream"))
+
+    def _serve_app(self) -> tuple[Any, Any]:
+        factory = CLIFactory(project_dir=str(ROOT), environ=os.environ)
+        config = factory.create_config_obj(chalice_stage_name=STAGE)
+        app = config.chalice_app
+        import app as app_module
+
+        app_module.get_pipeline()  # its clients, made here before several threads race to make them
+        app.register_middleware(self._health_of_local_parts, "http")
+        server = create_local_server(app, config, HOST, self.port)
+        server.server.RequestHandlerClass = functools.partial(QuietHandler, app_object=app, config=config)
+        thread = threading.Thread(target=server.server.serve_forever, name="imgpipe-api", daemon=True)
+        thread.start()
+        return app_module, server
+
+    def _health_of_local_parts(self, request: Any, get_response: Any) -> Any:
+        """GET /health also reports the worker, which only the local stack has."""
+        response = get_response(request)
+        if request.path == "/health" and isinstance(response.body, dict):
+            worker = "ok" if getattr(self, "_worker", None) and self._worker.alive() else "not running"
+            response.body.setdefault("checks", {})["event_worker"] = worker
+            if worker != "ok":
+                response.body["status"], response.status_code = "degraded", 503
+        return response
+
+    def _invoke_handler(self, event: dict) -> None:
+        self._app_module.resize_image(event, LambdaContext("resize_image", 1024, max_runtime_ms=60_000))
+
+    def _wait_until_healthy(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(f"{self.page_url}health", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the stack did not become healthy within {timeout} s")
+            time.sleep(0.2)
+
+    def snapshot(self, with_queues: bool = False) -> None:
+        dead = {queue_names(self.env)[1]: self.queue_urls["dead"]} if with_queues else None
+        self._state.snapshot(self.client("s3"), self.client("dynamodb"), self.buckets,
+                             self.env["STATUS_TABLE"], self.client("sqs"), dead)
+
+    def _snapshot_loop(self) -> None:
+        while not self._stopping.wait(SNAPSHOT_SECONDS):
+            try:
+                self.snapshot()
+            except Exception:
+                log.exception("snapshot of the local state failed; will try again")
+
+    def stop(self) -> None:
+        """Stop taking requests, finish events in hand, save the state, stop moto."""
+        self._stopping.set()
+        self._api.server.shutdown()
+        self._api.server.server_close()
+        self._worker.stop()
+        self._snapshots.join()
+        try:
+            self.snapshot(with_queues=True)
+        finally:
+            self._moto.stop()
+
+    def banner(self) -> str:
+        return (
+            f"imgpipe is running: page {self.page_url}  API {self.page_url.rstrip('/')}  "
+            f"AWS endpoint {self.aws_url} (aws --endpoint-url {self.aws_url} s3 ls, or "
+            f"AWS_ENDPOINT_URL={self.aws_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+            f"AWS_DEFAULT_REGION={REGION} for boto3)  Ctrl-C stops"
+        )
+

@@ -1,0 +1,88 @@
+"""`python -m imgpipe reprocess`: run the handler again for objects already uploaded.
+
+For a backfill after a rendition change, or to retry FAILED images after a
+fix. The handler skips an ETag it has already finished (S3 redelivers events,
+so that is its duty), hence each chosen record first forgets the ETag it
+finished; then the real `resize_image` gets the event S3 would have sent.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote_plus
+
+from botocore.exceptions import ClientError
+
+
+def s3_event(bucket: str, key: str, region: str) -> dict:
+    """An ObjectCreated:Put notification as S3 writes it (key URL-encoded, `+` for space)."""
+    return {"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key, safe="/")},
+        },
+    }]}
+
+
+def chosen_keys(app_module: Any, prefix: str, statuses: set[str]) -> Iterator[tuple[str, str | None]]:
+    """(key, current status) of input objects under `prefix` whose status is in `statuses`."""
+    import boto3
+
+    from chalicelib.uploads import image_id_for_key
+
+    settings, store = app_module.get_settings(), app_module.get_status_store()
+    paginator = boto3.client("s3", region_name=settings.region).get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=settings.input_bucket, Prefix=prefix):
+        for listed in page.get("Contents", []):
+            record = store.get(image_id_for_key(listed["Key"]))
+            status = record["status"] if record else None
+            if not statuses or status in statuses:
+                yield listed["Key"], status
+
+
+def forget_etag(table: Any, image_id: str) -> None:
+    """Make the finished ETag look new to the handler; a no-op for unknown ids."""
+    try:
+        table.update_item(
+            Key={"image_id": image_id},
+            UpdateExpression="REMOVE #source.etag",
+            # Only a finished record: one in PROCESSING belongs to a live invocation.
+            ConditionExpression="#status IN (:complete, :failed)",
+            ExpressionAttributeNames={"#source": "source", "#status": "status"},
+            ExpressionAttributeValues={":complete": "COMPLETE", ":failed": "FAILED"},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+
+
+def reprocess_key(app_module: Any, key: str) -> str:
+    """Run the handler for one input object; returns the record's new status."""
+    from chalice.local import LambdaContext
+
+    from chalicelib.uploads import image_id_for_key
+
+    image_id = image_id_for_key(key)
+    import boto3
+
+    settings, store = app_module.get_settings(), app_module.get_status_store()
+    forget_etag(boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table), image_id)
+    event = s3_event(settings.input_bucket, key, settings.region)
+    app_module.resize_image(event, LambdaContext("resize_image", 1024, max_runtime_ms=900_000))
+    record = store.get(image_id)
+    return record["status"] if record else "missing"
+
+
+def load_app(stage_env: dict[str, str]) -> Any:
+    """app.py imported with the stage's environment, as Lambda would."""
+    os.environ.update(stage_env)
+    import app as app_module
+
+    return app_module

@@ -1,0 +1,155 @@
+"""End to end through `python -m imgpipe run`: API, presigned POST, S3 events, worker, restart."""
+
+import io
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from PIL import Image
+
+from tests import images
+from tests.stack import StackProcess, free_port, run_cli
+
+
+def upload(stack: StackProcess, name: str, data: bytes, content_type: str) -> str:
+    issued = requests.post(f"{stack.api}/uploads", timeout=10,
+                           json={"filename": name, "content_type": content_type, "size": len(data)})
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    posted = requests.post(body["upload"]["url"], data=body["upload"]["fields"],
+                           files={"file": (name, data, content_type)}, timeout=30)
+    assert posted.status_code == 204, posted.text
+    return body["image_id"]
+
+
+def record_for_key(stack: StackProcess, key: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        items = requests.get(f"{stack.api}/images", params={"key": key}, timeout=10).json()["items"]
+        if items and items[0]["status"] in ("COMPLETE", "FAILED") or time.monotonic() > deadline:
+            assert items, f"no record for {key!r}"
+            return items[0]
+        time.sleep(0.25)
+
+
+def check_renditions(record: dict) -> None:
+    assert record["status"] == "COMPLETE", record
+    for rendition in record["renditions"]:
+        got = requests.get(rendition["url"], timeout=10)
+        assert got.status_code == 200
+        with Image.open(io.BytesIO(got.content)) as image:
+            assert image.size == (rendition["width"], rendition["height"])
+            assert image.format.lower() == rendition["format"]
+
+
+def test_health_reports_every_part(local_stack):
+    health = requests.get(f"{local_stack.api}/health", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["checks"] == {
+        "input_bucket": "ok", "output_bucket": "ok", "status_table": "ok", "event_worker": "ok"}
+
+
+def test_upload_through_api_and_presigned_post(local_stack):
+    image_id = upload(local_stack, "holiday photo.jpg", images.jpeg(1200, 900), "image/jpeg")
+    record = local_stack.wait_final(image_id)
+    check_renditions(record)
+    assert record["source"]["width"] == 1200
+    assert {r["name"] for r in record["renditions"]} == {"default", "thumb", "medium", "large"}
+
+
+@pytest.mark.parametrize("key", ["plain.jpg", "dir/with space+plus.jpg", "fotos/größe ünïcödé 写真.jpg"])
+def test_objects_put_straight_into_the_bucket(local_stack, key):
+    s3 = local_stack.client("s3")
+    s3.put_object(Bucket="imgpipe-local-input", Key=key, Body=images.jpeg(640, 480), ContentType="image/jpeg")
+    record = record_for_key(local_stack, key)
+    check_renditions(record)
+    assert record["source"]["key"] == key
+    default = s3.get_object(Bucket="imgpipe-local-output", Key=f"processed-{key}")
+    assert Image.open(io.BytesIO(default["Body"].read())).size == (640, 480)
+
+
+def test_bad_image_fails_with_reason(local_stack):
+    image_id = upload(local_stack, "broken.png", images.truncated(images.png_with_alpha()), "image/png")
+    record = local_stack.wait_final(image_id)
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "corrupt_image"
+
+
+def test_bucket_cors_admits_the_page_origin_only(local_stack):
+    def preflight(origin: str) -> requests.Response:
+        return requests.options(f"{local_stack.aws_url}/imgpipe-local-input", timeout=10, headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST"})
+
+    assert preflight(local_stack.api).headers.get("Access-Control-Allow-Origin") == local_stack.api
+    assert "Access-Control-Allow-Origin" not in preflight("http://evil.example").headers
+
+
+def test_fifty_uploads_at_once(local_stack):
+    def one(n: int) -> str:
+        data = images.encode(Image.new("RGB", (64 + n, 48), (n * 5, 100, 200)), "JPEG")
+        return upload(local_stack, f"burst-{n}.jpg", data, "image/jpeg")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(one, range(50)))
+    assert len(set(ids)) == 50
+    records = [local_stack.wait_final(i, timeout=120) for i in ids]
+    assert [r["status"] for r in records] == ["COMPLETE"] * 50
+    assert sorted(r["source"]["width"] for r in records) == list(range(64, 114))
+
+
+def test_event_that_keeps_failing_lands_in_dead_letter_queue(local_stack):
+    sqs = local_stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="imgpipe-local-input-events")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="this is not an S3 event")
+    deadline = time.monotonic() + 30
+    while True:
+        shown = run_cli("status", "--dead", "--aws-port", str(local_stack.aws_port))
+        if "this is not an S3 event" in shown.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert shown.returncode == 0, shown.stderr
+    assert "this is not an S3 event" in shown.stdout
+
+
+def test_refuses_a_port_that_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("run", "--port", str(port), "--aws-port", str(free_port()),
+                         "--state-dir", str(tmp_path / "state"), timeout=60)
+    assert result.returncode == 2
+    assert f"Port {port}" in result.stderr and "taken" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_state_survives_restart_and_stop_leaves_no_process(tmp_path):
+    state = tmp_path / "state"
+    stack = StackProcess(state)
+    stack.start()
+    try:
+        image_id = upload(stack, "keep me.png", images.png_with_alpha(), "image/png")
+        stack.client("s3").put_object(Bucket="imgpipe-local-input", Key="kept/dir é+x.jpg", Body=images.jpeg())
+        assert stack.wait_final(image_id)["status"] == "COMPLETE"
+        assert record_for_key(stack, "kept/dir é+x.jpg")["status"] == "COMPLETE"
+        assert stack.stop() == 0
+    finally:
+        stack.kill()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(stack.process.pid, 0)  # nothing left in its process group
+    for port in (stack.port, stack.aws_port):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine, a listener not
+            probe.bind(("127.0.0.1", port))  # no listener is left behind
+
+    again = StackProcess(state)
+    again.start()
+    try:
+        check_renditions(again.wait_final(image_id, timeout=5))
+        check_renditions(record_for_key(again, "kept/dir é+x.jpg", timeout=5))
+        assert again.stop() == 0
+    finally:
+        again.kill()

@@ -1,0 +1,59 @@
+"""The upload page in real headless Chromium (Debian's package, driven by Playwright)."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import images
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does) or set CHROMIUM")
+    with sync_api.sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["laptop", "phone"])
+def test_upload_two_images_and_see_one_refused(local_stack, browser, tmp_path, viewport):
+    files = {"photo.jpg": images.jpeg(1600, 1200), "logo.png": images.png_with_alpha(600, 400),
+             "notes.txt": b"not an image"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    page = browser.new_page(viewport=viewport)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{local_stack.api}/")
+    page.set_input_files("#picker", [str(tmp_path / name) for name in files])
+
+    expect = sync_api.expect
+    for name in ("photo.jpg", "logo.png"):
+        row = page.locator(f'li[data-name="{name}"]')
+        expect(row).to_have_attribute("data-status", "COMPLETE", timeout=60_000)
+        thumbnails = row.locator(".rendition img")
+        expect(thumbnails).to_have_count(7)
+        for img in thumbnails.all():
+            img.scroll_into_view_if_needed()
+            expect(img).to_have_js_property("complete", True)
+            assert img.evaluate("i => i.naturalWidth") > 0, "a thumbnail did not load"
+        expect(row).to_contain_text("320×320")
+    refused = page.locator('li[data-name="notes.txt"]')
+    expect(refused).to_have_attribute("data-status", "REFUSED")
+    expect(refused).to_contain_text("only images can be uploaded")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"upload-page-{viewport['width']}.png", full_page=True)
+    assert errors == []
+    page.close()
