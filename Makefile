@@ -13,12 +13,13 @@ PORT ?= 8000
 AWS_PORT ?= 4566
 STAGE ?= dev
 
-.PHONY: help venv test run reset-local clean deploy package package-terraform
+.PHONY: help venv test run reset-local loadtest clean deploy package package-terraform
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test                run every test (creates .venv with Python 3.12 first)"
 	@echo "make reset-local         forget the images and records kept by make run"
+	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
 	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
@@ -47,6 +48,10 @@ run: venv
 
 reset-local:
 	rm -rf .local-state
+
+# 200 uploads from 20 clients through a fresh local stack (UPLOADS=, CLIENTS= to change).
+loadtest: venv
+	$(PY) -m imgpipe loadtest --uploads $(or $(UPLOADS),200) --clients $(or $(CLIENTS),20)
 
 deploy: venv
 	$(PY) -m deploy deploy --stage $(STAGE)

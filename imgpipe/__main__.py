@@ -1,9 +1,10 @@
-"""`python -m imgpipe run|upload|status|resize|reprocess`: imgpipe's operator CLI.
+"""`python -m imgpipe run|upload|status|resize|reprocess|loadtest`: imgpipe's operator CLI.
 
 `run` is what `make run` starts; the others talk to a running stack (or to
 AWS) the way any client does, except `resize`, which needs no AWS at all.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -227,6 +228,32 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int,
     console.print(f"{len(keys)} objects reprocessed: "
                   + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "nothing matched"))
     sys.exit(0 if set(outcomes) <= {"COMPLETE", "FAILED"} else 1)
+
+
+@cli.command()
+@click.option("--api", envvar="IMGPIPE_API", default=None,
+              help="A running stack's API; without it, a fresh `imgpipe run` is started on free ports.")
+@click.option("--uploads", default=200, show_default=True, help="How many uploads.")
+@click.option("--clients", default=20, show_default=True, help="Concurrent clients.")
+@click.option("--workers", default=2, show_default=True, help="Event workers of the stack started here.")
+def loadtest(api: str | None, uploads: int, clients: int, workers: int) -> None:
+    """Many clients at once, with duplicates and hostile files mixed in; every
+    upload must end in its right final state. Prints throughput and p50/p95."""
+    from imgpipe.loadtest import make_uploads, run_load, spawned_stack
+
+    batch = make_uploads(uploads)
+    with (contextlib.nullcontext(api) if api else spawned_stack(workers)) as target:
+        console.print(f"{uploads} uploads from {clients} clients to {target} ...")
+        report = run_load(target, batch, clients)
+    table = Table("uploads", "clients", "dups", "hostile", "s", "img/s", "p50 s", "p95 s", "problems",
+                  caption="p50/p95: from the end of an upload to its final state")
+    table.add_row(*(str(report[k]) for k in ("uploads", "clients", "duplicates", "hostile", "seconds",
+                                             "images_per_second", "p50_seconds", "p95_seconds")),
+                  str(len(report["problems"])))
+    console.print(table)
+    for name, problems in report["problems"].items():
+        err_console.print(f"[red]{name}: {'; '.join(problems)}[/red]")
+    sys.exit(1 if report["problems"] else 0)
 
 
 if __name__ == "__main__":

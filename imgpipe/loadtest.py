@@ -1,0 +1,182 @@
+"""Load through a running stack: many clients upload at once, some twice, some hostile.
+
+Every upload must reach the final state its bytes deserve, with every
+rendition fetchable; the report gives throughput and the time from the end of
+each upload to its final state. `python -m imgpipe loadtest` (and
+`make loadtest`) run it; tests/test_loadtest.py runs a small one.
+"""
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+from PIL import Image
+
+FINAL = ("COMPLETE", "FAILED")
+BANNER = "imgpipe is running"
+
+
+@dataclass
+class Upload:
+    number: int
+    name: str
+    data: bytes
+    expected: str  # COMPLETE, or the reason code of a FAILED record
+    duplicate: bool = False
+    image_id: str = ""
+    uploaded_at: float = 0.0
+    final_at: float = 0.0
+    record: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def make_uploads(count: int, hostile_every: int = 10, duplicate_every: int = 10) -> list[Upload]:
+    """Photos of varied sizes; every `hostile_every`-th is broken, every
+    `duplicate_every`-th (offset by half) is posted twice to the same form."""
+    uploads = []
+    for n in range(count):
+        if hostile_every and n % hostile_every == hostile_every - 1:
+            broken = _photo(n, 800, 600)[:2000] if n % 2 else b"<html>not an image</html>" * 10
+            code = "corrupt_image" if n % 2 else "unsupported_format"
+            uploads.append(Upload(n, f"hostile-{n}.jpg", broken, code))
+            continue
+        width, height = (640, 480) if n % 3 else (1600, 1200)
+        duplicate = bool(duplicate_every) and n % duplicate_every == duplicate_every // 2
+        uploads.append(Upload(n, f"photo {n}.jpg", _photo(n, width, height), "COMPLETE", duplicate))
+    return uploads
+
+
+def _photo(seed: int, width: int, height: int) -> bytes:
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    image.paste(((seed * 37) % 256, (seed * 91) % 256, 128), (width // 4, height // 4, width // 2, height // 2))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+class _Client(threading.local):
+    def __init__(self) -> None:
+        self.http = requests.Session()
+
+
+def _send(api: str, upload: Upload, client: _Client) -> None:
+    issued = client.http.post(f"{api}/uploads", json={"filename": upload.name, "content_type": "image/jpeg",
+                                                       "size": len(upload.data)}, timeout=30)
+    if issued.status_code != 201:
+        upload.problems.append(f"POST /uploads answered {issued.status_code}: {issued.text[:200]}")
+        return
+    body = issued.json()
+    upload.image_id = body["image_id"]
+    for _ in range(2 if upload.duplicate else 1):  # a duplicate: the same bytes to the same key
+        posted = client.http.post(body["upload"]["url"], data=body["upload"]["fields"],
+                                  files={"file": (upload.name, upload.data, "image/jpeg")}, timeout=60)
+        if posted.status_code >= 300:
+            upload.problems.append(f"presigned POST answered {posted.status_code}")
+            return
+    upload.uploaded_at = time.monotonic()
+
+
+def _await_final(api: str, upload: Upload, client: _Client, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        record = client.http.get(f"{api}/images/{upload.image_id}", timeout=30).json()
+        if record.get("status") in FINAL:
+            upload.final_at, upload.record = time.monotonic(), record
+            return
+        time.sleep(0.2)
+    upload.problems.append(f"still {record.get('status')} at the deadline")
+
+
+def _check(upload: Upload, client: _Client) -> None:
+    record = upload.record
+    got = record.get("status") if upload.expected == "COMPLETE" else record.get("error", {}).get("code")
+    if got != upload.expected:
+        upload.problems.append(f"ended {record.get('status')} {record.get('error')}, expected {upload.expected}")
+        return
+    for rendition in record.get("renditions", []):
+        fetched = client.http.get(rendition["url"], timeout=30)
+        if fetched.status_code != 200 or len(fetched.content) != rendition["bytes"]:
+            upload.problems.append(f"rendition {rendition['key']} answered {fetched.status_code}")
+    if upload.expected == "COMPLETE" and not record.get("renditions"):
+        upload.problems.append("COMPLETE without renditions")
+    if upload.duplicate and record.get("attempts") != 1:
+        upload.problems.append(f"duplicate delivery processed {record.get('attempts')} times")
+
+
+def run_load(api: str, uploads: list[Upload], clients: int, timeout: float = 600) -> dict:
+    """Upload everything with `clients` concurrent clients; return the report."""
+    api = api.rstrip("/")
+    client = _Client()
+    started = time.monotonic()
+
+    def one(upload: Upload) -> None:
+        _send(api, upload, client)
+        if upload.image_id and not upload.problems:
+            _await_final(api, upload, client, started + timeout)
+        if upload.record:
+            _check(upload, client)
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, uploads))
+    elapsed = time.monotonic() - started
+    latencies = sorted(u.final_at - u.uploaded_at for u in uploads if u.final_at)
+    return {
+        "uploads": len(uploads),
+        "clients": clients,
+        "duplicates": sum(u.duplicate for u in uploads),
+        "hostile": sum(u.expected != "COMPLETE" for u in uploads),
+        "seconds": round(elapsed, 1),
+        "images_per_second": round(len(uploads) / elapsed, 2),
+        "p50_seconds": round(statistics.median(latencies), 2) if latencies else None,
+        "p95_seconds": round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None,
+        "problems": {f"{u.number} {u.name}": u.problems for u in uploads if u.problems},
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def spawned_stack(workers: int = 2) -> Iterator[str]:
+    """`python -m imgpipe run` on free ports with empty state; yields the API URL."""
+    port, aws_port = _free_port(), _free_port()
+    with tempfile.TemporaryDirectory(prefix="imgpipe-load-") as state, \
+            tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "imgpipe", "run", "--port", str(port), "--aws-port", str(aws_port),
+             "--state-dir", state, "--workers", str(workers)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                log.seek(0)
+                if BANNER in log.read():
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the stack did not start:\n{log.read()[-2000:]}")
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
