@@ -16,6 +16,8 @@ CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/c
 @pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI"):  # .ci/run installs it: a missing browser there is a failure
+            pytest.fail(f"no Chromium at {CHROMIUM} in CI")
         pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does) or set CHROMIUM")
     with sync_api.sync_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
