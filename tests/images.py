@@ -113,3 +113,21 @@ def decode(data: bytes) -> Image.Image:
 
 def pixel_close(actual, expected, tolerance: int = 40) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected))
+
+
+def heic(width: int = 400, height: int = 300, orientation: int = 1) -> bytes:
+    """`quadrants()` as HEIC, written by pillow-heif (libheif + x265)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return encode(quadrants(width, height), "HEIF", quality=90)
+
+
+def animation(fmt: str = "GIF", frames: int = 3, size: tuple[int, int] = (120, 90)) -> bytes:
+    """Frame n is filled with FRAME_COLOURS[n % 3], each shown 50 ms + 10 ms × n."""
+    pictures = [Image.new("RGB", size, FRAME_COLOURS[n % 3]) for n in range(frames)]
+    durations = [50 + 10 * n for n in range(frames)]
+    return encode(pictures[0], fmt, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+
+
+FRAME_COLOURS = (RED, GREEN, BLUE)
