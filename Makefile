@@ -7,10 +7,11 @@ PY := $(VENV)/bin/python
 # Lambda's python3.12 runtime: Chalice packages for the interpreter it runs on.
 PYTHON312 := $(shell command -v python3.12 2>/dev/null || { p=$$(pyenv prefix 3.12 2>/dev/null | head -n1) && test -x "$$p/bin/python3" && echo "$$p/bin/python3"; })
 
-.PHONY: help venv test clean
+.PHONY: help venv test bench clean
 
 help:
 	@echo "make test   run every test (creates .venv with Python 3.12 first)"
+	@echo "make bench  naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON312)" ]; then \
@@ -29,6 +30,18 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(PY) -m pytest
+
+# The benchmark corpus is not in the repository: a development checkout has it
+# in ../shared; anyone else points PHOTOS at a folder of large camera JPEGs.
+PHOTOS ?= ../shared/corpus/photos
+ROUNDS ?= 5
+SUBSET ?=
+bench: venv
+	@if [ ! -d "$(PHOTOS)" ]; then \
+	  echo "make bench: no photo folder at $(PHOTOS)."; \
+	  echo "Run it as 'make bench PHOTOS=/path/to/photos' (large JPEGs; files named L* are the headline set)."; \
+	  exit 2; fi
+	$(PY) -m bench --photos "$(PHOTOS)" --rounds $(ROUNDS) --subset "$(SUBSET)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

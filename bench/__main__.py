@@ -137,22 +137,22 @@ def summarise(timings: dict, headline: list[str], configs: list[str]) -> dict:
 
 def measure_quality(save_dir: Path, photos: dict[str, Path], headline: list[str]) -> dict:
     """quality[workload][impl] = {min_ssim, mean_ssim, mean_psnr, per_output: [...]}, headline set."""
+    rows: dict[tuple[str, str], list[dict]] = {}
+    # Photo-major, so each float reference is computed once and shared by all.
+    for name in headline:
+        for output in sorted(save_dir.glob(f"*/*/{name}/*")):
+            workload, impl = output.parts[-4], output.parts[-3]
+            rows.setdefault((workload, impl), []).append(
+                {"photo": name, "output": output.name, "bytes": output.stat().st_size,
+                 **quality.measure(photos[name], output)})
     result: dict = {}
-    for workload_dir in sorted(save_dir.iterdir()):
-        for impl_dir in sorted(workload_dir.iterdir()):
-            rows = []
-            for name in headline:
-                for output in sorted((impl_dir / name).glob("*")):
-                    rows.append({"photo": name, "output": output.name,
-                                 "bytes": output.stat().st_size,
-                                 **quality.measure(photos[name], output)})
-            if rows:
-                result.setdefault(workload_dir.name, {})[impl_dir.name] = {
-                    "min_ssim": min(r["ssim"] for r in rows),
-                    "mean_ssim": round(statistics.fmean(r["ssim"] for r in rows), 5),
-                    "mean_psnr": round(statistics.fmean(r["psnr"] for r in rows), 2),
-                    "outputs": rows,
-                }
+    for (workload, impl), found in sorted(rows.items()):
+        result.setdefault(workload, {})[impl] = {
+            "min_ssim": min(r["ssim"] for r in found),
+            "mean_ssim": round(statistics.fmean(r["ssim"] for r in found), 5),
+            "mean_psnr": round(statistics.fmean(r["psnr"] for r in found), 2),
+            "outputs": found,
+        }
     return result
 
 
@@ -196,6 +196,13 @@ def big_png() -> Path:
         Image.merge("RGB", (ramp, ramp.transpose(Image.Transpose.ROTATE_90),
                             ramp.transpose(Image.Transpose.ROTATE_180))).save(path, compress_level=1)
     return path
+
+
+def _pixels(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.width * image.height
 
 
 def peak_rss(configs: list[str], cases: list[tuple[Path, str]]) -> dict:
@@ -270,17 +277,19 @@ def package_size() -> dict:
     }
 
 
-def print_table(summary: dict, q: dict, rss: dict, rss_key: str | None) -> None:
+def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> None:
     header = (f"{'workload':<8} {'impl':<10} {'wall ms/img':>22} {'cpu ms/img':>8} {'img/s':>6} "
               f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'KiB/img':>8} {'SSIM min':>8} "
               f"{'PSNR':>6} {'RSS MiB':>8}")
+    if rss_photo:
+        print(f"(RSS: peak of a fresh process on {rss_photo})")
     print(header)
     print("-" * len(header))
     for workload, per_config in summary.items():
         for name, e in per_config.items():
             qi = q.get(workload, {}).get(name if name.endswith("-1") or name == "naive" else
                                          name.rsplit("-", 1)[0] + "-1", {})
-            peak = rss.get(rss_key, {}).get(name, {}).get("rss_peak_mib") if rss_key else None
+            peak = rss.get(f"{rss_photo} {workload}", {}).get(name, {}).get("rss_peak_mib")
             lo, hi = e["wall_ms_range"]
             print(f"{workload:<8} {name:<10} {e['wall_ms']:>7.0f} [{lo:>5.0f}–{hi:>5.0f}] "
                   f"{e['cpu_ms']:>10.0f} {e['images_per_s']:>6.2f} "
@@ -340,12 +349,11 @@ def main() -> int:
                           for w, per in q.items()}
     results["quality_outputs"] = q
     results["vs_vips"] = compare_to_vips(q)
-    rss, rss_key = {}, None
+    rss, rss_photo = {}, None
     if args.extras:
         print("  peak RSS, cold start, package size...", flush=True)
-        largest = max((p for p in photos if p.name in headline), key=lambda p: p.stat().st_size
-                      if "24mp" not in p.name.lower() else 1 << 40)
-        rss_key = f"{largest.name} W2"
+        largest = max((p for p in photos if p.name in headline), key=_pixels)
+        rss_photo = largest.name
         rss = peak_rss(configs, [(largest, "W1"), (largest, "W2"), (big_png(), "W2")])
         results["peak_rss"] = rss
         results["cold_start"] = cold_start()
@@ -354,7 +362,7 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
 
     print()
-    print_table(results["summary"], q, rss, rss_key)
+    print_table(results["summary"], q, rss, rss_photo)
     for workload, cmp in results["vs_vips"].items():
         print(f"{workload} imgpipe vs libvips: worst SSIM delta {cmp['worst_ssim_delta']}, "
               f"bytes ratio {cmp['bytes_ratio']} (per output {cmp['bytes_ratio_range']})")

@@ -40,7 +40,7 @@ def _upright(path: str) -> Image.Image:
     return _flatten(image)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def reference(path: str, size: tuple[int, int]) -> np.ndarray:
     image = _upright(path)
     channels = [
