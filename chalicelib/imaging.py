@@ -68,8 +68,6 @@ _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os
 # Pillow releases the GIL while it resamples and encodes, so encoders on
 # threads run in parallel with the next rendition's resize.
 _POOL = ThreadPoolExecutor(_CPUS, thread_name_prefix="encode") if _CPUS > 1 else None
-# Slowest encoders first, so the longest job starts earliest.
-_ENCODE_ORDER = {"avif": 0, "webp": 1, "png": 2, "jpeg": 3}
 # Orientation tag → the transpose that shows the picture upright.
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -171,46 +169,57 @@ def process_image(
     picture.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
     source = SourceInfo(source_format, *display_size, frames=frames)
 
-    # Largest first, so each smaller rendition can be cut from a bigger one;
-    # each encode starts as soon as its picture exists.
+    # Largest first, so each smaller rendition can be cut from a bigger one,
+    # and encoding starts as soon as a picture exists. One job per picture,
+    # never per output: Image.save() keeps its options on the image object, so
+    # two threads saving one picture would swap their JPEG and WebP settings.
     resized: dict[RenditionSpec, Image.Image] = {}
-    jobs: dict[int, Future | EncodedRendition] = {}
-    order = sorted(range(len(outputs)), key=lambda i: _ENCODE_ORDER.get(outputs[i][1], 1))
+    jobs: list[Future | list[tuple[int, EncodedRendition]]] = []
+    unresized: list[tuple[int, RenditionSpec, str]] = []  # outputs of `picture` itself
     for spec in specs:
         resized[spec] = _resize(picture, spec, resized)
-        for i in order:
-            if outputs[i][0] == spec:
-                if animated and outputs[i][1] in ("webp", "source", "auto"):
-                    jobs[i] = _submit(_encode_animation, data, source_format, spec, orientation)
-                else:
-                    jobs[i] = _submit(
-                        _encode_rendition, resized[spec], spec, outputs[i][1], source_format, to_srgb
-                    )
-    del picture  # the full-size pixels are no longer needed while encoders finish
-    renditions = [job.result() if isinstance(job, Future) else job for _, job in sorted(jobs.items())]
+        stills = []
+        for i, (output_spec, fmt) in enumerate(outputs):
+            if output_spec != spec:
+                continue
+            if animated and fmt in ("webp", "source", "auto"):
+                jobs.append(_submit(_encode_animation, i, data, source_format, spec, orientation))
+            else:
+                stills.append((i, spec, fmt))
+        if resized[spec] is picture:
+            unresized += stills
+        elif stills:
+            jobs.append(_submit(_encode_picture, resized[spec], stills, source_format, to_srgb))
+    if unresized:
+        jobs.append(_submit(_encode_picture, picture, unresized, source_format, to_srgb))
     placeholder = make_placeholder(_to_srgb(resized[specs[-1]], to_srgb)) if specs else None
-    return ProcessedImage(source, renditions, placeholder)
+    del picture, resized  # the full-size pixels can go while encoders finish
+    done = dict(pair for job in jobs for pair in (job.result() if isinstance(job, Future) else job))
+    return ProcessedImage(source, [done[i] for i in range(len(outputs))], placeholder)
 
 
-def _submit(fn, *args) -> Future | EncodedRendition:
+def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
     return _POOL.submit(fn, *args) if _POOL else fn(*args)
 
 
-def _encode_rendition(
+def _encode_picture(
     picture: Image.Image,
-    spec: RenditionSpec,
-    fmt: str,
+    wanted: list[tuple[int, RenditionSpec, str]],
     source_format: str,
     to_srgb: ImageCms.ImageCmsTransform | None,
-) -> EncodedRendition:
+) -> list[tuple[int, EncodedRendition]]:
+    """Each (output index, spec, format) of one picture, in turn."""
     picture = _to_srgb(picture, to_srgb)
-    fmt = _resolve_format(fmt, source_format, picture)
-    return EncodedRendition(spec.name, fmt, *picture.size, _encode(picture, fmt))
+    encoded = []
+    for i, spec, fmt in wanted:
+        fmt = _resolve_format(fmt, source_format, picture)
+        encoded.append((i, EncodedRendition(spec.name, fmt, *picture.size, _encode(picture, fmt))))
+    return encoded
 
 
 def _encode_animation(
-    data: bytes, source_format: str, spec: RenditionSpec, orientation: int
-) -> EncodedRendition:
+    index: int, data: bytes, source_format: str, spec: RenditionSpec, orientation: int
+) -> list[tuple[int, EncodedRendition]]:
     """Every frame resized to the spec, as one animated WebP.
 
     Opens its own copy of the source, so it can run on a thread while other
@@ -220,8 +229,8 @@ def _encode_animation(
     source = Image.open(io.BytesIO(data), formats=_OPENERS[source_format])
     frames, durations = [], []
     try:
-        for index in range(source.n_frames):
-            source.seek(index)
+        for number in range(source.n_frames):
+            source.seek(number)
             frame = _decode(source, orientation)
             durations.append(source.info.get("duration", 100))  # WebP sets it on load
             frame = frame.convert("RGBA" if "A" in frame.mode or "transparency" in frame.info else "RGB")
@@ -231,7 +240,8 @@ def _encode_animation(
     buffer = io.BytesIO()
     frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations,
                    loop=source.info.get("loop", 0), quality=_WEBP_QUALITY, method=4)
-    return EncodedRendition(spec.name, "webp", *frames[0].size, buffer.getvalue(), frames=len(frames))
+    rendition = EncodedRendition(spec.name, "webp", *frames[0].size, buffer.getvalue(), frames=len(frames))
+    return [(index, rendition)]
 
 
 def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
