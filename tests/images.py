@@ -116,11 +116,14 @@ def pixel_close(actual, expected, tolerance: int = 40) -> bool:
 
 
 def heic(width: int = 400, height: int = 300, orientation: int = 1) -> bytes:
-    """`quadrants()` as HEIC, written by pillow-heif (libheif + x265)."""
+    """`quadrants()` as HEIC, written by pillow-heif (libheif + x265). An
+    EXIF orientation becomes HEIF's own rotation (irot), as phones write it."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()
-    return encode(quadrants(width, height), "HEIF", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(quadrants(width, height), "HEIF", quality=90, exif=exif.tobytes())
 
 
 def animation(fmt: str = "GIF", frames: int = 3, size: tuple[int, int] = (120, 90)) -> bytes:
@@ -131,3 +134,22 @@ def animation(fmt: str = "GIF", frames: int = 3, size: tuple[int, int] = (120, 9
 
 
 FRAME_COLOURS = (RED, GREEN, BLUE)
+
+
+def write_big_png(path, width: int, height: int) -> None:
+    """A width × height RGB PNG of diagonal stripes, streamed row by row, so
+    making a 100 MP test file costs neither the pixels' memory nor a decoder."""
+    base = bytes(range(256)) * ((width * 3) // 256 + 2)
+    compressor = zlib.compressobj(1)
+    idat = bytearray()
+    for y in range(height):
+        offset = (y % 256) * 3 % 256
+        idat += compressor.compress(b"\0" + base[offset : offset + width * 3])
+    idat += compressor.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", bytes(idat)) + chunk(b"IEND", b""))

@@ -26,6 +26,17 @@ def test_heic_is_sniffed_decoded_and_written_as_jpeg():
         assert images.pixel_close(out.convert("RGB").getpixel((180, 130)), images.YELLOW, 40)
 
 
+def test_heic_rotation_is_applied_once():
+    # Orientation 6 shows the stored picture turned 90° clockwise: the
+    # bottom-left (blue) quadrant ends up top-left.
+    result = process_image(images.heic(orientation=6), [(SMALL, "jpeg")], LIMIT)
+    assert (result.source.width, result.source.height) == (300, 400)
+    out = images.decode(result.renditions[0].data)
+    assert out.size == (150, 200)
+    assert images.pixel_close(out.getpixel((15, 15)), images.BLUE, 40)
+    assert images.pixel_close(out.getpixel((135, 185)), images.GREEN, 40)
+
+
 @pytest.mark.parametrize("brand", [b"heic", b"heix", b"mif1", b"msf1"])
 def test_heif_brands_are_recognised(brand):
     head = b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00mif1heic"
