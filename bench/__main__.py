@@ -126,7 +126,10 @@ def summarise(timings: dict, headline: list[str], configs: list[str]) -> dict:
                 "images_per_s": round(1000 / wall, 2),
                 "output_bytes_per_image": round(series["bytes"]),
             }
-            for other, key in (("naive", "x_naive"), ("vips-1", "x_vips1"), ("vips-2", "x_vips2")):
+            own_one_cpu = name[:-2] + "-1" if name.endswith("-2") else None
+            entry["rounds_wall_ms"] = [round(v, 1) for v in series["wall_ms"]]
+            for other, key in (("naive", "x_naive"), ("vips-1", "x_vips1"), ("vips-2", "x_vips2"),
+                               (own_one_cpu, "x_own1")):
                 if other in rounds:
                     for metric in ("wall_ms", "cpu_ms"):
                         ratios = [a / b for a, b in zip(series[metric], rounds[other][metric])]
@@ -279,7 +282,7 @@ def package_size() -> dict:
 
 def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> None:
     header = (f"{'workload':<8} {'impl':<10} {'wall ms/img':>22} {'cpu ms/img':>8} {'img/s':>6} "
-              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'KiB/img':>8} {'SSIM min':>8} "
+              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'KiB/img':>8} {'SSIM min':>8} "
               f"{'PSNR':>6} {'RSS MiB':>8}")
     if rss_photo:
         print(f"(RSS: peak of a fresh process on {rss_photo})")
@@ -294,7 +297,8 @@ def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> Non
             print(f"{workload:<8} {name:<10} {e['wall_ms']:>7.0f} [{lo:>5.0f}–{hi:>5.0f}] "
                   f"{e['cpu_ms']:>10.0f} {e['images_per_s']:>6.2f} "
                   f"{e.get('x_naive_wall', float('nan')):>7.2f} {e.get('x_vips1_wall', float('nan')):>7.2f} "
-                  f"{e.get('x_vips2_wall', float('nan')):>7.2f} {e['output_bytes_per_image'] / 1024:>8.0f} "
+                  f"{e.get('x_vips2_wall', float('nan')):>7.2f} {e.get('x_own1_wall', float('nan')):>6.2f} "
+                  f"{e['output_bytes_per_image'] / 1024:>8.0f} "
                   f"{qi.get('min_ssim', float('nan')):>8.4f} {qi.get('mean_psnr', float('nan')):>6.2f} "
                   f"{peak if peak is not None else float('nan'):>8.0f}")
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms
 
 # Register only the plugins we accept. Image.open(formats=...) then never
 # falls back to Image.init(), which would load PSD, EPS (Ghostscript), FITS...
@@ -28,7 +28,6 @@ from PIL import (  # noqa: F401  (imported for their registration side effect)
     PngImagePlugin,
     TiffImagePlugin,
     WebPImagePlugin,
-    features,
 )
 
 from chalicelib.errors import (
@@ -37,12 +36,9 @@ from chalicelib.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from chalicelib.encoding import AVIF_SUPPORTED, encode, encode_animation, resolve_format
 from chalicelib.placeholder import Placeholder, make_placeholder
 from chalicelib.renditions import CONTENT_TYPES, COVER, RenditionSpec
-
-AVIF_SUPPORTED = features.check("avif")
-if AVIF_SUPPORTED:
-    from PIL import AvifImagePlugin  # noqa: F401
 
 # Pillow plugin names that each sniffed format may open as (MPO is a JPEG
 # with extra frames, as written by many cameras).
@@ -78,13 +74,7 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# The `source` output format keeps the web formats as they are and turns the
-# rest into `auto` (JPEG, or PNG when there is transparency).
-_SOURCE_OUTPUT = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_JPEG_QUALITY = 82
-_WEBP_QUALITY = 80
-_AVIF_QUALITY = 60
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
@@ -154,8 +144,8 @@ def process_image(
     """Decode `data` once and encode each (spec, format) of `outputs`.
 
     A format is `jpeg`, `png`, `webp`, `avif`, `auto`, or `source` (see
-    _SOURCE_OUTPUT). Raises an ImageRejectedError subclass for bytes that can
-    never become an image.
+    encoding.resolve_format). Raises an ImageRejectedError subclass for bytes
+    that can never become an image. Animated GIF/WebP: see MAX_ANIMATION_FRAMES.
     """
     image, source_format = _open(data, max_pixels)
     orientation = _orientation(image)
@@ -212,8 +202,8 @@ def _encode_picture(
     picture = _to_srgb(picture, to_srgb)
     encoded = []
     for i, spec, fmt in wanted:
-        fmt = _resolve_format(fmt, source_format, picture)
-        encoded.append((i, EncodedRendition(spec.name, fmt, *picture.size, _encode(picture, fmt))))
+        fmt = resolve_format(fmt, source_format, picture)
+        encoded.append((i, EncodedRendition(spec.name, fmt, *picture.size, encode(picture, fmt))))
     return encoded
 
 
@@ -237,10 +227,8 @@ def _encode_animation(
             frames.append(_resize(frame, spec, {}))
     except EOFError:  # fewer frames than the header promised: keep what decoded
         pass
-    buffer = io.BytesIO()
-    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations,
-                   loop=source.info.get("loop", 0), quality=_WEBP_QUALITY, method=4)
-    rendition = EncodedRendition(spec.name, "webp", *frames[0].size, buffer.getvalue(), frames=len(frames))
+    data = encode_animation(frames, durations, source.info.get("loop", 0))
+    rendition = EncodedRendition(spec.name, "webp", *frames[0].size, data, frames=len(frames))
     return [(index, rendition)]
 
 
@@ -451,35 +439,3 @@ def _resize(
     # result stays ≥ 2× the target (libvips' shrink, then lanczos3 reduce).
     # It only engages for large non-JPEG sources; JPEGs shrank in draft().
     return base.resize(size, Image.Resampling.LANCZOS, box=scaled_box, reducing_gap=2.0)
-
-
-def _resolve_format(fmt: str, source_format: str, image: Image.Image) -> str:
-    if fmt == "source":
-        fmt = _SOURCE_OUTPUT.get(source_format, "auto")
-    if fmt == "auto":
-        fmt = "png" if image.mode == "RGBA" else "jpeg"
-    return fmt
-
-
-def _encode(image: Image.Image, fmt: str) -> bytes:
-    """Encode with settings chosen for the web; no metadata is written."""
-    buffer = io.BytesIO()
-    if fmt == "jpeg":
-        if image.mode == "RGBA":  # JPEG has no alpha: flatten on white
-            flat = Image.new("RGB", image.size, (255, 255, 255))
-            flat.paste(image, mask=image.getchannel("A"))
-            image = flat
-        image.save(buffer, "JPEG", quality=_JPEG_QUALITY)
-    elif fmt == "png":
-        image.save(buffer, "PNG", compress_level=6)
-    elif fmt == "webp":
-        image = image.convert("RGB") if image.mode == "L" else image
-        image.save(buffer, "WEBP", quality=_WEBP_QUALITY, method=4)
-    elif fmt == "avif":
-        if not AVIF_SUPPORTED:
-            raise UnsupportedFormatError("This Pillow build cannot write AVIF.")
-        image = image.convert("RGB") if image.mode == "L" else image
-        image.save(buffer, "AVIF", quality=_AVIF_QUALITY)
-    else:
-        raise ValueError(f"unknown output format {fmt!r}")
-    return buffer.getvalue()
