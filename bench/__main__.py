@@ -379,7 +379,7 @@ def main() -> int:
     if "cold_start" in results:
         print(f"cold start: {results['cold_start']}")
         print(f"package: {results['package']}")
-    print(f"\nwrote {args.out}")
+    print(f"\nwrote {args.out}; `python -m bench.report` prints it as Markdown")
     return 0
 
 

@@ -67,7 +67,7 @@ def _exif_transpose_decode(image, orientation):
 _RESIZE, _NORMALISE = imaging._resize, imaging._normalise
 VARIANTS = {
     "shipped": {},
-    "draft_x2": {"_draft": _draft_twice},
+    "draft_2x_always": {"_draft": _draft_twice},
     "no_draft": {"_draft": lambda *args: None},
     "no_cascade": {"_resize": _no_cascade},
     "icc_before_resize": {"_normalise": _icc_before_resize},

@@ -55,9 +55,9 @@ _OPENERS = {
 # ISOBMFF `ftyp` brands: AVIF is checked first, as AVIF files list mif1 too.
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-# Animated GIF/WebP: the animation is kept (as animated WebP) when it has at
-# most this many frames and all frames together fit in MAX_PIXELS; otherwise
-# the renditions show the first frame.
+# Animated GIF/WebP: the `webp` and `source` outputs keep the animation (as
+# animated WebP) when it has at most this many frames and all frames together
+# fit in MAX_PIXELS; otherwise, and in every other format, the first frame.
 MAX_ANIMATION_FRAMES = 100
 # Lambda gives 1 vCPU per 1769 MB of memory; below that a pool only adds overhead.
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -172,7 +172,9 @@ def process_image(
         for i, (output_spec, fmt) in enumerate(outputs):
             if output_spec != spec:
                 continue
-            if animated and fmt in ("webp", "source", "auto"):
+            # Not `auto`: with the default OUTPUT_FORMATS (auto,webp) it would
+            # be a second animated WebP under the same key as `webp`'s.
+            if animated and fmt in ("webp", "source"):
                 jobs.append(_submit(_encode_animation, i, data, source_format, spec, orientation))
             else:
                 stills.append((i, spec, fmt))

@@ -1,10 +1,15 @@
-"""imaging.py's formats: HEIC in, AVIF out, the animation policy, placeholders."""
+"""imaging.py's formats: HEIC in, AVIF out, the animation policy, placeholders,
+and how the pipeline records frames and placeholders."""
 
 import pytest
 from PIL import Image, ImageSequence
 
+from chalicelib.config import Settings
 from chalicelib.imaging import AVIF_SUPPORTED, MAX_ANIMATION_FRAMES, process_image, sniff_format
+from chalicelib.pipeline import ImagePipeline
 from chalicelib.renditions import COVER, RenditionSpec
+from chalicelib.status import Claim
+from chalicelib.storage import ObjectInfo
 from tests import images
 
 SMALL = RenditionSpec("small", 200, 200)
@@ -39,7 +44,7 @@ def test_heic_rotation_is_applied_once():
 
 @pytest.mark.parametrize("brand", [b"heic", b"heix", b"mif1", b"msf1"])
 def test_heif_brands_are_recognised(brand):
-    head = b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00mif1heic"
+    head = b"\x00\x00\x00\x14ftyp" + brand + b"\x00\x00\x00\x00" + brand
     assert sniff_format(head) == "HEIF"
 
 
@@ -49,7 +54,7 @@ def test_avif_brand_wins_over_mif1():
 
 
 @pytest.mark.skipif(not AVIF_SUPPORTED, reason="this Pillow has no AVIF encoder")
-def test_avif_output_is_opt_in_and_decodes():
+def test_avif_output_decodes():
     result = process_image(images.jpeg(400, 300), [(SMALL, "avif")], LIMIT)
     (rendition,) = result.renditions
     out = images.decode(rendition.data)
@@ -74,9 +79,10 @@ def frames_of(data: bytes) -> list[Image.Image]:
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
 def test_animation_is_kept_as_animated_webp(fmt):
     data = images.animation(fmt, frames=4)
-    result = process_image(data, [(SMALL, "source"), (THUMB, "webp"), (SMALL, "jpeg")], LIMIT)
+    outputs = [(SMALL, "source"), (THUMB, "webp"), (SMALL, "jpeg"), (THUMB, "auto")]
+    result = process_image(data, outputs, LIMIT)
     assert result.source.frames == 4
-    default, thumb, still = result.renditions
+    default, thumb, still, auto = result.renditions
     for rendition, size in ((default, (120, 90)), (thumb, (60, 60))):
         assert (rendition.format, rendition.frames, rendition.width, rendition.height) == ("webp", 4, *size)
         out = images.decode(rendition.data)
@@ -85,9 +91,10 @@ def test_animation_is_kept_as_animated_webp(fmt):
             assert frame.size == size
             assert images.pixel_close(frame.getpixel((10, 10)), images.FRAME_COLOURS[n % 3], 30)
     assert images.decode(default.data).info.get("duration") == 50  # frame 0's timing is kept
-    # JPEG cannot animate: the first frame.
-    assert (still.format, still.frames) == ("jpeg", 1)
-    assert images.pixel_close(images.decode(still.data).getpixel((10, 10)), images.RED, 30)
+    # JPEG cannot animate, and `auto` is the still beside `webp`: the first frame.
+    for rendition in (still, auto):
+        assert (rendition.format, rendition.frames) == ("jpeg", 1)
+        assert images.pixel_close(images.decode(rendition.data).getpixel((10, 10)), images.RED, 30)
 
 
 def test_too_many_frames_fall_back_to_the_first_frame():
@@ -128,3 +135,48 @@ def test_blurhash_of_a_flat_colour_matches_the_reference_encoder():
     result = process_image(flat, [(SMALL, "png")], LIMIT)
     assert result.placeholder.blurhash == "LDTI:j]9fQ]9|co1fQo1fQfQfQfQ"
     assert result.placeholder.dominant_color == "#ff0000"
+
+
+class FakeStorage:
+    """Just enough of S3Storage for ImagePipeline: one source object in memory."""
+
+    input_bucket = "in"
+
+    def __init__(self, key: str, data: bytes) -> None:
+        self.info = ObjectInfo(key, len(data), "etag-1", "image/gif")
+        self.data = data
+        self.written: dict[str, bytes] = {}
+
+    def source_info(self, key):
+        return self.info if key == self.info.key else None
+
+    def read_source(self, info, limit):
+        return self.data
+
+    def write_rendition(self, key, data, content_type):
+        self.written[key] = data
+
+
+class FakeStore:
+    """Just enough of DynamoStatusStore: records what `complete` was given."""
+
+    def claim(self, image_id, source, now_iso, now, lease):
+        return Claim(image_id, "token", 1)
+
+    def complete(self, claim, source, renditions, now):
+        self.source, self.renditions = source, renditions
+        return True
+
+
+def test_the_record_carries_frames_and_the_placeholder():
+    storage, store = FakeStorage("anim.gif", images.animation("GIF", frames=3)), FakeStore()
+    pipeline = ImagePipeline(Settings("in", "out", "table"), storage, store)
+    assert pipeline.process_object("anim.gif").result == "COMPLETE"
+    assert store.source["frames"] == 3
+    placeholder = store.source["placeholder"]
+    assert len(placeholder["blurhash"]) == 28 and placeholder["dominant_color"] == "#dc1414"
+    by_key = {r["key"]: r for r in store.renditions}
+    assert len(by_key) == len(store.renditions) == len(storage.written)  # no two outputs share a key
+    assert by_key["processed-anim.gif"]["format"] == "webp" and by_key["processed-anim.gif"]["frames"] == 3
+    assert by_key["renditions/anim.gif/thumb.webp"]["frames"] == 3
+    assert "frames" not in by_key["renditions/anim.gif/thumb.jpg"]
