@@ -160,31 +160,27 @@ def measure_quality(save_dir: Path, photos: dict[str, Path], headline: list[str]
 
 
 def compare_to_vips(q: dict) -> dict:
-    """Per output (photo, rendition, format): imgpipe's SSIM minus libvips's, bytes ratio."""
+    """Per output (photo, rendition, format): imgpipe's SSIM minus libvips's, and bytes ratios."""
     out: dict = {}
     for workload, per_impl in q.items():
         if "imgpipe-1" not in per_impl or "vips-1" not in per_impl:
             continue
         vips = {(r["photo"], r["output"]): r for r in per_impl["vips-1"]["outputs"]}
-        deltas, by_format = [], {}
-        for row in per_impl["imgpipe-1"]["outputs"]:
-            other = vips.get((row["photo"], row["output"]))
-            if not other:
-                continue
-            deltas.append(row["ssim"] - other["ssim"])
-            fmt = row["output"].rsplit(".", 1)[1]
-            totals = by_format.setdefault(fmt, [0, 0])
-            totals[0] += row["bytes"]
-            totals[1] += other["bytes"]
+        pairs = [(row, vips[(row["photo"], row["output"])]) for row in per_impl["imgpipe-1"]["outputs"]
+                 if (row["photo"], row["output"]) in vips]
+        if not pairs:
+            continue
+        by_format: dict[str, list[int]] = {}
+        for ours, theirs in pairs:
+            totals = by_format.setdefault(ours["output"].rsplit(".", 1)[1], [0, 0])
+            totals[0] += ours["bytes"]
+            totals[1] += theirs["bytes"]
+        ratios = [ours["bytes"] / theirs["bytes"] for ours, theirs in pairs]
         out[workload] = {
-            "worst_ssim_delta": round(min(deltas), 5) if deltas else None,
+            "worst_ssim_delta": round(min(ours["ssim"] - theirs["ssim"] for ours, theirs in pairs), 5),
             "bytes_ratio": {fmt: round(a / b, 3) for fmt, (a, b) in by_format.items()},
-            "worst_bytes_ratio": None,
+            "bytes_ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
         }
-        ratios = [row["bytes"] / vips[(row["photo"], row["output"])]["bytes"]
-                  for row in per_impl["imgpipe-1"]["outputs"] if (row["photo"], row["output"]) in vips]
-        out[workload]["bytes_ratio_range"] = [round(min(ratios), 3), round(max(ratios), 3)] if ratios else None
-        del out[workload]["worst_bytes_ratio"]
     return out
 
 
@@ -307,8 +303,9 @@ def main() -> int:
     args = parse_args()
     folder = Path(args.photos)
     if not folder.is_dir():
-        print(f"make bench: the photo folder {folder} does not exist.\n"
-              "Point PHOTOS= at a folder of JPEGs (the headline set is files named L*), e.g.\n"
+        print(f"make bench: the photo folder {folder} does not exist (a development checkout\n"
+              "has it in ../shared). Point PHOTOS at a folder of large JPEGs; files named L*\n"
+              "are the headline set, or all of them if none is. E.g.\n"
               "  make bench PHOTOS=~/Pictures/sample", file=sys.stderr)
         return 2
     photos = sorted(p for p in folder.iterdir()

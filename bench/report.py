@@ -47,7 +47,7 @@ def results_table(r: dict) -> str:
         extra.append(f"Cold start: `import app` {c['import_app_ms']:.0f} ms "
                      f"(`chalicelib.imaging` alone {c['import_chalicelib.imaging_ms']:.0f} ms).")
         if "unzipped_mib" in p:
-            extra.append(f"Deployment package ({p['method']}): {p['unzipped_mib']} MiB unzipped "
+            extra.append(f"Deployment package, measured as {p['method']}: {p['unzipped_mib']} MiB unzipped "
                          f"({p['unzipped_without_boto3_mib']} MiB without boto3 and its dependencies, "
                          f"which the Lambda runtime has), {p['zipped_mib']} MiB zipped; "
                          f"pillow-heif import check: `{p['heif_import_check']}`.")
