@@ -9,6 +9,7 @@ from PIL import Image, ImageCms
 # Quadrant colours of `quadrants()`: after correct orientation the top-left
 # quadrant of every output is red.
 RED, GREEN, BLUE, YELLOW = (220, 20, 20), (20, 200, 20), (20, 20, 220), (230, 230, 20)
+FRAME_COLOURS = (RED, GREEN, BLUE)  # of `animation()`'s frames, in turn
 
 # Orientation n stores the picture so that applying transform n shows it upright;
 # these are the inverse operations used to make such files.
@@ -92,13 +93,14 @@ def srgb_tagged_png() -> bytes:
     return encode(quadrants(), "PNG", icc_profile=profile)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny valid-looking PNG whose header declares width × height pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _png_chunk(b"IEND", b"")
 
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
@@ -133,8 +135,6 @@ def animation(fmt: str = "GIF", frames: int = 3, size: tuple[int, int] = (120, 9
     return encode(pictures[0], fmt, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
 
 
-FRAME_COLOURS = (RED, GREEN, BLUE)
-
 
 def write_big_png(path, width: int, height: int) -> None:
     """A width × height RGB PNG of diagonal stripes, streamed row by row, so
@@ -147,9 +147,6 @@ def write_big_png(path, width: int, height: int) -> None:
         idat += compressor.compress(b"\0" + base[offset : offset + width * 3])
     idat += compressor.flush()
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     with open(path, "wb") as out:
-        out.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", bytes(idat)) + chunk(b"IEND", b""))
+        out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b""))
