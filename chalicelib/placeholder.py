@@ -68,7 +68,8 @@ def blurhash(image: Image.Image, cx: int, cy: int) -> str:
     cos_y = [[math.cos(math.pi * j * y / height) for y in range(height)] for j in range(cy)]
     # Separable: sum each row against cos_x first, then the row sums against cos_y.
     rows = [
-        [[sum(map(mul, basis, plane[y * width : (y + 1) * width])) for y in range(height)] for plane in pixels]
+        [[sum(map(mul, basis, plane[y * width : (y + 1) * width])) for y in range(height)]
+         for plane in pixels]
         for basis in cos_x
     ]
     factors = []

@@ -100,7 +100,8 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny valid-looking PNG whose header declares width × height pixels."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _png_chunk(b"IEND", b"")
+    idat = _png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + idat + _png_chunk(b"IEND", b"")
 
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
@@ -149,4 +150,5 @@ def write_big_png(path, width: int, height: int) -> None:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     with open(path, "wb") as out:
-        out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b""))
+        out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
+        out.write(_png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b""))
