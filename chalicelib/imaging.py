@@ -356,8 +356,8 @@ def _normalise(image: Image.Image) -> tuple[Image.Image, ImageCms.ImageCmsTransf
     """Bring any mode to 8-bit L, RGB, RGBA, or CMYK with a profile; and the
     transform from its ICC profile to sRGB, if it has one.
 
-    The transform is applied to each rendition after resizing, as libvips
-    does: far fewer pixels, and the bench shows no change in SSIM.
+    The transform is applied to each rendition after resizing: far fewer
+    pixels, and the bench shows no change in SSIM.
     """
     mode = image.mode
     if mode in _SIXTEEN_BIT:
