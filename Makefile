@@ -13,13 +13,14 @@ PORT ?= 8000
 AWS_PORT ?= 4566
 STAGE ?= dev
 
-.PHONY: help venv test run reset-local loadtest clean deploy package package-terraform
+.PHONY: help venv test run reset-local loadtest bench clean deploy package package-terraform
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test                run every test (creates .venv with Python 3.12 first)"
 	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
+	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
 	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
@@ -41,6 +42,15 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(PY) -m pytest
+
+# The benchmark corpus is not in the repository: a development checkout has it
+# in ../shared; anyone else points PHOTOS at a folder of large camera JPEGs
+# (bench says so and stops when the folder is absent).
+PHOTOS ?= ../shared/corpus/photos
+ROUNDS ?= 5
+SUBSET ?=
+bench: venv
+	$(PY) -m bench --photos "$(PHOTOS)" --rounds $(ROUNDS) --subset "$(SUBSET)"
 
 # python -m imgpipe run: the CLI's --help lists more options (--reset, --workers …).
 run: venv

@@ -183,6 +183,7 @@ class ImagePipeline:
                     "height": rendition.height,
                     "bytes": len(rendition.data),
                     "key": key,
+                    **({"frames": rendition.frames} if rendition.frames > 1 else {}),
                 }
             )
         source = {
@@ -190,7 +191,14 @@ class ImagePipeline:
             "format": result.source.format,
             "width": result.source.width,
             "height": result.source.height,
+            **({"frames": result.source.frames} if result.source.frames > 1 else {}),
         }
+        if result.placeholder:
+            # BlurHash and a "#rrggbb" colour, so a client can paint a preview at once.
+            source["placeholder"] = {
+                "blurhash": result.placeholder.blurhash,
+                "dominant_color": result.placeholder.dominant_color,
+            }
         if not self.store.complete(claim, source, renditions, iso_now(self.clock())):
             log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
             return Outcome(info.key, claim.image_id, "lost_lease")

@@ -24,6 +24,7 @@ _MAX_FILENAME_BYTES = 200
 
 ALLOWED_CONTENT_TYPES = frozenset(
     ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/webp"]
+    + ["image/heic", "image/heif"]
     + (["image/avif"] if AVIF_SUPPORTED else [])
 )
 

@@ -9,6 +9,7 @@ from PIL import Image, ImageCms
 # Quadrant colours of `quadrants()`: after correct orientation the top-left
 # quadrant of every output is red.
 RED, GREEN, BLUE, YELLOW = (220, 20, 20), (20, 200, 20), (20, 20, 220), (230, 230, 20)
+FRAME_COLOURS = (RED, GREEN, BLUE)  # of `animation()`'s frames, in turn
 
 # Orientation n stores the picture so that applying transform n shows it upright;
 # these are the inverse operations used to make such files.
@@ -92,13 +93,15 @@ def srgb_tagged_png() -> bytes:
     return encode(quadrants(), "PNG", icc_profile=profile)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny valid-looking PNG whose header declares width × height pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    idat = _png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + idat + _png_chunk(b"IEND", b"")
 
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
@@ -113,3 +116,39 @@ def decode(data: bytes) -> Image.Image:
 
 def pixel_close(actual, expected, tolerance: int = 40) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected))
+
+
+def heic(width: int = 400, height: int = 300, orientation: int = 1) -> bytes:
+    """`quadrants()` as HEIC, written by pillow-heif (libheif + x265). An
+    EXIF orientation becomes HEIF's own rotation (irot), as phones write it."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(quadrants(width, height), "HEIF", quality=90, exif=exif.tobytes())
+
+
+def animation(fmt: str = "GIF", frames: int = 3, size: tuple[int, int] = (120, 90)) -> bytes:
+    """Frame n is filled with FRAME_COLOURS[n % 3], each shown 50 ms + 10 ms × n."""
+    pictures = [Image.new("RGB", size, FRAME_COLOURS[n % 3]) for n in range(frames)]
+    durations = [50 + 10 * n for n in range(frames)]
+    return encode(pictures[0], fmt, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+
+
+
+def write_big_png(path, width: int, height: int) -> None:
+    """A width × height RGB PNG of diagonal stripes, streamed row by row, so
+    making a 100 MP test file costs neither the pixels' memory nor a decoder."""
+    base = bytes(range(256)) * ((width * 3) // 256 + 2)
+    compressor = zlib.compressobj(1)
+    idat = bytearray()
+    for y in range(height):
+        offset = (y % 256) * 3 % 256
+        idat += compressor.compress(b"\0" + base[offset : offset + width * 3])
+    idat += compressor.flush()
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
+        out.write(_png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b""))

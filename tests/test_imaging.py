@@ -1,6 +1,10 @@
 """imaging.py: decoding, orientation, colour, metadata and the renditions' geometry."""
 
 import io
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
@@ -15,6 +19,7 @@ DEFAULT = RenditionSpec("default", 800, 600)
 THUMB = RenditionSpec("thumb", 100, 100, COVER)
 SMALL = RenditionSpec("small", 200, 200)
 LIMIT = 100_000_000
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def one(data: bytes, spec: RenditionSpec = SMALL, fmt: str = "auto", max_pixels: int = LIMIT):
@@ -213,3 +218,25 @@ def test_source_format_is_kept_for_web_formats_and_made_web_safe_otherwise():
         data = images.encode(images.quadrants(), fmt)
         _, rendition, _ = one(data, DEFAULT, "source")
         assert rendition.format == expected, fmt
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux's /proc")
+def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
+    """MAX_PIXELS' worst case, in a fresh process so its peak RSS is its own."""
+    path = tmp_path / "big.png"
+    images.write_big_png(path, 10_000, 10_000)
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from chalicelib.config import Settings
+        from chalicelib.imaging import process_image
+        from chalicelib.pipeline import ImagePipeline
+
+        outputs = ImagePipeline(Settings("in", "out", "table"), None, None).outputs
+        result = process_image(Path({str(path)!r}).read_bytes(), outputs, 100_000_000)
+        assert result.source.width == 10_000 and len(result.renditions) == len(outputs)
+        status = Path("/proc/self/status").read_text()
+        print(int(status.split("VmHWM:")[1].split()[0]) // 1024)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 1024, f"peak RSS {done.stdout.strip()} MiB"

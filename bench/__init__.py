@@ -1,0 +1,1 @@
+"""`make bench`: naive Pillow vs imgpipe vs libvips on the photo corpus."""
