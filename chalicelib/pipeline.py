@@ -22,7 +22,7 @@ from chalicelib.errors import (
 from chalicelib.imaging import process_image
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
-from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, default_rendition_key, rendition_key
+from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
 from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
@@ -62,6 +62,21 @@ def object_events(event: dict, bucket: str) -> list[tuple[str, str]]:
     return found
 
 
+def rendition_outputs(settings: Settings) -> list[tuple[RenditionSpec, str]]:
+    """Every (rendition, format) to write: `default` in the source's format, then
+    each of RENDITIONS in each of OUTPUT_FORMATS."""
+    default = RenditionSpec(DEFAULT_NAME, settings.resize_width, settings.resize_height)
+    return [(default, "source")] + [(s, f) for s in settings.renditions for f in settings.output_formats]
+
+
+def check_size(size: int, limit: int) -> None:
+    """Refuse before reading: the upload policy alone is not trusted."""
+    if size == 0:
+        raise EmptyFileError("The file is empty.")
+    if size > limit:
+        raise FileTooLargeError(f"The file is {size} bytes; the limit is {limit}.")
+
+
 class ImagePipeline:
     def __init__(
         self,
@@ -74,10 +89,7 @@ class ImagePipeline:
         self.storage = storage
         self.store = store
         self.clock = clock
-        default = RenditionSpec(DEFAULT_NAME, settings.resize_width, settings.resize_height)
-        self.outputs = [(default, "source")] + [
-            (spec, fmt) for spec in settings.renditions for fmt in settings.output_formats
-        ]
+        self.outputs = rendition_outputs(settings)
 
     def handle_event(self, event: dict) -> list[Outcome]:
         """Process every record; the first transient error propagates after the rest ran."""
@@ -160,20 +172,13 @@ class ImagePipeline:
 
     def _process_claimed(self, claim: Claim, info: ObjectInfo, source: dict) -> Outcome:
         started = time.perf_counter()
-        limit = self.settings.max_upload_bytes
-        if info.size == 0:
-            raise EmptyFileError("The file is empty.")
-        if info.size > limit:
-            raise FileTooLargeError(f"The file is {info.size} bytes; the limit is {limit}.")
-        data = self.storage.read_source(info, limit)
+        check_size(info.size, self.settings.max_upload_bytes)
+        data = self.storage.read_source(info, self.settings.max_upload_bytes)
         result = process_image(data, self.outputs, self.settings.max_pixels)
 
         renditions = []
         for rendition in result.renditions:
-            if rendition.name == DEFAULT_NAME:
-                key = default_rendition_key(info.key)
-            else:
-                key = rendition_key(info.key, rendition.name, rendition.format)
+            key = output_key(info.key, rendition.name, rendition.format)
             self.storage.write_rendition(key, rendition.data, rendition.content_type)
             renditions.append(
                 {

@@ -71,6 +71,13 @@ def parse_output_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+def output_key(source_key: str, name: str, fmt: str) -> str:
+    """Where rendition `name` in format `fmt` of `source_key` is written."""
+    if name == DEFAULT_NAME:
+        return default_rendition_key(source_key)
+    return rendition_key(source_key, name, fmt)
+
+
 def default_rendition_key(source_key: str) -> str:
     """`image.jpg` → `processed-image.jpg`, the layout existing users script against."""
     return f"processed-{source_key}"

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.config import Settings, load_settings
-from chalicelib.errors import EmptyFileError, FileTooLargeError, ImgpipeError
+from chalicelib.errors import ImgpipeError
 from chalicelib.imaging import process_image
-from chalicelib.pipeline import ImagePipeline
-from chalicelib.renditions import DEFAULT_NAME, default_rendition_key, rendition_key
+from chalicelib.pipeline import check_size, rendition_outputs
+from chalicelib.renditions import output_key
 
 
 @dataclass(frozen=True)
@@ -48,24 +48,15 @@ def resize_file(path: Path, out_dir: Path, settings: Settings) -> ResizeResult:
     started = time.perf_counter()
     try:
         data = path.read_bytes()
-        if not data:
-            raise EmptyFileError("The file is empty.")
-        if len(data) > settings.max_upload_bytes:
-            raise FileTooLargeError(f"The file is {len(data)} bytes; the limit is {settings.max_upload_bytes}.")
-        # The pipeline's own list of (rendition, format): no storage needed to compute it.
-        outputs = ImagePipeline(settings, None, None).outputs  # type: ignore[arg-type]
-        result = process_image(data, outputs, settings.max_pixels)
+        check_size(len(data), settings.max_upload_bytes)
+        result = process_image(data, rendition_outputs(settings), settings.max_pixels)
     except ImgpipeError as exc:
         return ResizeResult(str(path), [], time.perf_counter() - started, exc.code, exc.message)
     except OSError as exc:
         return ResizeResult(str(path), [], time.perf_counter() - started, "unreadable", str(exc))
     written = []
     for rendition in result.renditions:
-        if rendition.name == DEFAULT_NAME:
-            key = default_rendition_key(path.name)
-        else:
-            key = rendition_key(path.name, rendition.name, rendition.format)
-        target = out_dir / key
+        target = out_dir / output_key(path.name, rendition.name, rendition.format)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(rendition.data)
         written.append(str(target))

@@ -6,7 +6,6 @@ renditions. `python -m tests.hostile DIR` writes the files to DIR for use
 with other tools (fuzzers, `python -m imgpipe resize`).
 """
 
-import io
 import struct
 import sys
 import zlib

@@ -229,9 +229,9 @@ def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
         from pathlib import Path
         from chalicelib.config import Settings
         from chalicelib.imaging import process_image
-        from chalicelib.pipeline import ImagePipeline
+        from chalicelib.pipeline import rendition_outputs
 
-        outputs = ImagePipeline(Settings("in", "out", "table"), None, None).outputs
+        outputs = rendition_outputs(Settings("in", "out", "table"))
         result = process_image(Path({str(path)!r}).read_bytes(), outputs, 100_000_000)
         assert result.source.width == 10_000 and len(result.renditions) == len(outputs)
         status = Path("/proc/self/status").read_text()
