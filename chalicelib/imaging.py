@@ -1,60 +1,24 @@
 """Pure Pillow: image bytes in, encoded renditions and metadata out.
 
 No AWS and no HTTP here, so the same code serves Lambda, `make run` and
-`python -m imgpipe resize`. Hostile bytes are the norm: the format is sniffed
-from magic numbers against an allow-list, pixels are counted from the header
-before anything is decoded, and every decoder failure becomes a reason code.
+`python -m imgpipe resize`. decoding.py turns hostile bytes into pixels
+safely; this module colour-manages, resizes and hands pictures to encoding.py.
 """
 
 import io
 import os
-import struct
-import warnings
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms
 
-# Register only the plugins we accept. Image.open(formats=...) then never
-# falls back to Image.init(), which would load PSD, EPS (Ghostscript), FITS...
-# and the first save does not pay ~40 ms to import every plugin.
-from PIL import (  # noqa: F401  (imported for their registration side effect)
-    BmpImagePlugin,
-    GifImagePlugin,
-    JpegImagePlugin,
-    MpoImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    WebPImagePlugin,
-)
-
-from chalicelib.errors import (
-    CorruptImageError,
-    EmptyFileError,
-    TooManyPixelsError,
-    UnsupportedFormatError,
-)
-from chalicelib.encoding import AVIF_SUPPORTED, encode, encode_animation, resolve_format
+from chalicelib.decoding import BOMB, OPENERS, decode_frame, frame_count, open_image, orientation_of
+from chalicelib.encoding import encode, encode_animation, resolve_format
+from chalicelib.errors import TooManyPixelsError
 from chalicelib.placeholder import Placeholder, make_placeholder
 from chalicelib.renditions import CONTENT_TYPES, COVER, RenditionSpec
 
-# Pillow plugin names that each sniffed format may open as (MPO is a JPEG
-# with extra frames, as written by many cameras).
-_OPENERS = {
-    "JPEG": ["JPEG", "MPO"],
-    "PNG": ["PNG"],
-    "GIF": ["GIF"],
-    "BMP": ["BMP"],
-    "TIFF": ["TIFF"],
-    "WEBP": ["WEBP"],
-    "AVIF": ["AVIF"],
-    "HEIF": ["HEIF"],
-}
-# ISOBMFF `ftyp` brands: AVIF is checked first, as AVIF files list mif1 too.
-_AVIF_BRANDS = {b"avif", b"avis"}
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 # Animated GIF/WebP: the `webp` and `source` outputs keep the animation (as
 # animated WebP) when it has at most this many frames and all frames together
 # fit in MAX_PIXELS; otherwise, and in every other format, the first frame.
@@ -64,23 +28,8 @@ _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os
 # Pillow releases the GIL while it resamples and encodes, so encoders on
 # threads run in parallel with the next rendition's resize.
 _POOL = ThreadPoolExecutor(_CPUS, thread_name_prefix="encode") if _CPUS > 1 else None
-# Orientation tag → the transpose that shows the picture upright.
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-_BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
-
-# Pillow warns past MAX_IMAGE_PIXELS (set from MAX_PIXELS below); a warning
-# would let the decode go on, so make it an error everywhere (frames too).
-warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 
 @dataclass(frozen=True)
@@ -112,30 +61,6 @@ class ProcessedImage:
     placeholder: Placeholder | None = field(default=None)
 
 
-def sniff_format(head: bytes) -> str | None:
-    """The format the leading bytes declare, if it is one we accept."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    if head[:2] == b"BM" and len(head) >= 26:
-        return "BMP"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    if head[4:8] == b"ftyp":
-        box_end = min(int.from_bytes(head[:4], "big"), len(head))
-        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
-        if brands & _AVIF_BRANDS:
-            return "AVIF" if AVIF_SUPPORTED else None
-        if brands & _HEIF_BRANDS:
-            return "HEIF"
-    return None
-
-
 def process_image(
     data: bytes,
     outputs: Sequence[tuple[RenditionSpec, str]],
@@ -147,15 +72,15 @@ def process_image(
     encoding.resolve_format). Raises an ImageRejectedError subclass for bytes
     that can never become an image. Animated GIF/WebP: see MAX_ANIMATION_FRAMES.
     """
-    image, source_format = _open(data, max_pixels)
-    orientation = _orientation(image)
+    image, source_format = open_image(data, max_pixels)
+    orientation = orientation_of(image)
     width, height = image.size
     display_size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    frames = _frame_count(image)
+    frames = frame_count(image)
     animated = 1 < frames <= MAX_ANIMATION_FRAMES and frames * width * height <= max_pixels
     specs = sorted({spec for spec, _ in outputs}, key=lambda s: -s.width * s.height)
     _draft(image, display_size, specs)
-    picture, to_srgb = _normalise(_decode(image, orientation))
+    picture, to_srgb = _normalise(decode_frame(image, orientation))
     picture.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
     source = SourceInfo(source_format, *display_size, frames=frames)
 
@@ -218,19 +143,19 @@ def _encode_animation(
     renditions use frame 0. Frames are resized as they are decoded; only the
     small ones are kept until the encoder takes them.
     """
-    source = Image.open(io.BytesIO(data), formats=_OPENERS[source_format])
+    source = Image.open(io.BytesIO(data), formats=OPENERS[source_format])
     frames, durations, pixels = [], [], 0
     try:
         for number in range(source.n_frames):
             try:
                 source.seek(number)
-            except _BOMB as exc:
+            except BOMB as exc:
                 raise TooManyPixelsError(f"Frame {number} declares too many pixels: {exc}") from exc
             # A later frame may be larger than the header said: count what is really there.
             pixels += source.width * source.height
             if pixels > max_pixels:
                 raise TooManyPixelsError(f"The frames together have more than {max_pixels} pixels.")
-            frame = _decode(source, orientation)
+            frame = decode_frame(source, orientation)
             durations.append(source.info.get("duration", 100))  # WebP sets it on load
             frame = frame.convert("RGBA" if "A" in frame.mode or "transparency" in frame.info else "RGB")
             frames.append(_resize(frame, spec, {}))
@@ -239,82 +164,6 @@ def _encode_animation(
     data = encode_animation(frames, durations, source.info.get("loop", 0))
     rendition = EncodedRendition(spec.name, "webp", *frames[0].size, data, frames=len(frames))
     return [(index, rendition)]
-
-
-def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
-    """Open the header only: no pixel is decoded before the size is checked."""
-    if not data:
-        raise EmptyFileError("The file is empty.")
-    source_format = sniff_format(data[:64])
-    if source_format is None:
-        raise UnsupportedFormatError(
-            "Not an accepted image format (JPEG, PNG, GIF, BMP, TIFF, WebP, HEIC"
-            + (", AVIF" if AVIF_SUPPORTED else "")
-            + ")."
-        )
-    if source_format == "PNG":
-        _check_png_chunks(data)
-    if source_format == "HEIF":
-        _register_heif()
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        image = Image.open(io.BytesIO(data), formats=_OPENERS[source_format])
-    except _BOMB:
-        raise TooManyPixelsError(f"The image has more than {max_pixels} pixels.") from None
-    except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"
-        raise CorruptImageError(f"The {source_format} file cannot be read: {exc}") from exc
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise CorruptImageError("The image declares no pixels.")
-    if width * height > max_pixels:
-        raise TooManyPixelsError(
-            f"The image is {width}x{height} = {width * height} pixels; "
-            f"the limit is {max_pixels}."
-        )
-    return image, source_format
-
-
-def _check_png_chunks(data: bytes) -> None:
-    """Verify every chunk's CRC: Pillow does not check IDAT's, and a flipped
-    bit in compressed data decodes to garbage instead of failing."""
-    offset = 8
-    while offset + 12 <= len(data):
-        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        end = offset + 8 + length
-        if end + 4 > len(data):
-            raise CorruptImageError(f"PNG chunk {kind!r} runs past the end of the file.")
-        (crc,) = struct.unpack(">I", data[end : end + 4])
-        if zlib.crc32(data[offset + 4 : end]) != crc:
-            raise CorruptImageError(f"PNG chunk {kind.decode('latin-1')!r} fails its CRC check.")
-        if kind == b"IEND":
-            return
-        offset = end + 4
-    raise CorruptImageError("The PNG file ends before its IEND chunk.")
-
-
-def _register_heif() -> None:
-    """pillow-heif costs ~50 ms to import: pay it only for HEIC uploads."""
-    from pillow_heif import register_heif_opener
-
-    # Thumbnails, depth and auxiliary images are never used: do not decode them.
-    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
-
-
-def _orientation(image: Image.Image) -> int:
-    """Read once: every later step reuses this instead of parsing EXIF again."""
-    try:
-        orientation = int(image.getexif().get(0x0112, 1))
-    except Exception:  # unreadable EXIF: treat as upright rather than fail
-        return 1
-    return orientation if orientation in _TRANSPOSE else 1
-
-
-def _frame_count(image: Image.Image) -> int:
-    """Frames of an animated GIF or WebP; 1 for everything else (an MPO's
-    second frame is the other eye of a stereo pair, not an animation)."""
-    if image.format not in ("GIF", "WEBP") or not getattr(image, "is_animated", False):
-        return 1
-    return image.n_frames  # Pillow counts GIF frames without decoding them
 
 
 def _draft(image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]) -> None:
@@ -342,21 +191,6 @@ def _draft(image: Image.Image, display_size: tuple[int, int], specs: list[Rendit
 def _scale(spec: RenditionSpec, width: int, height: int) -> float:
     ratios = (spec.width / width, spec.height / height)
     return max(ratios) if spec.mode == COVER else min(ratios)
-
-
-def _decode(image: Image.Image, orientation: int) -> Image.Image:
-    """Decode the current frame's pixels and apply the EXIF orientation."""
-    try:
-        image.load()
-    except _BOMB as exc:
-        raise TooManyPixelsError(str(exc)) from exc
-    except MemoryError:
-        raise
-    except Exception as exc:  # truncated data, bad CRCs, bad Huffman tables...
-        raise CorruptImageError(f"The {image.format} data is damaged: {exc}") from exc
-    # Not ImageOps.exif_transpose: it parses EXIF again and copies the whole
-    # image even when there is nothing to turn (300 MB for a 100 MP PNG).
-    return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image
 
 
 def _normalise(image: Image.Image) -> tuple[Image.Image, ImageCms.ImageCmsTransform | None]:

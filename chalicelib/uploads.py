@@ -15,7 +15,7 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from chalicelib.imaging import AVIF_SUPPORTED
+from chalicelib.encoding import AVIF_SUPPORTED
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<id>[0-9a-f]{32})/[^/]+$")

@@ -5,7 +5,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 from chalicelib.config import Settings
-from chalicelib.imaging import AVIF_SUPPORTED, MAX_ANIMATION_FRAMES, process_image, sniff_format
+from chalicelib.decoding import sniff_format
+from chalicelib.encoding import AVIF_SUPPORTED
+from chalicelib.imaging import MAX_ANIMATION_FRAMES, process_image
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.renditions import COVER, RenditionSpec
 from chalicelib.status import Claim

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from chalicelib import errors
-from chalicelib.imaging import AVIF_SUPPORTED, process_image, sniff_format
+from chalicelib.decoding import sniff_format
+from chalicelib.encoding import AVIF_SUPPORTED
+from chalicelib.imaging import process_image
 from chalicelib.renditions import COVER, RenditionSpec
 from tests import images
 from tests.conftest import shared_corpus
