@@ -160,7 +160,7 @@ class LocalStack:
         s3.put_bucket_notification_configuration(
             Bucket=self.env["INPUT_BUCKET"],
             NotificationConfiguration={"QueueConfigurations": [
-                {"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*"]}]},
+                {"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]},
         )
         if restored:
             self._redeliver_unfinished(s3, dynamodb)

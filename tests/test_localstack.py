@@ -71,6 +71,21 @@ def test_objects_put_straight_into_the_bucket(local_stack, key):
     assert Image.open(io.BytesIO(default["Body"].read())).size == (640, 480)
 
 
+def test_deleting_a_source_removes_its_renditions_and_record(local_stack):
+    s3 = local_stack.client("s3")
+    key = "to-delete/old photo.jpg"
+    s3.put_object(Bucket="imgpipe-local-input", Key=key, Body=images.jpeg(), ContentType="image/jpeg")
+    check_renditions(record_for_key(local_stack, key))
+    s3.delete_object(Bucket="imgpipe-local-input", Key=key)
+    deadline = time.monotonic() + 30
+    while requests.get(f"{local_stack.api}/images", params={"key": key}, timeout=10).json()["items"]:
+        assert time.monotonic() < deadline, "the record outlived its source"
+        time.sleep(0.25)
+    left = s3.list_objects_v2(Bucket="imgpipe-local-output", Prefix=f"renditions/{key}/")
+    assert left.get("KeyCount", 0) == 0
+    assert "Contents" not in s3.list_objects_v2(Bucket="imgpipe-local-output", Prefix=f"processed-{key}")
+
+
 def test_bad_image_fails_with_reason(local_stack):
     image_id = upload(local_stack, "broken.png", images.truncated(images.png_with_alpha()), "image/png")
     record = local_stack.wait_final(image_id)
