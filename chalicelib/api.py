@@ -7,9 +7,8 @@ import time
 
 from chalicelib.config import Settings
 from chalicelib.errors import ImageNotFoundError, InvalidRequestError
-from chalicelib.pipeline import iso_now
 from chalicelib.renditions import CONTENT_TYPES
-from chalicelib.status import STATUSES, DynamoStatusStore
+from chalicelib.status import STATUSES, DynamoStatusStore, iso_now
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
     check_image_id,

@@ -9,7 +9,6 @@ returns normally; a transient fault raises so Lambda retries the event.
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from urllib.parse import unquote_plus
 
 from chalicelib.config import Settings
@@ -23,7 +22,7 @@ from chalicelib.imaging import process_image
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
-from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore
+from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
 
@@ -38,10 +37,6 @@ class Outcome:
     key: str
     image_id: str | None
     result: str  # COMPLETE, FAILED, duplicate, ignored, gone, superseded, lost_lease, deleted
-
-
-def iso_now(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def object_events(event: dict, bucket: str) -> list[tuple[str, str]]:

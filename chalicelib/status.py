@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import secrets
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,10 @@ class Claim:
     image_id: str
     token: str
     attempts: int
+
+
+def iso_now(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def table_definition(name: str) -> dict:
@@ -266,6 +271,24 @@ class DynamoStatusStore:
                     ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1,
                     ":error": {"code": "upload_expired", "message": message},
                 },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def reopen(self, image_id: str, now: str) -> bool:
+        """Forget the ETag a COMPLETE or FAILED record finished, so the next event
+        for the same object is processed again (`imgpipe reprocess`, backfills).
+        False for unknown ids and for records a live invocation holds."""
+        try:
+            self._table.update_item(
+                Key={"image_id": image_id},
+                UpdateExpression="REMOVE #source.etag SET updated_at = :now, version = version + :one",
+                ConditionExpression="#status IN (:complete, :failed)",
+                ExpressionAttributeNames={"#source": "source", "#status": "status"},
+                ExpressionAttributeValues={":complete": COMPLETE, ":failed": FAILED, ":now": now, ":one": 1},
             )
         except ClientError as exc:
             if _is_condition_failure(exc):

@@ -6,8 +6,8 @@ S3 events can be lost and Lambda invocations can die silently, so a schedule
 
 import logging
 
-from chalicelib.pipeline import ImagePipeline, Outcome, iso_now
-from chalicelib.status import PENDING, PROCESSING
+from chalicelib.pipeline import ImagePipeline, Outcome
+from chalicelib.status import PENDING, PROCESSING, iso_now
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,17 @@ finished; then the real `resize_image` gets the event S3 would have sent.
 """
 
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from botocore.exceptions import ClientError
+import boto3
+from chalice.local import LambdaContext
+
+from chalicelib.status import iso_now
+from chalicelib.uploads import image_id_for_key
 
 
 def s3_event(bucket: str, key: str, region: str) -> dict:
@@ -33,10 +38,6 @@ def s3_event(bucket: str, key: str, region: str) -> dict:
 
 def chosen_keys(app_module: Any, prefix: str, statuses: set[str]) -> Iterator[tuple[str, str | None]]:
     """(key, current status) of input objects under `prefix` whose status is in `statuses`."""
-    import boto3
-
-    from chalicelib.uploads import image_id_for_key
-
     settings, store = app_module.get_settings(), app_module.get_status_store()
     paginator = boto3.client("s3", region_name=settings.region).get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=settings.input_bucket, Prefix=prefix):
@@ -47,33 +48,11 @@ def chosen_keys(app_module: Any, prefix: str, statuses: set[str]) -> Iterator[tu
                 yield listed["Key"], status
 
 
-def forget_etag(table: Any, image_id: str) -> None:
-    """Make the finished ETag look new to the handler; a no-op for unknown ids."""
-    try:
-        table.update_item(
-            Key={"image_id": image_id},
-            UpdateExpression="REMOVE #source.etag",
-            # Only a finished record: one in PROCESSING belongs to a live invocation.
-            ConditionExpression="#status IN (:complete, :failed)",
-            ExpressionAttributeNames={"#source": "source", "#status": "status"},
-            ExpressionAttributeValues={":complete": "COMPLETE", ":failed": "FAILED"},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-
-
 def reprocess_key(app_module: Any, key: str) -> str:
     """Run the handler for one input object; returns the record's new status."""
-    from chalice.local import LambdaContext
-
-    from chalicelib.uploads import image_id_for_key
-
     image_id = image_id_for_key(key)
-    import boto3
-
     settings, store = app_module.get_settings(), app_module.get_status_store()
-    forget_etag(boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table), image_id)
+    store.reopen(image_id, iso_now(time.time()))
     event = s3_event(settings.input_bucket, key, settings.region)
     app_module.resize_image(event, LambdaContext("resize_image", 1024, max_runtime_ms=900_000))
     record = store.get(image_id)

@@ -107,3 +107,14 @@ def test_listing_is_newest_first_paginated_and_filtered(store):
 def test_bad_cursors_are_a_client_error(store, cursor):
     with pytest.raises(InvalidRequestError):
         store.list(None, 10, cursor)
+
+
+def test_reopen_forgets_a_finished_etag_but_not_a_live_claim(store):
+    assert not store.reopen(ID, "t")  # unknown id
+    live = claim(store)
+    assert not store.reopen(ID, "t")  # a live invocation holds it
+    store.complete(live, SOURCE, [], "t")
+    assert claim(store) is None  # finished: a duplicate does nothing
+    assert store.reopen(ID, "t2")
+    again = claim(store, now=NOW + 1)
+    assert again is not None and again.attempts == 1
