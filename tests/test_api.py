@@ -273,3 +273,52 @@ def test_browser_style_upload_through_the_presigned_post(moto_server):
             assert fetched.status_code == 200
             assert fetched.headers["Content-Type"] == f"image/{rendition['format']}"
             assert images.decode(fetched.content).size == (rendition["width"], rendition["height"])
+
+
+def test_request_owner_comes_from_what_api_gateway_knows():
+    from chalicelib.api import request_owner
+
+    assert request_owner({"identity": {"sourceIp": "1.2.3.4"}}) is None
+    assert request_owner({"identity": {"apiKeyId": "k-123"}}) == "k-123"
+    assert request_owner({"authorizer": {"principalId": "user-7"}, "identity": {"apiKeyId": "k"}}) == "user-7"
+    assert request_owner({"authorizer": {"claims": {"sub": "cognito-sub"}}}) == "cognito-sub"
+    assert request_owner({"identity": {"userArn": "arn:aws:iam::000000000000:user/ann"}}).endswith("user/ann")
+
+
+def test_a_known_caller_sees_and_deletes_only_its_own_images(client, monkeypatch):
+    caller = {"owner": "key-A"}
+    monkeypatch.setattr(app_module, "_owner", lambda: caller["owner"])
+    mine = new_upload(client, "mine.jpg")["image_id"]
+    caller["owner"] = "key-B"
+    theirs = new_upload(client, "theirs.jpg")["image_id"]
+
+    assert client.http.get(f"/images/{theirs}").json_body["owner"] == "key-B"
+    assert client.http.get(f"/images/{mine}").status_code == 404
+    assert client.http.delete(f"/images/{mine}").status_code == 404
+    assert [i["image_id"] for i in client.http.get("/images").json_body["items"]] == [theirs]
+    key = f"uploads/{mine}/mine.jpg"
+    assert client.http.get(f"/images?key={key}").json_body["items"] == []
+
+    caller["owner"] = "key-A"
+    assert [i["image_id"] for i in client.http.get("/images").json_body["items"]] == [mine]
+    assert client.http.delete(f"/images/{mine}").status_code == 204
+    caller["owner"] = None  # an open API: every record is visible
+    assert [i["image_id"] for i in client.http.get("/images").json_body["items"]] == [theirs]
+
+
+def test_api_key_required_puts_every_route_but_the_page_behind_a_key():
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    script = ("import app; print(sorted((p, m) for p, ms in app.app.routes.items() for m, r in ms.items()"
+              " if r.api_key_required))")
+    env = {**os.environ, "API_KEY_REQUIRED": "true"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr
+    protected = ast.literal_eval(done.stdout)
+    assert protected == [("/images", "GET"), ("/images/{image_id}", "DELETE"), ("/images/{image_id}", "GET"),
+                         ("/uploads", "POST")]
+    assert app_module.API_KEY is False  # off unless asked for, as in the local stage
