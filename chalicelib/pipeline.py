@@ -15,6 +15,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import (
     EmptyFileError,
     FileTooLargeError,
+    ImageBusyError,
     ImageRejectedError,
     SourceChangedError,
 )
@@ -93,6 +94,9 @@ class ImagePipeline:
             try:
                 handle = self.process_object if kind == CREATED else self.forget_object
                 outcomes.append(handle(key))
+            except ImageBusyError as exc:  # the designed "try later", not a fault
+                log.info("%s; the event will be retried", exc)
+                pending_error = pending_error or exc
             except Exception as exc:  # finish the other records, then let Lambda retry
                 log.exception("processing %s failed; the event will be retried", key)
                 pending_error = pending_error or exc
@@ -119,33 +123,28 @@ class ImagePipeline:
         if claim.attempts > self.settings.max_attempts:
             # Earlier attempts died without a word (timeout, out of memory):
             # stop feeding this object to a function it kills.
-            self.store.fail(claim, "internal_error",
-                            f"Processing was cut short {claim.attempts - 1} times; giving up.",
-                            iso_now(now))
-            record_failed("internal_error")
+            self._fail(claim, "internal_error", f"Processing was cut short {claim.attempts - 1} times; giving up.")
             return Outcome(key, image_id, FAILED)
         try:
             return self._process_claimed(claim, info, source)
         except ImageRejectedError as exc:
-            self.store.fail(claim, exc.code, exc.message, iso_now(self.clock()))
-            log.info("image %s failed: %s %s", image_id, exc.code, exc.message)
-            record_failed(exc.code)
+            self._fail(claim, exc.code, exc.message)
             return Outcome(key, image_id, FAILED)
         except SourceChangedError:
             self.store.release(claim, iso_now(self.clock()))
             return Outcome(key, image_id, "superseded")
         except Exception:
             if claim.attempts >= self.settings.max_attempts:
-                self.store.fail(
-                    claim,
-                    "internal_error",
-                    f"Processing failed {claim.attempts} times; giving up.",
-                    iso_now(self.clock()),
-                )
-                record_failed("internal_error")
+                self._fail(claim, "internal_error", f"Processing failed {claim.attempts} times; giving up.")
             else:
                 self.store.release(claim, iso_now(self.clock()))
             raise
+
+    def _fail(self, claim: Claim, code: str, message: str) -> None:
+        """PROCESSING → FAILED, with its log line and failure metric."""
+        self.store.fail(claim, code, message, iso_now(self.clock()))
+        log.info("image %s failed: %s %s", claim.image_id, code, message)
+        record_failed(code)
 
     def forget_object(self, key: str) -> Outcome:
         """The source was deleted: remove its renditions and its record.
