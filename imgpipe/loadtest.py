@@ -8,24 +8,21 @@ each upload to its final state. `python -m imgpipe loadtest` (and
 
 import contextlib
 import io
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 from PIL import Image
 
+from imgpipe.stackprocess import StackProcess
+
 FINAL = ("COMPLETE", "FAILED")
-BANNER = "imgpipe is running"
 
 
 @dataclass
@@ -144,39 +141,16 @@ def run_load(api: str, uploads: list[Upload], clients: int, timeout: float = 600
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def spawned_stack(workers: int = 2) -> Iterator[str]:
     """`python -m imgpipe run` on free ports with empty state; yields the API URL."""
-    port, aws_port = _free_port(), _free_port()
-    with tempfile.TemporaryDirectory(prefix="imgpipe-load-") as state, \
-            tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "imgpipe", "run", "--port", str(port), "--aws-port", str(aws_port),
-             "--state-dir", state, "--workers", str(workers)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        )
+    with tempfile.TemporaryDirectory(prefix="imgpipe-load-") as state:
+        stack = StackProcess(Path(state) / "state", "--workers", str(workers))
+        stack.start(timeout=120)
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                log.seek(0)
-                if BANNER in log.read():
-                    break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"the stack did not start:\n{log.read()[-2000:]}")
-                time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}"
+            yield stack.api
         finally:
-            process.send_signal(signal.SIGTERM)
             try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                stack.stop()
+            finally:
+                stack.kill()

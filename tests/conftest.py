@@ -138,7 +138,7 @@ def local_stack(tmp_path_factory):
 
     --max-receives 2 so that a poisoned event reaches the dead-letter queue in seconds.
     """
-    from tests.stack import StackProcess
+    from imgpipe.stackprocess import StackProcess
 
     stack = StackProcess(tmp_path_factory.mktemp("shared-stack") / "state", "--max-receives", "2")
     stack.start()

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import socket
 import time
 from datetime import datetime, timezone
 
@@ -12,6 +11,7 @@ import requests
 
 import app as app_module
 from chalicelib.status import create_table
+from imgpipe.stackprocess import free_port
 from tests import images
 from tests.conftest import TEST_ENV, invoke_handler, reset_app_clients
 
@@ -214,12 +214,6 @@ def test_no_cors_headers_by_default(client):
     response = client.http.get("/images?limit=1", headers={"Origin": "https://app.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import requests
 from PIL import Image
 
 from tests import images
-from tests.stack import StackProcess, free_port, run_cli
+from imgpipe.stackprocess import StackProcess, free_port
+from tests.stack import run_cli
 
 
 def upload(stack: StackProcess, name: str, data: bytes, content_type: str) -> str:
