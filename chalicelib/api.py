@@ -123,9 +123,7 @@ def delete_image(
     source_key = record.get("source", {}).get("key")
     if source_key:
         storage.delete_source(source_key)
-    keys = [r["key"] for r in record.get("renditions", [])]
-    if keys:
-        storage.delete_renditions(keys)
+    storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
     store.delete(image_id)
 
 

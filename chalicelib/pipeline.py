@@ -158,9 +158,7 @@ class ImagePipeline:
         record = self.store.get(image_id)
         if record is None or record.get("source", {}).get("key") != key:
             return Outcome(key, image_id, "gone")
-        keys = [r["key"] for r in record.get("renditions", [])]
-        if keys:
-            self.storage.delete_renditions(keys)
+        self.storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
         self.store.delete(image_id)
         return Outcome(key, image_id, "deleted")
 

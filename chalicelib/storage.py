@@ -111,6 +111,7 @@ class S3Storage:
         self._s3.delete_object(Bucket=self.input_bucket, Key=key)
 
     def delete_renditions(self, keys: list[str]) -> None:
+        """Any number of keys, none included."""
         for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys a call
             batch = keys[start : start + 1000]
             self._s3.delete_objects(
