@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.encoding import AVIF_SUPPORTED
 from chalicelib.errors import ConfigError
 from chalicelib.renditions import RenditionSpec, parse_output_formats, parse_renditions
 
@@ -57,6 +58,9 @@ def _required(env: Mapping[str, str], name: str) -> str:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the environment; raises ConfigError naming the variable at fault."""
     env = os.environ if env is None else env
+    formats = parse_output_formats(env.get("OUTPUT_FORMATS") or DEFAULT_OUTPUT_FORMATS)
+    if "avif" in formats and not AVIF_SUPPORTED:
+        raise ConfigError("OUTPUT_FORMATS asks for avif, which this Pillow build cannot write")
     origins = tuple(o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
     return Settings(
         input_bucket=_required(env, "INPUT_BUCKET"),
@@ -65,7 +69,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         resize_width=_int(env, "RESIZE_WIDTH", 800, 1, 8192),
         resize_height=_int(env, "RESIZE_HEIGHT", 600, 1, 8192),
         renditions=parse_renditions(env.get("RENDITIONS", DEFAULT_RENDITIONS)),
-        output_formats=parse_output_formats(env.get("OUTPUT_FORMATS") or DEFAULT_OUTPUT_FORMATS),
+        output_formats=formats,
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 50 * 1024 * 1024, 1, 5 * 1024**3),
         max_pixels=_int(env, "MAX_PIXELS", 100_000_000, 1, 1_000_000_000),
         upload_url_ttl=_int(env, "UPLOAD_URL_TTL", 900, 1, 7 * 24 * 3600),

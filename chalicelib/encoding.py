@@ -11,8 +11,6 @@ import io
 
 from PIL import Image, features
 
-from chalicelib.errors import UnsupportedFormatError
-
 AVIF_SUPPORTED = features.check("avif")
 if AVIF_SUPPORTED:
     from PIL import AvifImagePlugin  # noqa: F401  (registers the AVIF plugin)
@@ -35,23 +33,26 @@ def resolve_format(fmt: str, source_format: str, image: Image.Image) -> str:
     return fmt
 
 
+def flatten_on_white(image: Image.Image) -> Image.Image:
+    """RGBA → RGB as a browser shows it on a white page; other modes unchanged."""
+    if image.mode != "RGBA":
+        return image
+    flat = Image.new("RGB", image.size, (255, 255, 255))
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat
+
+
 def encode(image: Image.Image, fmt: str) -> bytes:
     """Encode with settings chosen for the web; no metadata is written."""
     buffer = io.BytesIO()
     if fmt == "jpeg":
-        if image.mode == "RGBA":  # JPEG has no alpha: flatten on white
-            flat = Image.new("RGB", image.size, (255, 255, 255))
-            flat.paste(image, mask=image.getchannel("A"))
-            image = flat
-        image.save(buffer, "JPEG", quality=_JPEG_QUALITY)
+        flatten_on_white(image).save(buffer, "JPEG", quality=_JPEG_QUALITY)  # JPEG has no alpha
     elif fmt == "png":
         image.save(buffer, "PNG", compress_level=6)
     elif fmt == "webp":
         image = image.convert("RGB") if image.mode == "L" else image
         image.save(buffer, "WEBP", quality=_WEBP_QUALITY, method=_WEBP_METHOD)
-    elif fmt == "avif":
-        if not AVIF_SUPPORTED:
-            raise UnsupportedFormatError("This Pillow build cannot write AVIF.")
+    elif fmt == "avif":  # config.load_settings refuses avif where Pillow lacks it
         image = image.convert("RGB") if image.mode == "L" else image
         image.save(buffer, "AVIF", quality=_AVIF_QUALITY)
     else:

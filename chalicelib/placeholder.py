@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from chalicelib.encoding import flatten_on_white
+
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 _COMPONENTS = (4, 3)  # along the longer side, along the shorter
 _SIDE = 32
@@ -26,11 +28,7 @@ def make_placeholder(image: Image.Image) -> Placeholder:
     """`image` is any L, RGB or RGBA picture; transparency is shown on white."""
     small = image.copy()
     small.thumbnail((_SIDE, _SIDE), Image.Resampling.BOX)
-    if small.mode == "RGBA":
-        white = Image.new("RGB", small.size, (255, 255, 255))
-        white.paste(small, mask=small.getchannel("A"))
-        small = white
-    small = small.convert("RGB")
+    small = flatten_on_white(small).convert("RGB")
     cx, cy = _COMPONENTS if small.width >= small.height else _COMPONENTS[::-1]
     return Placeholder(blurhash(small, cx, cy), _dominant_color(small))
 

@@ -60,3 +60,13 @@ def test_output_keys_are_deterministic():
     assert default_rendition_key("uploads/ab/cat photo.png") == "processed-uploads/ab/cat photo.png"
     assert rendition_key("uploads/ab/cat.png", "thumb", "webp") == "renditions/uploads/ab/cat.png/thumb.webp"
     assert rendition_key("a.png", "large", "jpeg") == "renditions/a.png/large.jpg"
+
+
+def test_avif_output_without_avif_support_fails_at_cold_start(monkeypatch):
+    """Not per image: the uploader's photo is not at fault."""
+    import chalicelib.config as config
+
+    monkeypatch.setattr(config, "AVIF_SUPPORTED", False)
+    with pytest.raises(ConfigError, match="OUTPUT_FORMATS"):
+        load_settings({**BASE, "OUTPUT_FORMATS": "jpeg,avif"})
+    assert load_settings({**BASE, "OUTPUT_FORMATS": "jpeg,webp"}).output_formats == ("jpeg", "webp")
