@@ -58,22 +58,33 @@ class ApiClient:
 
     def upload(self, path: Path, on_progress: Callable[[int], None] = lambda n: None) -> str:
         """Upload one file; returns its image id. Raises RefusedError."""
-        data = path.read_bytes()
-        issued = self._json(self.http.post(
+        data, content_type = path.read_bytes(), content_type_of(path)
+        issued = self.issue(path.name, content_type, len(data))
+        self.post_form(issued["upload"], path.name, data, content_type, on_progress)
+        return issued["image_id"]
+
+    def issue(self, filename: str, content_type: str, size: int) -> dict:
+        """POST /uploads: the image id and the presigned form."""
+        return self._json(self.http.post(
             f"{self.api}/uploads",
-            json={"filename": path.name, "content_type": content_type_of(path), "size": len(data)},
+            json={"filename": filename, "content_type": content_type, "size": size},
             timeout=self.timeout,
         ))
+
+    def post_form(
+        self, upload: dict, filename: str, data: bytes, content_type: str,
+        on_progress: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        """The presigned POST straight to S3. Raises RefusedError."""
         # The file must be the last field of the form: S3 ignores fields after it.
-        fields = [*issued["upload"]["fields"].items(), ("file", (path.name, data, content_type_of(path)))]
+        fields = [*upload["fields"].items(), ("file", (filename, data, content_type))]
         body, form_type = encode_multipart_formdata(fields)
         posted = self.http.post(
-            issued["upload"]["url"], data=_ProgressBody(body, on_progress),
+            upload["url"], data=_ProgressBody(body, on_progress),
             headers={"Content-Type": form_type}, timeout=max(self.timeout, 300),
         )
         if posted.status_code >= 300:
             raise RefusedError(f"s3_{posted.status_code}", posted.text[:300])
-        return issued["image_id"]
 
     def image(self, image_id: str) -> dict:
         return self._json(self.http.get(f"{self.api}/images/{image_id}", timeout=self.timeout))
@@ -82,13 +93,17 @@ class ApiClient:
         params = {"limit": str(limit), **({"status": status} if status else {})}
         return self._json(self.http.get(f"{self.api}/images", params=params, timeout=self.timeout))["items"]
 
-    def wait(self, image_id: str, timeout: float, on_status: Callable[[str], None] = lambda s: None) -> dict:
-        """Poll until COMPLETE or FAILED; the last record seen if time runs out."""
-        deadline, delay = time.monotonic() + timeout, 0.3
+    def wait(
+        self, image_id: str, timeout: float, on_status: Callable[[str], None] = lambda s: None,
+        max_delay: float = 2,
+    ) -> dict:
+        """Poll until COMPLETE or FAILED, backing off to `max_delay` s; the last
+        record seen if time runs out."""
+        deadline, delay = time.monotonic() + timeout, min(0.3, max_delay)
         while True:
             record = self.image(image_id)
             on_status(record["status"])
             if record["status"] in FINAL or time.monotonic() > deadline:
                 return record
             time.sleep(delay)
-            delay = min(delay * 1.5, 2)
+            delay = min(delay * 1.5, max_delay)
