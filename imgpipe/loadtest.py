@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 from PIL import Image
 
 from imgpipe.client import FINAL, ApiClient, RefusedError
@@ -70,6 +71,9 @@ def _send(upload: Upload, client: ApiClient) -> None:
             client.post_form(issued["upload"], upload.name, upload.data, "image/jpeg")
     except RefusedError as exc:
         upload.problems.append(f"refused: {exc.code}: {exc}")
+        return
+    except requests.RequestException as exc:  # a client that could not get through is a finding
+        upload.problems.append(f"network error: {exc}")
         return
     upload.uploaded_at = time.monotonic()
 

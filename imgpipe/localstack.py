@@ -37,6 +37,7 @@ HOST = "127.0.0.1"
 REGION = "us-east-1"
 STAGE = "local"
 SNAPSHOT_SECONDS = 5
+LISTEN_BACKLOG = 128
 log = logging.getLogger(__name__)
 
 
@@ -195,6 +196,9 @@ class LocalStack:
         app_module.get_pipeline()  # its clients, made here before several threads race to make them
         app.register_middleware(self._health_of_local_parts, "http")
         server = create_local_server(app, config, HOST, self.port)
+        # socketserver listens with a backlog of 5: a burst of new clients
+        # (the page's parallel uploads, the load test) got connection resets.
+        server.server.socket.listen(LISTEN_BACKLOG)
         server.server.RequestHandlerClass = functools.partial(QuietHandler, app_object=app, config=config)
         thread = threading.Thread(target=server.server.serve_forever, name="imgpipe-api", daemon=True)
         thread.start()
