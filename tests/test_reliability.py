@@ -1,6 +1,5 @@
 """Events and faults: duplicates, races, deletes, multipart, injected failures, the sweeper."""
 
-import threading
 import time
 
 import boto3
@@ -60,30 +59,48 @@ def fail_once(client, operation, when=lambda params: True):
     return state
 
 
-def test_concurrent_delivery_processes_once(aws, client):
+def run_inside(pipeline, method: str, other) -> list:
+    """Pause `pipeline` on its first call of storage.`method` and run `other` there.
+
+    Two Lambda instances handling one event interleave like this; driving the
+    interleaving by hand tests the claim logic, not moto's backend, which is not
+    thread-safe (racing two threads on it can let both conditional writes win).
+    """
+    original, seen = getattr(pipeline.storage, method), []
+
+    def paused(*args, **kwargs):
+        if not seen:
+            seen.append(other())
+        return original(*args, **kwargs)
+
+    setattr(pipeline.storage, method, paused)
+    return seen
+
+
+def outcome_of(pipeline, event) -> str:
+    try:
+        return pipeline.handle_event(event)[0].result
+    except ImageBusyError:
+        return "busy"
+
+
+@pytest.mark.parametrize("pause_at,second_sees", [
+    ("source_info", "COMPLETE"),     # before the first claims: the second does the work
+    ("read_source", "busy"),         # right after the first claimed
+    ("write_rendition", "busy"),     # while the first writes renditions
+])
+def test_concurrent_delivery_processes_once(aws, client, pause_at, second_sees):
     aws.put("race.jpg", images.jpeg(1600, 1200))
     event = aws.received_events()[-1]
-    pipelines = [fresh_pipeline(), fresh_pipeline()]
-    puts = [count_calls(p.storage._s3, "PutObject") for p in pipelines]
-    results, start = [], threading.Barrier(2)
-
-    def run(pipeline):
-        start.wait()
-        try:
-            results.append([o.result for o in pipeline.handle_event(event)])
-        except ImageBusyError:
-            results.append(["busy"])
-        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
-            results.append([repr(exc)])
-
-    threads = [threading.Thread(target=run, args=(p,)) for p in pipelines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(r[0] for r in results) in (["COMPLETE", "busy"], ["COMPLETE", "duplicate"])
+    first, second = fresh_pipeline(), fresh_pipeline()
+    puts = [count_calls(p.storage._s3, "PutObject") for p in (first, second)]
+    seen = run_inside(first, pause_at, lambda: outcome_of(second, event))
+    first_result = outcome_of(first, event)
+    assert seen == [second_sees]
+    assert first_result == ("duplicate" if second_sees == "COMPLETE" else "COMPLETE")
     assert sum(len(p) for p in puts) == 7  # one set of renditions, not two
     assert record_for("race.jpg")["status"] == COMPLETE
+    assert outcome_of(fresh_pipeline(), event) == "duplicate"  # a third delivery does nothing
 
 
 def test_removed_object_takes_its_renditions_and_record_along(aws, client):
