@@ -111,14 +111,18 @@ def _reason_code(chalice_code: str) -> str:
 
 @app.middleware("http")
 def error_shape_and_cors(request: Request, get_response):
-    """Give Chalice's own errors (405, 415, 500) our error shape; add CORS.
+    """Give every error, Chalice's own (405, 415, 500) too, our shape; add CORS.
 
     Chalice's CORSConfig allows a single origin per route, ALLOWED_ORIGINS may
     list several, so the Origin header is matched here for every route.
     """
-    response = get_response(request)
+    try:
+        response = get_response(request)
+    except Exception:  # outside a json_errors route (e.g. a middleware): still our shape
+        app.log.exception("request failed")
+        response = _error("internal_error", "An internal error occurred.", 500)
     body = response.body
-    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+    if isinstance(body, dict) and {"Code", "Message"} <= set(body):  # even with keys added after
         response.body = {"error": {"code": _reason_code(body["Code"]), "message": body["Message"]}}
     response.headers["X-Content-Type-Options"] = "nosniff"
     origin = request.headers.get("origin")
@@ -153,6 +157,8 @@ def _json_body(request: Request) -> object:
         return json.loads(request.raw_body or b"")
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequestError("body must be valid JSON") from None
+    except RecursionError:  # thousands of nested arrays fit in 16 KB
+        raise InvalidRequestError("body is nested too deeply") from None
 
 
 def _owner() -> str | None:
@@ -185,7 +191,7 @@ def get_image(image_id: str):
 @app.route("/images/{image_id}", methods=["DELETE"], api_key_required=API_KEY)
 @json_errors
 def delete_image(image_id: str):
-    api.delete_image(image_id, get_storage(), get_status_store(), _owner())
+    api.delete_image(image_id, get_settings(), get_storage(), get_status_store(), _owner())
     return Response("", status_code=204)
 
 

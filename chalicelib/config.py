@@ -5,6 +5,7 @@ with a message naming the variable, not halfway through an image.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,14 +36,18 @@ class Settings:
     region: str = "us-east-1"
 
 
+def whole_number(text: str) -> int | None:
+    """ASCII digits only: int() also takes '٣', '1_000' and ' +5', and '²'.isdigit() is true."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    value = whole_number(raw)
+    if value is None:
+        raise ConfigError(f"{name}={raw!r} is not a whole number")
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is outside {low}..{high}")
     return value

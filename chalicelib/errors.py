@@ -81,3 +81,9 @@ class SourceChangedError(ImgpipeError):
     """The object was replaced while we worked; its own event will process it."""
 
     code = "source_changed"
+
+
+class ImageDeletedError(ImgpipeError):
+    """The image was deleted through the API: a late upload for it is discarded."""
+
+    code = "deleted"

@@ -16,6 +16,7 @@ from chalicelib.errors import (
     EmptyFileError,
     FileTooLargeError,
     ImageBusyError,
+    ImageDeletedError,
     ImageRejectedError,
     SourceChangedError,
 )
@@ -23,9 +24,9 @@ from chalicelib.imaging import process_image
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
-from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore, iso_now
+from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
-from chalicelib.uploads import image_id_for_key
+from chalicelib.uploads import image_id_for_key, is_upload_key
 
 OUTPUT_PREFIXES = ("processed-", "renditions/")
 CREATED, REMOVED = "ObjectCreated", "ObjectRemoved"
@@ -117,7 +118,13 @@ class ImagePipeline:
             return Outcome(key, None, "gone")  # deleted before we got here
         now = self.clock()
         source = {"bucket": self.storage.input_bucket, "key": key, "bytes": info.size, "etag": info.etag}
-        claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
+        try:
+            # A tombstone refuses a late upload to a key issued for the deleted image.
+            claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds,
+                                     tombstone_wins=is_upload_key(key))
+        except ImageDeletedError:
+            self.storage.delete_source(key)
+            return Outcome(key, image_id, "deleted")
         if claim is None:
             return Outcome(key, image_id, "duplicate")
         if claim.attempts > self.settings.max_attempts:
@@ -156,8 +163,8 @@ class ImagePipeline:
             return Outcome(key, None, "ignored")
         image_id = image_id_for_key(key)
         record = self.store.get(image_id)
-        if record is None or record.get("source", {}).get("key") != key:
-            return Outcome(key, image_id, "gone")
+        if record is None or record.get("source", {}).get("key") != key or record["status"] == DELETED:
+            return Outcome(key, image_id, "gone")  # a tombstone stays: a late upload must still find it
         self.storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
         self.store.delete(image_id)
         return Outcome(key, image_id, "deleted")
@@ -197,6 +204,10 @@ class ImagePipeline:
                 "dominant_color": result.placeholder.dominant_color,
             }
         if not self.store.complete(claim, source, renditions, iso_now(self.clock())):
+            if (self.store.get(claim.image_id) or {}).get("status") == DELETED:
+                # Deleted through the API while we worked: take back what we wrote.
+                self.storage.delete_renditions([r["key"] for r in renditions])
+                return Outcome(info.key, claim.image_id, "deleted")
             log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
             return Outcome(info.key, claim.image_id, "lost_lease")
         record_processed(info.size, renditions, time.perf_counter() - started)

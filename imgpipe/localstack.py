@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LambdaContext, create_local_server
+from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGatewayException, create_local_server
 
 from imgpipe.state import StateDir
 from imgpipe.worker import EventWorker
@@ -45,12 +45,36 @@ class PortTakenError(Exception):
     pass
 
 
+# What the local gateway itself answers (before the app runs), in the API's error shape.
+GATEWAY_ERRORS = {
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "You may not do this."),
+    404: ("not_found", "There is no such route."),
+    500: ("internal_error", "An internal error occurred."),
+}
+
+
 class QuietHandler(ChaliceRequestHandler):
-    """Logs only failed requests: the page polls, and each poll would print a line."""
+    """Logs only failed requests: the page polls, and each poll would print a line.
+
+    Errors chalice's gateway raises itself (no such route: 403 "Missing
+    Authentication Token") get the API's error shape; an unknown route is a 404.
+    """
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         if str(code).isdigit() and int(code) >= 400:
             super().log_request(code, size)
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        try:
+            self.local_gateway.event_converter._route_matcher.match_route(self.path)
+            status = error.CODE
+        except ValueError:
+            status = 404
+        code, message = GATEWAY_ERRORS.get(status, GATEWAY_ERRORS[500])
+        body = json.dumps({"error": {"code": code, "message": message}})
+        self._send_http_response(status, {"Content-Type": "application/json",
+                                          "X-Content-Type-Options": "nosniff"}, body)
 
 
 def stage_environment(stage: str = STAGE) -> dict[str, str]:
@@ -207,7 +231,7 @@ class LocalStack:
     def _health_of_local_parts(self, request: Any, get_response: Any) -> Any:
         """GET /health also reports the worker, which only the local stack has."""
         response = get_response(request)
-        if request.path == "/health" and isinstance(response.body, dict):
+        if request.path == "/health" and response.status_code in (200, 503):
             worker = "ok" if getattr(self, "_worker", None) and self._worker.alive() else "not running"
             response.body.setdefault("checks", {})["event_worker"] = worker
             if worker != "ok":

@@ -1,9 +1,16 @@
 """uploads.py: ids, keys, filenames and the POST /uploads body."""
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from chalicelib.uploads import (
+    FILENAME_PATTERN,
     check_image_id,
     image_id_for_key,
     new_image_id,
@@ -30,7 +37,8 @@ def test_filenames_are_sanitised(given, expected):
     assert sanitize_filename(given) == expected
 
 
-@pytest.mark.parametrize("bad", [None, 42, "", "   ", "..", "/", "a\x00b.jpg", "x" * 2000, "???"])
+@pytest.mark.parametrize("bad", [None, 42, "", "   ", "..", "/", "a\x00b.jpg", "x" * 2000, "???", "(-)", "_ _",
+                                 "cat/..", "a\x85.jpg", "\ud800.jpg", "x" * 1025])
 def test_odd_filenames_are_refused(bad):
     with pytest.raises(InvalidRequestError):
         sanitize_filename(bad)
@@ -55,8 +63,11 @@ def test_keys_and_ids_round_trip():
 
 
 def test_upload_request_validation():
-    assert validate_upload_request({"filename": "a.jpg", "content_type": "IMAGE/JPEG", "size": 10}, 100) == (
+    assert validate_upload_request({"filename": "a.jpg", "content_type": "image/jpeg", "size": 10}, 100) == (
         "a.jpg", "image/jpeg", 10)
+    for listed_otherwise in ("IMAGE/JPEG", " image/jpeg", "image/jpeg "):  # the spec's enum, exactly
+        with pytest.raises(UnsupportedMediaTypeError):
+            validate_upload_request({"filename": "a.jpg", "content_type": listed_otherwise}, 100)
     with pytest.raises(PayloadTooLargeError):
         validate_upload_request({"filename": "a.jpg", "content_type": "image/jpeg", "size": 101}, 100)
     with pytest.raises(UnsupportedMediaTypeError):
@@ -67,3 +78,18 @@ def test_upload_request_validation():
                  {"filename": "a.jpg", "content_type": "image/png", "extra": 1}):
         with pytest.raises(InvalidRequestError):
             validate_upload_request(body, 100)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=40) | st.from_regex(FILENAME_PATTERN))
+def test_the_openapi_filename_pattern_is_exactly_what_is_accepted(name):
+    """docs/openapi.yaml's pattern, applied as a JSON Schema validator does (re.search)."""
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml").read_text())
+    schema = spec["paths"]["/uploads"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    expected = 1 <= len(name) <= 1024 and re.search(schema["properties"]["filename"]["pattern"], name)
+    try:
+        sanitize_filename(name)
+        accepted = True
+    except InvalidRequestError:
+        accepted = False
+    assert accepted == bool(expected)
