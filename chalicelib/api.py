@@ -8,7 +8,7 @@ import time
 from chalicelib.config import Settings, whole_number
 from chalicelib.errors import ImageNotFoundError, InvalidRequestError
 from chalicelib.renditions import CONTENT_TYPES
-from chalicelib.status import DELETED, STATUSES, DynamoStatusStore, iso_now
+from chalicelib.status import DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
     check_image_id,
@@ -103,6 +103,8 @@ def list_images(
     limit = whole_number(params.get("limit", "25"))
     if limit is None or not 1 <= limit <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    if "cursor" in params:
+        decode_cursor(params["cursor"], status)  # refused alike with `key`
     if "key" in params:
         record = _owned(store.get(image_id_for_key(params["key"])), owner)
         matches = record and record.get("source", {}).get("key") == params["key"]

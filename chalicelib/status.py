@@ -115,7 +115,7 @@ def encode_cursor(key: dict | None) -> str | None:
 
 def decode_cursor(cursor: str, status: str | None) -> dict:
     """ExclusiveStartKey for the `by-status` index (with `status`) or `by-created` (without)."""
-    match = re.match(CURSOR_PATTERN, cursor)  # as a JSON Schema validator applies it
+    match = re.fullmatch(CURSOR_PATTERN, cursor)  # `$` as ECMA (JSON Schema) reads it
     if not match:
         raise InvalidRequestError("cursor is not one this API returned")
     created_at, image_id = match[0].split("~")
@@ -368,7 +368,7 @@ class DynamoStatusStore:
             query.update(IndexName="by-status", KeyConditionExpression=Key("status").eq(status))
         else:
             query.update(IndexName="by-created", KeyConditionExpression=Key("kind").eq(_KIND))
-        if cursor:
+        if cursor is not None:  # an empty cursor is a bad one, not none
             query["ExclusiveStartKey"] = decode_cursor(cursor, status)
         if owner:
             query["FilterExpression"] = Attr("owner").eq(owner)

@@ -23,10 +23,11 @@ _UNSAFE = re.compile(r"[^\w .+()\-]+")
 _MAX_FILENAME_BYTES = 200
 _MAX_FILENAME_CHARS = 1024
 # Exactly the filenames sanitize_filename accepts (docs/openapi.yaml has the same
-# pattern): no control character or lone surrogate anywhere, and a letter or
-# digit after the last / or \.
-_REFUSED = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
-FILENAME_PATTERN = rf"^[^{_REFUSED}]*[^\W_][^{_REFUSED}/\\]*$"
+# pattern): no control character anywhere, and after the last / or \ something
+# other than ASCII punctuation and spaces (a letter, a digit, any non-ASCII).
+# ASCII-only classes, so Python's re (with fullmatch) and ECMA validators agree.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+FILENAME_PATTERN = rf"^[^{_CONTROL}]*[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x9f][^{_CONTROL}/\\]*$"
 
 ALLOWED_CONTENT_TYPES = frozenset(
     ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/webp"]
@@ -65,14 +66,15 @@ def check_image_id(image_id: str) -> str:
 def sanitize_filename(name: object) -> str:
     """A filename safe as the last segment of an S3 key and in a URL.
 
-    Keeps letters of any script, digits, space and `.+()-_`; drops any path
-    the browser or an attacker put in front; refuses names without a letter
-    or digit, and control characters (lone surrogates cannot become a key).
+    Keeps letters of any script, digits, space and `.+()-_` (anything else,
+    lone surrogates too, becomes `_`); drops any path the browser or an
+    attacker put in front; refuses names that leave only punctuation, and
+    control characters.
     """
     if not isinstance(name, str) or not 1 <= len(name) <= _MAX_FILENAME_CHARS:
         raise InvalidRequestError(f"filename must be a string of 1 to {_MAX_FILENAME_CHARS} characters")
-    if not re.match(FILENAME_PATTERN, name):
-        raise InvalidRequestError("filename needs a letter or digit and no control characters")
+    if not re.fullmatch(FILENAME_PATTERN, name):  # fullmatch: `$` as ECMA reads it, not before a final \n
+        raise InvalidRequestError("filename needs a letter or digit, and no control characters")
     base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
     clean = _UNSAFE.sub("_", base).strip(" .")
     while len(clean.encode("utf-8")) > _MAX_FILENAME_BYTES:
@@ -97,7 +99,7 @@ def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int
             f"{content_type[:100]} is not accepted; use one of {', '.join(sorted(ALLOWED_CONTENT_TYPES))}"
         )
     size = body.get("size")
-    if size is not None:
+    if "size" in body:  # given, it must be a size: null is no size
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidRequestError("size must be a whole number of bytes")
         if size == 0:

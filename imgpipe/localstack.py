@@ -61,6 +61,13 @@ class QuietHandler(ChaliceRequestHandler):
     Authentication Token") get the API's error shape; an unknown route is a 404.
     """
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY…) goes to the app too, which answers 405 with
+        Allow, instead of http.server's 501 in HTML."""
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         if str(code).isdigit() and int(code) >= 400:
             super().log_request(code, size)
