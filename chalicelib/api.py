@@ -58,7 +58,9 @@ def create_upload(
     key = upload_key(image_id, filename)
     now = time.time()
     # A declared size is a promise: the policy holds the client to it.
-    upload = storage.presign_upload(key, content_type, size or settings.max_upload_bytes, settings.upload_url_ttl)
+    upload = storage.presign_upload(
+        key, content_type, size or settings.max_upload_bytes, settings.upload_url_ttl
+    )
     expires = now + settings.upload_url_ttl
     store.create_pending(
         image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner

@@ -5,8 +5,9 @@ Table layout (also in the README):
     partition key  image_id (S)
     GSI by-status  status (S) / created_at (S)      GET /images?status=...
     GSI by-created kind (S, always "image") / created_at (S)   GET /images
-    TTL attribute  expires_at: set only on PENDING records, so uploads that
-                   never arrive disappear a day after their URL expired
+    TTL attribute  expires_at: set only on PENDING records and tombstones, so
+                   uploads that never arrive, and deleted images' tombstones,
+                   disappear a day after their URL expired
 
 Every write after the first is conditional on `version`, the counter this
 store increments on each change: a writer that read a stale record loses

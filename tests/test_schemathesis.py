@@ -69,8 +69,8 @@ def test_a_method_a_route_lacks_is_a_405_in_our_error_shape(stack):
 
 def test_request_bodies_that_used_to_be_500s(stack):
     nested = "[" * 5000 + "]" * 5000
-    response = requests.post(stack.api + "/uploads", data=nested, headers={"Content-Type": "application/json"},
-                             timeout=10)
+    response = requests.post(stack.api + "/uploads", data=nested, timeout=10,
+                             headers={"Content-Type": "application/json"})
     assert_error(response, 400, "bad_request")
     for limit in ("%C2%B2", "%D9%A3"):
         assert_error(requests.get(f"{stack.api}/images?limit={limit}", timeout=10), 400, "bad_request")
