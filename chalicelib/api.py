@@ -13,6 +13,7 @@ from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
     check_image_id,
     image_id_for_key,
+    is_upload_key,
     new_image_id,
     upload_key,
     validate_upload_request,
@@ -126,11 +127,15 @@ def delete_image(
     the image, or an upload arriving late, finds: each removes what it wrote.
     It expires when no upload URL issued for the image can be used any more.
     """
-    if _owned(store.get(check_image_id(image_id)), owner) is None:
+    seen = _owned(store.get(check_image_id(image_id)), owner)
+    if seen is None:
         raise ImageNotFoundError(f"no image {image_id}")
     now = time.time()
     expires = int(now) + settings.upload_url_ttl + PENDING_RECORD_GRACE
-    record = store.tombstone(image_id, iso_now(now), expires)
+    # An upload key was issued for this image alone: any object arriving for it
+    # later is refused. A key put straight into the bucket may be used again.
+    refuses = is_upload_key(seen.get("source", {}).get("key", ""))
+    record = store.tombstone(image_id, iso_now(now), expires, refuses_uploads=refuses)
     if record is None:  # deleted by someone else meanwhile
         raise ImageNotFoundError(f"no image {image_id}")
     source_key = record.get("source", {}).get("key")

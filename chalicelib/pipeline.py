@@ -26,7 +26,7 @@ from chalicelib.observability import logger as log
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
-from chalicelib.uploads import image_id_for_key, is_upload_key
+from chalicelib.uploads import image_id_for_key
 
 OUTPUT_PREFIXES = ("processed-", "renditions/")
 CREATED, REMOVED = "ObjectCreated", "ObjectRemoved"
@@ -119,10 +119,8 @@ class ImagePipeline:
         now = self.clock()
         source = {"bucket": self.storage.input_bucket, "key": key, "bytes": info.size, "etag": info.etag}
         try:
-            # A tombstone refuses a late upload to a key issued for the deleted image.
-            claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds,
-                                     tombstone_wins=is_upload_key(key))
-        except ImageDeletedError:
+            claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
+        except ImageDeletedError:  # a late upload for an image deleted through the API
             self.storage.delete_source(key)
             return Outcome(key, image_id, "deleted")
         if claim is None:

@@ -32,7 +32,7 @@ STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
 # and removes what it wrote. Never listed nor returned by the API.
 DELETED = "DELETED"
 _KIND = "image"
-_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at")
+_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads")
 _CLAIM_RETRIES = 5
 
 
@@ -156,16 +156,14 @@ class DynamoStatusStore:
         )
 
     def claim(
-        self, image_id: str, source: dict, now: str, now_epoch: float, lease_seconds: int,
-        tombstone_wins: bool = True,
+        self, image_id: str, source: dict, now: str, now_epoch: float, lease_seconds: int
     ) -> Claim | None:
         """Take the right to process `source` (bucket, key, bytes, etag).
 
         Returns None when this ETag is already COMPLETE or FAILED (a duplicate
         event: nothing to do). Raises ImageBusyError while another invocation
         holds a live lease, so that Lambda retries this event later, and
-        ImageDeletedError on a tombstone when `tombstone_wins` (an upload key
-        issued for the deleted image; other keys may be written again).
+        ImageDeletedError on the tombstone of an image whose uploads it refuses.
         """
         for _ in range(_CLAIM_RETRIES):
             item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
@@ -173,7 +171,7 @@ class DynamoStatusStore:
                 # DynamoDB never shows a half-written item, but emulators (moto)
                 # can under concurrency; never decide on one.
                 raise ImageBusyError(f"{image_id} is being written by another invocation")
-            if item and item["status"] == DELETED and tombstone_wins:
+            if item and item["status"] == DELETED and item.get("refuses_uploads"):
                 raise ImageDeletedError(f"{image_id} was deleted")
             same_etag = bool(item) and item.get("source", {}).get("etag") == source["etag"]
             if item and item["status"] in (COMPLETE, FAILED) and same_etag:
@@ -218,7 +216,7 @@ class DynamoStatusStore:
                 " created_at = if_not_exists(created_at, :now), kind = :kind,"
                 " lease_until = :lease, claim_token = :token, attempts = :attempts,"
                 " version = if_not_exists(version, :one) + :one"
-                " REMOVE expires_at, #error, renditions"
+                " REMOVE expires_at, #error, renditions, refuses_uploads"
             ),
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
@@ -323,9 +321,10 @@ class DynamoStatusStore:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items
 
-    def tombstone(self, image_id: str, now: str, expires_at: int) -> dict | None:
+    def tombstone(self, image_id: str, now: str, expires_at: int, refuses_uploads: bool) -> dict | None:
         """Replace a record by a DELETED tombstone; returns the record it replaced,
-        None when there was none (or only a tombstone)."""
+        None when there was none (or only a tombstone). With `refuses_uploads`,
+        claim() refuses any later object for the image instead of starting over."""
         for _ in range(_CLAIM_RETRIES):
             item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
             if not item or item.get("status") == DELETED:
@@ -334,13 +333,15 @@ class DynamoStatusStore:
                 self._table.update_item(
                     Key={"image_id": image_id},
                     UpdateExpression="SET #status = :deleted, updated_at = :now, expires_at = :expires,"
-                    " version = version + :one REMOVE kind, claim_token, lease_until, renditions, #error",
+                    " refuses_uploads = :refuses, version = version + :one"
+                    " REMOVE kind, claim_token, lease_until, renditions, #error",
                     # Exactly the record we read: its renditions are the ones the caller
                     # removes; a holder finishing later fails its claim and cleans up itself.
                     ConditionExpression="version = :seen",
                     ExpressionAttributeNames={"#status": "status", "#error": "error"},
                     ExpressionAttributeValues={
                         ":deleted": DELETED, ":now": now, ":expires": expires_at, ":one": 1,
+                        ":refuses": refuses_uploads,
                         ":seen": item["version"],
                     },
                 )
