@@ -120,7 +120,8 @@ def main() -> int:
     parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "corpus" / "photos"))
     parser.add_argument("--subset", default="L")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "levers.json"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "levers.json"),
+                        help="git-ignored; copy to bench/results/levers.json to update the baseline")
     args = parser.parse_args()
     photos = sorted(Path(args.photos).glob(f"{args.subset}*.jp*g"))
     if not photos:

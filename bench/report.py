@@ -115,11 +115,14 @@ def levers_tables(levers: dict) -> tuple[str, str]:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results" / "latest.json"
+    # The last local run if there is one, else the committed baseline.
+    local, baseline = ROOT / "bench" / "out" / "latest.json", ROOT / "bench" / "results" / "latest.json"
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else (local if local.exists() else baseline)
     results = json.loads(path.read_text())
     print(results_table(results), "\n")
     print(targets_table(results), "\n")
-    levers = ROOT / "bench" / "results" / "levers.json"
+    levers = ROOT / "bench" / "out" / "levers.json"
+    levers = levers if levers.exists() else ROOT / "bench" / "results" / "levers.json"
     if levers.exists():
         for table in levers_tables(json.loads(levers.read_text())):
             print(table, "\n")
