@@ -50,8 +50,8 @@ def _draft_twice(image, display_size, specs):
             image.draft(image.mode, wanted if display_size == image.size else wanted[::-1])
 
 
-def _no_cascade(image, spec, made):
-    return _RESIZE(image, spec, {})
+def _no_cascade(image, spec, made, extent=None):
+    return _RESIZE(image, spec, {}, extent)
 
 
 def _icc_before_resize(image):
