@@ -186,25 +186,49 @@ def _draft(
     the image is decoded at full size; resizing from that box keeps the
     renditions aligned with the source.
     """
-    if image.format not in ("JPEG", "MPO") or not specs:
+    if image.format not in ("JPEG", "MPO") or not specs or image.decoderconfig:
         return None
     width, height = display_size
     scale = max(min(_scale(spec, width, height), 1.0) for spec in specs)
-    eighths = next((k for k, headroom in _EIGHTHS if k / 8 >= scale * headroom), None)
-    if eighths is None or image.decoderconfig:  # too little to gain, or already drafted
+    usable = [(k, headroom) for k, headroom in _EIGHTHS if k != 3 or _THREE_EIGHTHS]
+    eighths = next((k for k, headroom in usable if k / 8 >= scale * headroom), None)
+    if eighths is None or not _draft_eighths(image, eighths):
         return None
-    # Pillow's draft() knows 1/8, 1/4 and 1/2; libjpeg's scale_denom 3 is 3/8.
-    halves = {1: 8, 2: 4, 3: 2, 4: 2}[eighths]
+    return width * eighths / 8, height * eighths / 8
+
+
+def _draft_eighths(image: Image.Image, eighths: int) -> bool:
+    """Pillow's draft() knows 1/8, 1/4 and 1/2; libjpeg's scale_denom 3 gives
+    3/8, set here the way draft() sets the others. False if draft() declined."""
     coded_w, coded_h = image.size
+    halves = {1: 8, 2: 4, 3: 2, 4: 2}[eighths]
     if image.draft(image.mode, (coded_w // halves, coded_h // halves)) is None:
-        return None
+        return False
     if eighths == 3:
         size = (-(-coded_w * 3 // 8), -(-coded_h * 3 // 8))  # libjpeg rounds up
-        tile = image.tile[0]
-        image.tile = [tile._replace(extents=(0, 0, *size))]
+        image.tile = [image.tile[0]._replace(extents=(0, 0, *size))]
         image._size = size
         image.decoderconfig = (3, 0)
-    return width * eighths / 8, height * eighths / 8
+    return True
+
+
+def _three_eighths_works() -> bool:
+    """3/8 goes through Pillow's internals (tile, size, decoderconfig): check
+    once, on a 16x16 JPEG, that this Pillow still decodes that way; if not,
+    keep to draft()'s own scales rather than fail on real images."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buffer, "JPEG")
+    try:
+        image = Image.open(buffer)
+        if not _draft_eighths(image, 3):
+            return False
+        image.load()
+        return image.size == (6, 6) and abs(image.getpixel((3, 3))[0] - 200) < 8
+    except Exception:  # any failure only means: do not use 3/8
+        return False
+
+
+_THREE_EIGHTHS = _three_eighths_works()
 
 
 def _scale(spec: RenditionSpec, width: int, height: int) -> float:

@@ -48,3 +48,17 @@ def test_rendition_is_aligned_with_the_source():
     assert out.size == (399, 300)
     error = np.abs(np.asarray(out, dtype=np.float64) - _reference(data, out.size))
     assert error[:-1].mean() < 0.25 and error[-40:-1].mean() < 0.3  # without the extent: 0.30, 0.44
+
+
+def test_this_pillow_decodes_at_three_eighths():
+    """A Pillow upgrade that changes its JPEG internals turns 3/8 off (slower, still right): say so here."""
+    assert imaging._THREE_EIGHTHS, "3/8 JPEG decoding is off: check imaging._draft_eighths against this Pillow"
+
+
+def test_without_three_eighths_the_decode_is_at_one_half(monkeypatch):
+    monkeypatch.setattr(imaging, "_THREE_EIGHTHS", False)
+    data = _jpeg(1600, 1203)
+    image = Image.open(io.BytesIO(data))
+    assert imaging._draft(image, image.size, [RenditionSpec("r", 400, 300)]) == (800.0, 601.5)
+    image.load()
+    assert image.size == (800, 602)
