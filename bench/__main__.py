@@ -291,10 +291,11 @@ def _cell(value: float | None, width: int, fmt: str) -> str:
 
 def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> None:
     header = (f"{'workload':<8} {'impl':<10} {'wall ms/img':>22} {'cpu ms/img':>8} {'img/s':>6} "
-              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'KiB/img':>8} {'SSIM min':>8} "
+              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'cpu×vips1':>9} {'KiB/img':>8} {'SSIM min':>8} "
               f"{'PSNR':>6} {'RSS MiB':>8}")
     if rss_photo:
-        print(f"(RSS: peak of a fresh process on {rss_photo}; × columns are wall-time ratios)")
+        print(f"(RSS: peak of a fresh process on {rss_photo})")
+    print("× columns: paired wall-time ratios; cpu×vips1: CPU-time ratio, which a shared machine skews least")
     print(header)
     print("-" * len(header))
     for workload, per_config in summary.items():
@@ -307,6 +308,7 @@ def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> Non
                   f"{e['cpu_ms']:>10.0f} {e['images_per_s']:>6.2f} "
                   f"{_cell(e.get('x_naive_wall'), 7, '.2f')} {_cell(e.get('x_vips1_wall'), 7, '.2f')} "
                   f"{_cell(e.get('x_vips2_wall'), 7, '.2f')} {_cell(e.get('x_own1_wall'), 6, '.2f')} "
+                  f"{_cell(e.get('x_vips1_cpu'), 9, '.2f')} "
                   f"{e['output_bytes_per_image'] / 1024:>8.0f} "
                   f"{_cell(qi.get('min_ssim'), 8, '.4f')} {_cell(qi.get('mean_psnr'), 6, '.2f')} "
                   f"{_cell(peak, 8, '.0f')}")
