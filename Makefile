@@ -13,14 +13,16 @@ PORT ?= 8000
 AWS_PORT ?= 4566
 STAGE ?= dev
 
-.PHONY: help venv run-venv test run bench-api bench-startup bench-e2e reset-local loadtest bench clean deploy package package-terraform
+.PHONY: help venv run-venv test run reset-local loadtest bench clean deploy package package-terraform
+.PHONY: bench-api bench-startup bench-e2e
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test                run every test (creates .venv with Python 3.12 first)"
 	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
-	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L] [BASELINE=1]"
+	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
+	@echo "                         [BASELINE=1: also rewrite bench/results/latest.json]"
 	@echo "make bench-api | bench-startup | bench-e2e   API CPU, start-up and package, end-to-end latency"
 	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"

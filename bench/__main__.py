@@ -291,11 +291,12 @@ def _cell(value: float | None, width: int, fmt: str) -> str:
 
 def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> None:
     header = (f"{'workload':<8} {'impl':<10} {'wall ms/img':>22} {'cpu ms/img':>8} {'img/s':>6} "
-              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'cpu×vips1':>9} {'KiB/img':>8} {'SSIM min':>8} "
+              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'cpu×vips1':>9} "
+              f"{'KiB/img':>8} {'SSIM min':>8} "
               f"{'PSNR':>6} {'RSS MiB':>8}")
     if rss_photo:
         print(f"(RSS: peak of a fresh process on {rss_photo})")
-    print("× columns: paired wall-time ratios; cpu×vips1: CPU-time ratio, which a shared machine skews least")
+    print("× columns: paired wall-time ratios; cpu×vips1: the CPU-time ratio, which load skews least")
     print(header)
     print("-" * len(header))
     for workload, per_config in summary.items():

@@ -26,7 +26,8 @@ import requests
 from imgpipe.client import ApiClient
 from imgpipe.loadtest import spawned_stack
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos" / "L03_ianare_42_IndexError_12mp.jpg"
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos"
+PHOTO = PHOTOS / "L03_ianare_42_IndexError_12mp.jpg"
 
 
 def _p(values: list[float], q: float) -> float:

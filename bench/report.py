@@ -75,7 +75,8 @@ def targets_table(r: dict) -> str:
         x = w1["imgpipe-1"]
         if "x_naive_cpu" in x:
             ratio = x["x_naive_cpu"]
-            row("W1 ≥ 4× faster than naive (1 CPU)", f"{1 / ratio:.2f}× (ratio {ratio:.2f})", ratio <= 0.25)
+            row("W1 ≥ 4× faster than naive (1 CPU)", f"{1 / ratio:.2f}× (ratio {ratio:.2f})",
+                ratio <= 0.25)
         if "x_vips1_cpu" in x:
             row("W1 CPU ≤ 0.9× libvips (1 CPU)", f"{x['x_vips1_cpu']:.2f}×", x["x_vips1_cpu"] <= 0.9)
     if "imgpipe-1" in w2 and "x_vips1_cpu" in w2["imgpipe-1"]:

@@ -2,8 +2,8 @@
 
 Median of fresh interpreters (`--runs`): CPU time (user + system, from
 getrusage of the child), which the shared machine's load inflates least, and
-wall time, as a user sees it on an idle machine. Targets are issue 12's. `status` asks a port where nothing listens, so it
-measures the command's own start, not a stack. Then the Lambda package's
+wall time, as a user sees it on an idle machine. Targets are issue 12's.
+`status` asks a port where nothing listens, so it measures the command's own start, not a stack. Then the Lambda package's
 size (bench.__main__.package_size: pip install --target for Lambda, zipped).
 """
 

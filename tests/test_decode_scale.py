@@ -52,7 +52,7 @@ def test_rendition_is_aligned_with_the_source():
 
 def test_this_pillow_decodes_at_three_eighths():
     """A Pillow upgrade that changes its JPEG internals turns 3/8 off (slower, still right): say so here."""
-    assert imaging._THREE_EIGHTHS, "3/8 JPEG decoding is off: check imaging._draft_eighths against this Pillow"
+    assert imaging._THREE_EIGHTHS, "3/8 JPEG decoding is off: check _draft_eighths against this Pillow"
 
 
 def test_without_three_eighths_the_decode_is_at_one_half(monkeypatch):

@@ -72,7 +72,8 @@ def test_signing_key_follows_the_day_and_the_credentials(monkeypatch):
     rotated = _client()
     rotated._request_signer._credentials = _client(token="new-token")._get_credentials()
     rotated_signer = PresignedGetSigner(rotated, "imgpipe-output")
-    assert rotated_signer.url("k.jpg", "image/jpeg", 60, now=NOW) != signer.url("k.jpg", "image/jpeg", 60, now=NOW)
+    before = signer.url("k.jpg", "image/jpeg", 60, now=NOW)
+    assert rotated_signer.url("k.jpg", "image/jpeg", 60, now=NOW) != before
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
