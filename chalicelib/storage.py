@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import FileTooLargeError, SourceChangedError
+from chalicelib.urls import PresignedGetSigner
 
 # Renditions are rewritten only when their source is re-uploaded; a day of
 # browser/CDN caching is safe, a year for shared caches that revalidate.
@@ -41,6 +42,7 @@ class S3Storage:
         self._s3 = client
         self.input_bucket = input_bucket
         self.output_bucket = output_bucket
+        self._downloads: PresignedGetSigner | None = None
 
     def presign_upload(self, key: str, content_type: str, max_bytes: int, ttl: int) -> dict:
         """A browser-ready POST form that can write exactly `key`, once, for `ttl` s."""
@@ -57,15 +59,10 @@ class S3Storage:
         return {"url": post["url"], "fields": post["fields"]}
 
     def presign_download(self, key: str, content_type: str, ttl: int) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.output_bucket,
-                "Key": key,
-                "ResponseContentType": content_type,
-            },
-            ExpiresIn=ttl,
-        )
+        """The same URL as botocore's generate_presigned_url, at a fraction of its CPU (urls.py)."""
+        if self._downloads is None:  # built on first use: it asks botocore for the URL's shape
+            self._downloads = PresignedGetSigner(self._s3, self.output_bucket)
+        return self._downloads.url(key, content_type, ttl)
 
     def source_info(self, key: str) -> ObjectInfo | None:
         """HEAD the uploaded object; None when it no longer exists."""
