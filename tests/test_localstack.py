@@ -169,3 +169,20 @@ def test_state_survives_restart_and_stop_leaves_no_process(tmp_path):
         assert again.stop() == 0
     finally:
         again.kill()
+
+
+def test_api_serves_a_request_while_another_is_held_open(local_stack):
+    """One client sends half a request and waits; another is answered meanwhile.
+
+    Deterministic: the held request cannot finish until the test sends its last
+    line, so a server taking one request at a time would time out the second.
+    """
+    with socket.create_connection(("127.0.0.1", local_stack.port), timeout=10) as held:
+        held.sendall(b"GET /images?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers not finished
+        other = requests.get(f"{local_stack.api}/health", timeout=5)
+        assert other.status_code == 200
+        held.sendall(b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := held.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"items"' in answer
