@@ -7,6 +7,7 @@ second, so the outcome does not depend on a race.
 """
 
 import threading
+import uuid
 
 import boto3
 import pytest
@@ -64,10 +65,11 @@ def test_two_conditional_writes_on_one_item_cannot_both_win(emulator, monkeypatc
 
     monkeypatch.setattr(dynamodb_models, "UpdateExpressionExecutor", PausedOnce)
     results: dict[str, str] = {}
-    first = threading.Thread(target=lambda: results.update(a=claim(emulator("dynamodb"), "image-1", "a")))
+    image = uuid.uuid4().hex  # a fresh item on every run (the emulator lives for the module)
+    first = threading.Thread(target=lambda: results.update(a=claim(emulator("dynamodb"), image, "a")))
     first.start()
     assert checked.wait(10), "the first update never reached moto"
-    second = threading.Thread(target=lambda: results.update(b=claim(emulator("dynamodb"), "image-1", "b")))
+    second = threading.Thread(target=lambda: results.update(b=claim(emulator("dynamodb"), image, "b")))
     second.start()
     # Serialised, the second cannot get into moto while the first is inside; unserialised it
     # passes the same condition and writes now.
@@ -76,7 +78,7 @@ def test_two_conditional_writes_on_one_item_cannot_both_win(emulator, monkeypatc
     first.join(10)
     second.join(10)
     assert results == {"a": "won", "b": "ConditionalCheckFailedException"}
-    item = emulator("dynamodb").get_item(TableName=TABLE, Key={"id": {"S": "image-1"}})["Item"]
+    item = emulator("dynamodb").get_item(TableName=TABLE, Key={"id": {"S": image}})["Item"]
     assert item["holder"] == {"S": "a"}
 
 

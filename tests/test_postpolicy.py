@@ -5,6 +5,7 @@ import io
 import json
 import re
 import time
+import uuid
 
 import boto3
 import pytest
@@ -167,15 +168,24 @@ def emulator():
 
 def test_refused_posts_store_nothing_in_moto(emulator):
     s3 = emulator
+    key = f"uploads/{uuid.uuid4().hex}/photo.jpg"  # a fresh key on every run (the emulator lives for the module)
     post_form = s3.generate_presigned_post(
-        Bucket=BUCKET, Key=KEY, Fields={"Content-Type": "image/jpeg"},
+        Bucket=BUCKET, Key=key, Fields={"Content-Type": "image/jpeg"},
         Conditions=[{"Content-Type": "image/jpeg"}, ["content-length-range", 1, 1000]], ExpiresIn=60)
-    send = lambda fields: requests.post(post_form["url"], data=fields, timeout=10,  # noqa: E731
-                                        files={"file": ("photo.jpg", BODY, "image/jpeg")})
-    refused = send({**post_form["fields"], "key": "evil/overwrite.jpg"})
-    assert refused.status_code == 403 and "<Code>AccessDenied</Code>" in refused.text
-    assert refused.headers["Content-Type"] == "application/xml"
-    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+    def send(fields: dict) -> requests.Response:
+        return requests.post(post_form["url"], data=fields, timeout=10,
+                             files={"file": ("photo.jpg", BODY, "image/jpeg")})
+
+    def stored() -> list[str]:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+    before = stored()
+    for attack in ({"key": "evil/overwrite.jpg"}, {"Content-Type": "text/html"}, {"policy": ""}):
+        refused = send({**post_form["fields"], **attack})
+        assert refused.status_code in (400, 403) and "<Code>" in refused.text, attack
+        assert refused.headers["Content-Type"] == "application/xml"
+    assert stored() == before
     assert send(post_form["fields"]).status_code == 204
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [KEY]
-    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == BODY
+    assert sorted(stored()) == sorted(before + [key])
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == BODY
