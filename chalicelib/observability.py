@@ -3,10 +3,12 @@
 Every log line of the resize handler carries the image id and source key it
 is working on, bound per thread (Powertools' thread-safe keys live in a
 contextvar): the local stack runs two handler invocations at once, and keys
-shared between them put one image's id on another's lines. Metrics are printed as Embedded Metric Format: CloudWatch
-Logs turns them into metrics, so publishing costs no API call, no IAM
-permission and no latency. POWERTOOLS_SERVICE_NAME (set per stage in
-.chalice/config.json) names the service in logs and the `service` dimension.
+shared between them put one image's id on another's lines.
+
+Metrics are printed as Embedded Metric Format: CloudWatch Logs turns them
+into metrics, so publishing costs no API call, no IAM permission and no
+latency. POWERTOOLS_SERVICE_NAME (set per stage in .chalice/config.json)
+names the service in logs and the `service` dimension.
 """
 
 from collections.abc import Iterator

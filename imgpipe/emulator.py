@@ -106,14 +106,13 @@ class Serialised:
         return got[0], got[1], body
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
-        poll = None
-        sqs_json = environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage"
-        if sqs_json or environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            from werkzeug.wsgi import get_input_stream
+        from werkzeug.wsgi import get_input_stream
 
-            body = get_input_stream(environ).read()
-            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-            poll = _receive_wait(environ, body)
+        # The body is read before the lock: a slow client must not hold up every other one.
+        body = get_input_stream(environ).read()
+        environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        environ.pop("HTTP_TRANSFER_ENCODING", None)  # now a plain body of CONTENT_LENGTH bytes
+        poll = _receive_wait(environ, body)
         with self._turn:
             if poll is None:
                 status, headers, chunks = self._call(environ)
@@ -155,8 +154,9 @@ def bucket_objects(bucket_name: str) -> tuple[dict[str, str], Callable[[str], tu
 
     def read(key: str) -> tuple[bytes, dict]:
         obj = objects[key]
-        headers = {"ContentType": obj.metadata.get("content-type"), "CacheControl": obj.metadata.get("cache-control"),
-                   "Metadata": {k.removeprefix("x-amz-meta-"): v for k, v in obj.metadata.items()
+        meta = obj.metadata
+        headers = {"ContentType": meta.get("content-type"), "CacheControl": meta.get("cache-control"),
+                   "Metadata": {k.removeprefix("x-amz-meta-"): v for k, v in meta.items()
                                 if k.lower().startswith("x-amz-meta-")}}
         return obj.value, {k: v for k, v in headers.items() if v}
 

@@ -253,7 +253,9 @@ class LocalStack:
             time.sleep(0.2)
 
     def snapshot(self, with_queues: bool = False) -> None:
-        """The table, the output bucket and (with_queues) the dead letters; the input bucket is written through."""
+        """The table, the output bucket and (with_queues) the dead letters.
+
+        The input bucket is not here: it is written through (emulator.WriteThrough)."""
         dead = {queue_names(self.env)[1]: self.queue_urls["dead"]} if with_queues else None
         self._state.snapshot(self.client("s3"), self.client("dynamodb"), [self.env["OUTPUT_BUCKET"]],
                              self.env["STATUS_TABLE"], self.client("sqs"), dead)

@@ -147,14 +147,17 @@ def check_post(bucket: str, form: Iterable[tuple[str, str]], file_size: int | No
             ok = bool(actual) and all(value.startswith(str(expected)) for value in actual)
         if not ok:
             raise _denied(f"Policy Condition failed: {json.dumps(condition)}")
-    extra = [n for n in fields if n not in covered and n not in _UNCONDITIONED and not n.startswith("x-ignore-")]
+    extra = [n for n in fields
+             if n not in covered and n not in _UNCONDITIONED and not n.startswith("x-ignore-")]
     if extra:
         raise _denied(f"Extra input fields: {', '.join(extra)}")
     if size_range and file_size < size_range[0]:
-        raise PostRefused(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
+        raise PostRefused(400, "EntityTooSmall",
+                          "Your proposed upload is smaller than the minimum allowed size",
                           {"ProposedSize": file_size, "MinSizeAllowed": size_range[0]})
     if size_range and file_size > size_range[1]:
-        raise PostRefused(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+        raise PostRefused(400, "EntityTooLarge",
+                          "Your proposed upload exceeds the maximum allowed size",
                           {"ProposedSize": file_size, "MaxSizeAllowed": size_range[1]})
 
 

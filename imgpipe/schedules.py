@@ -40,7 +40,8 @@ def rate_schedules(app: Any) -> dict[str, float]:
         if isinstance(expression, Rate):
             found[source.name] = expression.value * _UNIT_SECONDS[expression.unit]
         elif expression is not None:
-            log.warning("schedule %s (%s) is not run locally: only rate() schedules are", source.name, expression)
+            log.warning("schedule %s (%s) is not run locally: only rate() schedules are",
+                        source.name, expression)
     return found
 
 

@@ -83,7 +83,7 @@ def test_two_conditional_writes_on_one_item_cannot_both_win(emulator, monkeypatc
 
 
 def test_a_long_poll_does_not_hold_the_emulator(emulator):
-    """A worker waiting 5 s for messages leaves every other request free, and gets a message sent meanwhile."""
+    """A worker waiting 5 s for messages leaves other requests free, and gets a message sent meanwhile."""
     sqs = emulator("sqs")
     url = sqs.create_queue(QueueName="emulator-test-events")["QueueUrl"]
     got: list = []

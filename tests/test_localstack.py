@@ -217,7 +217,7 @@ def test_sweeper_runs_on_its_schedule_and_expires_an_unused_upload(tmp_path):
         issued = requests.post(f"{stack.api}/uploads", timeout=10,
                                json={"filename": "never.jpg", "content_type": "image/jpeg"}).json()
         image_id = issued["image_id"]
-        # The sweeper allows 60 s of clock skew past the URL's expiry: issue it 2 minutes ago instead of waiting.
+        # The sweeper allows 60 s of clock skew past the URL's expiry: issue it 2 minutes ago, not wait.
         long_ago = datetime.fromtimestamp(time.time() - 120, timezone.utc).isoformat(timespec="milliseconds")
         stack.client("dynamodb").update_item(
             TableName="imgpipe-local-status", Key={"image_id": {"S": image_id}},
