@@ -82,18 +82,20 @@ def _has_messages(body: bytes) -> bool:
 
 
 class Serialised:
-    """WSGI middleware: one request at a time into moto, as if its backends were atomic.
+    """WSGI middleware: one request at a time into each moto backend, as if it were atomic.
 
-    A long-polling ReceiveMessage would hold the lock for its whole wait, so it
-    is turned into short polls that wait between tries without the lock, woken
-    by each write that could have sent a message (S3 notifications, SendMessage).
+    DynamoDB has a lock of its own; S3 and SQS share one (an S3 write sends its
+    notification to SQS). A long-polling ReceiveMessage would hold the lock for
+    its whole wait, so it is turned into short polls that wait between tries
+    without the lock, woken by each write that could have sent a message.
     """
 
     POLL_SECONDS = 0.5  # a message whose visibility timeout ends wakes no one: look again
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._turn = threading.Condition(threading.Lock())
+        self._dynamodb = threading.Lock()
+        self._turn = threading.Condition(threading.Lock())  # S3 and SQS
 
     def _call(self, environ: dict) -> tuple[str, list, list[bytes]]:
         """The whole response, body included, made while the lock is held."""
@@ -113,6 +115,11 @@ class Serialised:
         environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
         environ.pop("HTTP_TRANSFER_ENCODING", None)  # now a plain body of CONTENT_LENGTH bytes
         poll = _receive_wait(environ, body)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            with self._dynamodb:
+                status, headers, chunks = self._call(environ)
+            start_response(status, headers)
+            return chunks
         with self._turn:
             if poll is None:
                 status, headers, chunks = self._call(environ)
