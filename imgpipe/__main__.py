@@ -68,7 +68,10 @@ def _limit_malloc_arenas() -> None:
 @click.option("--workers", default=2, show_default=True, help="Events processed at once.")
 @click.option("--max-receives", default=8, show_default=True,
               help="Failed deliveries of an event before it goes to the dead-letter queue.")
-def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, max_receives: int) -> None:
+@click.option("--sweep-every", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Run the sweeper (sweep_stuck_images) this often instead of on its schedule, 5 minutes.")
+def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, max_receives: int,
+        sweep_every: float | None) -> None:
     """The whole pipeline on 127.0.0.1, in the foreground until Ctrl-C or SIGTERM."""
     import shutil
     import signal
@@ -82,7 +85,7 @@ def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, ma
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stack = LocalStack(port, aws_port, state_dir, workers, max_receives)
+    stack = LocalStack(port, aws_port, state_dir, workers, max_receives, sweep_every=sweep_every)
     try:
         stack.start()
     except PortTakenError as exc:
