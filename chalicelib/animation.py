@@ -25,9 +25,9 @@ _LOSSLESS_METHOD = 1
 
 def read_frames(
     data: bytes, source_format: str, orientation: int, max_pixels: int,
-    resize: Callable[[Image.Image, dict], dict[Size, Image.Image]],
+    resize: Callable[[Image.Image], dict[Size, Image.Image]],
 ) -> tuple[dict[Size, list[Image.Image]], list[int], int]:
-    """Decode each frame once and keep only `resize(frame, {})`'s pictures:
+    """Decode each frame once and keep only `resize(frame)`'s pictures:
     {size: frames}, the frame durations in ms, and the loop count.
 
     A later frame may be larger than the header said, so pixels are counted
@@ -48,7 +48,7 @@ def read_frames(
             frame = decode_frame(source, orientation)
             durations.append(source.info.get("duration", 100))  # WebP sets it on load
             frame = frame.convert("RGBA" if "A" in frame.mode or "transparency" in frame.info else "RGB")
-            for size, picture in resize(frame, {}).items():
+            for size, picture in resize(frame).items():
                 frames.setdefault(size, []).append(picture)
     except EOFError:  # fewer frames than the header promised: keep what decoded
         pass

@@ -194,12 +194,14 @@ def _animate(
 ) -> list[Future | list[tuple[int, EncodedRendition]]]:
     """Decode the frames once, resize each to every animated size, and
     encode one animated WebP per size (see animation.py for the byte bound)."""
-    specs = {size: spec for size, (_, spec) in moving.items()}
+    def resize_frame(frame: Image.Image) -> dict[tuple[int, int], Image.Image]:
+        made: dict[RenditionSpec, Image.Image] = {}
+        for _, spec in moving.values():  # largest first, as `moving` was filled
+            made[spec] = _resize(frame, spec, made)
+        return {size: made[spec] for size, (_, spec) in moving.items()}
+
     with stage("Decoding the animation frames"):
-        frames, durations, loop = read_frames(
-            data, source.format, orientation, max_pixels, lambda frame, made: {
-                size: _resize(frame, spec, made) for size, spec in specs.items()
-            })
+        frames, durations, loop = read_frames(data, source.format, orientation, max_pixels, resize_frame)
     full_size = (source.width, source.height)
     return [
         _submit(_encode_animation, output, frames[size], durations, loop, len(data), size != full_size)

@@ -20,7 +20,7 @@ from chalicelib.encoding import AVIF_SUPPORTED
 from chalicelib.errors import ImageRejectedError
 from chalicelib.imaging import process_image
 from chalicelib.renditions import COVER, RenditionSpec
-from tests import hostile, images
+from tests import images
 
 FIT = RenditionSpec("fit", 16, 16)
 COVER_BOX = RenditionSpec("cover", 8, 8, COVER)
@@ -136,12 +136,3 @@ def test_macos_screenshot_is_converted_to_srgb():
         out = images.decode(rendition.data).convert("RGB")
         assert images.pixel_close(out.getpixel((2, 5)), (255, 0, 0), 12), rendition.format
     assert result.renditions[0].format == "jpeg"  # the opaque alpha was dropped
-
-
-def test_no_rejection_message_shows_python_internals():
-    for name, data, expected in hostile.cases():
-        try:
-            process_image(data, OUTPUTS, 100_000_000)
-        except ImageRejectedError as exc:
-            assert not INTERNALS.search(exc.message), (name, exc.message)
-            assert exc.message.endswith("."), (name, exc.message)
