@@ -150,6 +150,9 @@ def cases() -> list[tuple[str, bytes, str]]:
         ("12-bit.jpg", (_JPEG_VARIANTS / "12bit.jpg").read_bytes(), "unsupported_format"),
         ("lossless-16-bit.jpg", (_JPEG_VARIANTS / "lossless16.jpg").read_bytes(), "unsupported_format"),
         ("bigtiff.tif", images.encode(images.quadrants(), "TIFF", big_tiff=True), COMPLETE),
+        # Magic numbers then junk: Pillow's message names a `<_io.BytesIO object at 0x…>`.
+        ("tiff-magic-then-junk.tif", b"II*\x00" + b"\xff" * 60, "corrupt_image"),
+        ("gif-magic-then-junk.gif", b"GIF89a" + b"\x00" * 3, "corrupt_image"),
     ]
 
 
