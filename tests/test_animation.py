@@ -3,7 +3,6 @@ rendition larger than the source file."""
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw

@@ -180,7 +180,8 @@ def test_the_record_carries_frames_and_the_placeholder():
     by_name = {(r["name"], r["format"]): r for r in store.renditions}
     assert len(by_name) == len(store.renditions) == 7
     assert {r["key"] for r in store.renditions} == set(storage.written)  # every entry's object exists
-    assert by_name["default", "webp"]["key"] == "processed-anim.gif" and by_name["default", "webp"]["frames"] == 3
+    assert by_name["default", "webp"]["key"] == "processed-anim.gif"
+    assert by_name["default", "webp"]["frames"] == 3
     assert by_name["thumb", "webp"]["key"] == "renditions/anim.gif/thumb.webp"
     assert by_name["thumb", "webp"]["frames"] == 3
     assert "frames" not in by_name["thumb", "jpeg"]

@@ -10,7 +10,6 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from chalicelib.decoding import sniff_format
 from chalicelib.errors import UnsupportedFormatError
