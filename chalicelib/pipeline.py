@@ -16,6 +16,7 @@ from chalicelib.errors import (
     EmptyFileError,
     FileTooLargeError,
     ImageBusyError,
+    ImageProcessingError,
     ImageRejectedError,
     SourceChangedError,
 )
@@ -129,7 +130,8 @@ class ImagePipeline:
             return self._process_claimed(claim, info, source)
         except ImageRejectedError as exc:  # the same bytes would fail again: no retry
             if exc.__cause__ is not None:  # Pillow's own words and the traceback: the log, not the record
-                log.warning("image %s: %s", image_id, exc.message, exc_info=True)
+                report = log.error if isinstance(exc, ImageProcessingError) else log.info
+                report("image %s: %s", image_id, exc.message, exc_info=True)
             self._fail(claim, exc.code, exc.message)
             return Outcome(key, image_id, FAILED)
         except SourceChangedError:
