@@ -108,7 +108,9 @@ class S3Storage:
         self._s3.delete_object(Bucket=self.input_bucket, Key=key)
 
     def delete_renditions(self, keys: list[str]) -> None:
-        """Any number of keys, none included."""
+        """Any number of keys, none included; a key listed twice (renditions
+        that share one object) is deleted once."""
+        keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys a call
             batch = keys[start : start + 1000]
             self._s3.delete_objects(
