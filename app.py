@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 from chalice import Chalice, Rate, Response
 from chalice.app import Request, S3Event
 
@@ -35,7 +34,7 @@ from chalicelib.errors import (
 from chalicelib.observability import observe_invocation
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
-from chalicelib.storage import S3Storage
+from chalicelib.storage import S3_CLIENT_CONFIG, S3Storage
 from chalicelib.sweeper import sweep
 
 app = Chalice(app_name="imgpipe")
@@ -53,11 +52,7 @@ def get_settings() -> Settings:
 @functools.cache
 def get_storage() -> S3Storage:
     settings = get_settings()
-    # SigV4 with an explicit region: presigned URLs then name the regional
-    # endpoint, and browsers are not redirected (which fails CORS).
-    client = boto3.client(
-        "s3", region_name=settings.region, config=Config(signature_version="s3v4")
-    )
+    client = boto3.client("s3", region_name=settings.region, config=S3_CLIENT_CONFIG)
     return S3Storage(client, settings.input_bucket, settings.output_bucket)
 
 
