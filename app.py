@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 import boto3
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 from chalice.app import Request, S3Event
 
 from chalicelib import api
 from chalicelib.config import (
     Settings,
-    api_key_required,
+    auth_mode,
+    cognito_user_pool_arn,
     input_bucket_name,
     load_settings,
     resize_bound_by_template,
@@ -41,7 +42,16 @@ app = Chalice(app_name="imgpipe")
 app.log.setLevel(logging.INFO)
 # An upload request is a few hundred bytes; refuse megabytes before parsing.
 MAX_BODY_BYTES = 16 * 1024
-API_KEY = api_key_required()
+AUTH = auth_mode()
+if AUTH == "cognito":
+    AUTHORIZER = CognitoUserPoolAuthorizer("imgpipe-users", provider_arns=[cognito_user_pool_arn()])
+elif AUTH == "iam":
+    AUTHORIZER = IAMAuthorizer()
+else:
+    AUTHORIZER = None
+# Every route but the page and /health; api.request_owner reads the caller from the
+# key id, the token's `sub` or the IAM user, so each caller sees only its images.
+PROTECTED = {"api_key_required": AUTH == "api_key", "authorizer": AUTHORIZER}
 
 
 @functools.cache
@@ -154,7 +164,7 @@ def _owner() -> str | None:
     return api.request_owner(app.current_request.context)
 
 
-@app.route("/uploads", methods=["POST"], api_key_required=API_KEY)
+@app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload():
     request = app.current_request
@@ -164,20 +174,20 @@ def create_upload():
     return Response(body, status_code=201)
 
 
-@app.route("/images", methods=["GET"], api_key_required=API_KEY)
+@app.route("/images", methods=["GET"], **PROTECTED)
 @json_errors
 def list_images():
     params = dict(app.current_request.query_params or {})
     return api.list_images(params, get_settings(), get_storage(), get_status_store(), _owner())
 
 
-@app.route("/images/{image_id}", methods=["GET"], api_key_required=API_KEY)
+@app.route("/images/{image_id}", methods=["GET"], **PROTECTED)
 @json_errors
 def get_image(image_id: str):
     return api.get_image(image_id, get_settings(), get_storage(), get_status_store(), _owner())
 
 
-@app.route("/images/{image_id}", methods=["DELETE"], api_key_required=API_KEY)
+@app.route("/images/{image_id}", methods=["DELETE"], **PROTECTED)
 @json_errors
 def delete_image(image_id: str):
     api.delete_image(image_id, get_storage(), get_status_store(), _owner())
