@@ -102,3 +102,29 @@ def stage_patches(rate: float, burst: int, access_log_arn: str, tracing: bool) -
         {"op": "replace", "path": "/accessLogSettings/format", "value": ACCESS_LOG_FORMAT},
         {"op": "replace", "path": "/tracingEnabled", "value": "true" if tracing else "false"},
     ]
+
+
+def api_stack_template() -> dict:
+    """Path 1's second stack: the API-side resources for the REST API Chalice made."""
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "imgpipe API key and usage plan for the REST API `chalice deploy` created.",
+        "Parameters": {
+            "Stage": {"Type": "String", "AllowedPattern": "^[a-z0-9-]{1,12}$"},
+            "RestApiId": {"Type": "String", "Description": "From .chalice/deployed/<stage>.json."},
+            "ThrottleRate": {"Type": "Number", "Description": "Requests per second, steady."},
+            "ThrottleBurst": {"Type": "Number", "Description": "Requests at once."},
+        },
+        "Resources": api_resources({"Ref": "RestApiId"}, "api"),
+        "Outputs": {"ApiKeyId": {"Value": {"Ref": "ApiKey"}}},
+    }
+
+
+def wire_api(client, rest_api_id: str, rate: float, burst: int, access_log_arn: str, tracing: bool) -> None:
+    """Gateway responses and stage settings on Chalice's API, then a deployment that includes them."""
+    for kind, response in gateway_responses().items():
+        # The swagger extension's keys are put_gateway_response's parameter names.
+        client.put_gateway_response(restApiId=rest_api_id, responseType=kind, **response)
+    client.create_deployment(restApiId=rest_api_id, stageName="api", description="imgpipe gateway responses")
+    client.update_stage(restApiId=rest_api_id, stageName="api",
+                        patchOperations=stage_patches(rate, burst, access_log_arn, tracing))

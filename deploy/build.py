@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deploy import apigw
+from deploy import apigw, terraform
 from deploy.policies import CLOUDFORMATION, TERRAFORM, function_name, write_stage_policies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,11 +148,19 @@ def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn
 
 
 def package_terraform(stage: str = "tf", out: Path = ROOT / "build" / "terraform") -> Path:
-    """build/terraform: chalice.tf.json, deployment.zip and infra/terraform/*.tf."""
+    """build/terraform: chalice.tf.json (adapted), deployment.zip, infra/terraform/*.tf and the lock file.
+
+    The folder is rebuilt each time; Terraform state lives outside it (backend.tf).
+    """
     if out.exists():
         shutil.rmtree(out)
     write_stage_policies(stage, TERRAFORM)
     run_chalice("package", "--stage", stage, "--pkg-format", "terraform", str(out))
-    for tf in TERRAFORM_DIR.glob("*.tf"):
+    chalice_tf = out / "chalice.tf.json"
+    chalice_tf.write_text(json.dumps(terraform.adapt(json.loads(chalice_tf.read_text()), stage), indent=2) + "\n")
+    for tf in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
         shutil.copy(tf, out / tf.name)
+    (out / "tests").mkdir()
+    for test in TERRAFORM_DIR.glob("tests/*.tftest.hcl"):
+        shutil.copy(test, out / "tests" / test.name)
     return out
