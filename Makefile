@@ -40,7 +40,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-test: venv
+# checkov in a virtualenv of its own: its pins clash with pytest's (see the file).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@if [ -z "$(PYTHON312)" ]; then echo "imgpipe needs Python 3.12 (see make venv)."; exit 1; fi
+	$(PYTHON312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+test: venv $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest
 
 # The benchmark corpus is not in the repository: a development checkout has it
@@ -73,4 +81,4 @@ package-terraform: venv
 	$(PY) -m deploy package-terraform
 
 clean: reset-local
-	rm -rf $(VENV) .pytest_cache test-artifacts build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache test-artifacts build

@@ -25,7 +25,9 @@ def adapt(doc: dict, stage: str) -> dict:
     swagger = json.loads(doc["locals"]["chalice_api_swagger"])
     swagger["x-amazon-apigateway-gateway-responses"] = apigw.gateway_responses()
     doc["locals"]["chalice_api_swagger"] = json.dumps(swagger)
-    resources["aws_api_gateway_rest_api"]["rest_api"]["name"] = "imgpipe-${var.stage}"
+    rest_api = resources["aws_api_gateway_rest_api"]["rest_api"]
+    rest_api["name"] = "imgpipe-${var.stage}"
+    rest_api["lifecycle"] = {"create_before_destroy": True}
 
     deployment = resources["aws_api_gateway_deployment"]["rest_api"]
     deployment.pop("stage_name")

@@ -54,7 +54,7 @@ variable "tracing" {
 variable "enable_access_logs" {
   description = "S3 server access logs of both buckets into a logs bucket."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "source_retention_days" {

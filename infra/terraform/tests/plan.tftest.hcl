@@ -34,6 +34,10 @@ run "default_deploy_is_guarded_logged_and_alarmed" {
     error_message = "log groups keep 30 days by default"
   }
   assert {
+    condition     = length(aws_s3_bucket_logging.buckets) == 2
+    error_message = "access logs cover both buckets by default"
+  }
+  assert {
     condition     = length(aws_sns_topic.alarms) == 1
     error_message = "alarms need a topic when none is given"
   }
@@ -47,14 +51,14 @@ run "a_given_topic_replaces_the_stack_topic" {
   command = plan
   variables {
     alarm_topic_arn    = "arn:aws:sns:us-east-1:000000000000:ops"
-    enable_access_logs = true
+    enable_access_logs = false
   }
   assert {
     condition     = length(aws_sns_topic.alarms) == 0 && aws_cloudwatch_metric_alarm.api_errors.alarm_actions == toset(["arn:aws:sns:us-east-1:000000000000:ops"])
     error_message = "a given topic is used instead of a new one"
   }
   assert {
-    condition     = length(aws_s3_bucket_logging.buckets) == 2
-    error_message = "access logs cover both buckets"
+    condition     = length(aws_s3_bucket_logging.buckets) == 0 && length(aws_s3_bucket.access_logs) == 0
+    error_message = "access logs can be turned off"
   }
 }
