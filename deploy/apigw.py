@@ -69,7 +69,9 @@ def api_resources(rest_api_id: object, stage: object) -> dict[str, dict]:
         },
         "UsagePlanKey": {
             "Type": "AWS::ApiGateway::UsagePlanKey",
-            "Properties": {"KeyId": {"Ref": "ApiKey"}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": "UsagePlan"}},
+            "Properties": {
+                "KeyId": {"Ref": "ApiKey"}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": "UsagePlan"}
+            },
         },
     }
 

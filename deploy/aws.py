@@ -119,16 +119,23 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
     cfn = session.client("cloudformation")
-    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", stack_parameters(stage, alarm_topic_arn, versioning))
+    parameters = stack_parameters(stage, alarm_topic_arn, versioning)
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters)
     configure_stage(stage, outputs, identity["Account"], region, partition)
     run_chalice("deploy", "--stage", stage)
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
 
     settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
-    api_parameters = {"Stage": stage, "RestApiId": rest_api_id, "ThrottleRate": str(settings["throttle_rate"]),
-                      "ThrottleBurst": str(settings["throttle_burst"])}
+    api_parameters = {
+        "Stage": stage,
+        "RestApiId": rest_api_id,
+        "ThrottleRate": str(settings["throttle_rate"]),
+        "ThrottleBurst": str(settings["throttle_burst"]),
+    }
     api = deploy_resources(
-        cfn, f"imgpipe-{stage}-api", [{"ParameterKey": k, "ParameterValue": v} for k, v in api_parameters.items()],
+        cfn,
+        f"imgpipe-{stage}-api",
+        [{"ParameterKey": k, "ParameterValue": v} for k, v in api_parameters.items()],
         json.dumps(apigw.api_stack_template()),
     )
     apigw.wire_api(session.client("apigateway"), rest_api_id, settings["throttle_rate"],

@@ -42,7 +42,7 @@ def stage_settings(stage: str) -> dict:
 
 
 def resource_parameters(stage: str) -> dict[str, str]:
-    """Parameter values of infra/resources.json for a stage (path 1 passes them, path 2 makes them defaults)."""
+    """infra/resources.json's parameter values for a stage: path 1 passes them, path 2 makes them defaults."""
     settings = stage_settings(stage)
     return {
         "Stage": stage,
@@ -157,7 +157,8 @@ def package_terraform(stage: str = "tf", out: Path = ROOT / "build" / "terraform
     write_stage_policies(stage, TERRAFORM)
     run_chalice("package", "--stage", stage, "--pkg-format", "terraform", str(out))
     chalice_tf = out / "chalice.tf.json"
-    chalice_tf.write_text(json.dumps(terraform.adapt(json.loads(chalice_tf.read_text()), stage), indent=2) + "\n")
+    adapted = terraform.adapt(json.loads(chalice_tf.read_text()), stage)
+    chalice_tf.write_text(json.dumps(adapted, indent=2) + "\n")
     for tf in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
         shutil.copy(tf, out / tf.name)
     (out / "tests").mkdir()

@@ -151,21 +151,25 @@ OPEN_ROUTES = {("/", "get"), ("/health", "get")}
 def swaggers(cfn_template: Path, terraform_dir: Path) -> dict[str, dict]:
     """The API definition each package deploys: SAM's DefinitionBody, Terraform's local."""
     sam = json.loads(cfn_template.read_text())["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    tf = json.loads(json.loads((terraform_dir / "chalice.tf.json").read_text())["locals"]["chalice_api_swagger"])
+    tf_locals = json.loads((terraform_dir / "chalice.tf.json").read_text())["locals"]
+    tf = json.loads(tf_locals["chalice_api_swagger"])
     return {"cloudformation": sam, "terraform": tf}
 
 
 def test_every_route_but_the_page_and_health_needs_a_key_in_every_package(cfn_template, terraform_dir):
     for path_name, swagger in swaggers(cfn_template, terraform_dir).items():
-        assert swagger["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
-        routes = {(p, m): op for p, ops in swagger["paths"].items() for m, op in ops.items() if m != "options"}
+        key = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+        assert swagger["securityDefinitions"]["api_key"] == key
+        routes = {(p, m): op for p, ops in swagger["paths"].items() for m, op in ops.items()
+                  if m != "options"}
         assert len(routes) == 6, path_name
         for route, operation in routes.items():
             expected = [] if route in OPEN_ROUTES else [{"api_key": []}]
             assert operation.get("security", []) == expected, (path_name, route)
     # The key only works through a usage plan attached to the stage: every path makes one.
     resources = json.loads(cfn_template.read_text())["Resources"]
-    assert resources["UsagePlan"]["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
+    stage = {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}
+    assert resources["UsagePlan"]["Properties"]["ApiStages"] == [stage]
     assert resources["UsagePlanKey"]["Properties"]["KeyId"] == {"Ref": "ApiKey"}
     _, text = terraform_declarations(terraform_dir)
     assert 'resource "aws_api_gateway_usage_plan_key" "default"' in text
@@ -177,7 +181,8 @@ def test_api_gateway_own_errors_use_the_api_error_shape(cfn_template, terraform_
         assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED", "ACCESS_DENIED",
                 "INVALID_API_KEY", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses), path_name
         for kind, response in responses.items():
-            assert response["responseParameters"] == {"gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
+            assert response["responseParameters"] == apigw.NOSNIFF
+            assert apigw.NOSNIFF == {"gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
             body = json.loads(response["responseTemplates"]["application/json"])
             assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, kind
         unknown_route = responses["MISSING_AUTHENTICATION_TOKEN"]
@@ -186,7 +191,8 @@ def test_api_gateway_own_errors_use_the_api_error_shape(cfn_template, terraform_
             "error": {"code": "not_found", "message": "No such route."}}
         missing_key = responses["INVALID_API_KEY"]
         assert missing_key["statusCode"] == "403"
-        assert json.loads(missing_key["responseTemplates"]["application/json"])["error"]["code"] == "forbidden"
+        missing_key_body = json.loads(missing_key["responseTemplates"]["application/json"])
+        assert missing_key_body["error"]["code"] == "forbidden"
 
 
 def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
@@ -196,7 +202,8 @@ def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
     for logical, (function, log_group) in build.FUNCTION_LOG_GROUPS.items():
         fn = resources[logical]
         group = resources[log_group]["Properties"]
-        assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/" + fn["Properties"]["FunctionName"]["Fn::Sub"]}
+        name = fn["Properties"]["FunctionName"]["Fn::Sub"]
+        assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/" + name}
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert fn["DependsOn"] == [log_group]
         assert fn["Properties"]["ReservedConcurrentExecutions"] > 0, logical
@@ -221,7 +228,8 @@ def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
 
 def test_the_dashboard_charts_metrics_the_code_emits():
     body = RESOURCES["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    charted = set(re.findall(r'\["imgpipe", "(\w+)"', body)) | set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    charted = set(re.findall(r'\["imgpipe", "(\w+)"', body))
+    charted |= set(re.findall(r'MetricName=\\"(\w+)\\"', body))
     emitted = set(re.findall(r'name="(\w+)"', (build.ROOT / "chalicelib" / "observability.py").read_text()))
     assert charted == {"ImagesProcessed", "ProcessingTime", "ImagesFailed"} and charted <= emitted
     tf_dashboard = (build.TERRAFORM_DIR / "alarms.tf").read_text()
@@ -283,7 +291,8 @@ def terraform(directory: Path, *args: str) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("terraform"), reason="terraform is not installed")
-@pytest.mark.skipif(tf_plugin_dir() is None, reason="no AWS provider mirror (a tf-plugins folder or TF_PLUGIN_DIR)")
+@pytest.mark.skipif(tf_plugin_dir() is None,
+                    reason="no AWS provider mirror (a folder named tf-plugins, or TF_PLUGIN_DIR)")
 def test_terraform_inits_from_the_mirror_validates_and_plans_with_a_mocked_provider(terraform_dir):
     # The shipped lock file must match the mirror: init fails on a checksum mismatch.
     terraform(terraform_dir, "init", "-backend=false", "-input=false", f"-plugin-dir={tf_plugin_dir()}")
@@ -298,7 +307,8 @@ def test_terraform_notification_waits_for_the_permission_and_state_stays_outside
     assert "stage_name" not in resources["aws_api_gateway_deployment"]["rest_api"]  # gone in provider 6
     # `make package-terraform` rebuilds build/terraform; the state must not live there.
     state = re.search(r'path\s*=\s*"([^"]+)"', (terraform_dir / "backend.tf").read_text())[1]
-    assert (build.ROOT / "build" / "terraform" / state).resolve() == build.ROOT / "terraform-state" / "terraform.tfstate"
+    expected = build.ROOT / "terraform-state" / "terraform.tfstate"
+    assert (build.ROOT / "build" / "terraform" / state).resolve() == expected
     outputs = set(re.findall(r'^output "(\w+)"', (terraform_dir / "outputs.tf").read_text(), re.M))
     assert {"api_url", "input_bucket", "output_bucket", "status_table", "dead_letter_queue"} <= outputs
 
@@ -314,8 +324,9 @@ def checkov_binary() -> str | None:
 
 def checkov_findings(*args: str) -> set[tuple[str, str]]:
     """(check id, resource) of every failed check; checkov never calls home (--skip-download)."""
-    result = subprocess.run([checkov_binary(), *args, "--skip-download", "--quiet", "--compact", "-o", "json"],
-                            capture_output=True, text=True, timeout=300, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    command = [checkov_binary(), *args, "--skip-download", "--quiet", "--compact", "-o", "json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
     assert result.returncode in (0, 1), result.stderr[-2000:]
     reports = json.loads(result.stdout)
     findings = set()
@@ -333,13 +344,13 @@ def suppressed(check_id: str, resource: str) -> bool:
 @pytest.mark.skipif(checkov_binary() is None, reason="checkov is not installed (make test installs it)")
 def test_checkov_finds_nothing_unaccepted_in_any_template(cfn_template, terraform_dir, tmp_path):
     (tmp_path / "api-stack.json").write_text(json.dumps(apigw.api_stack_template()))
-    findings = checkov_findings("--framework", "cloudformation", "-f", str(build.RESOURCES), "-f", str(cfn_template),
-                                "-f", str(tmp_path / "api-stack.json"))
+    templates = [build.RESOURCES, cfn_template, tmp_path / "api-stack.json"]
+    findings = checkov_findings("--framework", "cloudformation", *(f"--file={t}" for t in templates))
     findings |= checkov_findings("--framework", "terraform", "terraform_json", "-d", str(terraform_dir),
                                  "--skip-path", ".terraform")
     assert findings, "checkov reported nothing at all: did it run?"
     unaccepted = sorted(f for f in findings if not suppressed(*f))
-    assert not unaccepted, f"fix these or add them, with a reason, to infra/checkov-suppressions.json: {unaccepted}"
+    assert not unaccepted, f"fix, or add with a reason to infra/checkov-suppressions.json: {unaccepted}"
     stale = sorted(check for check in SUPPRESSIONS if not any(f[0] == check for f in findings))
     assert not stale, f"suppressions that match no finding any more: {stale}"
     assert all(entry["reason"].strip() for entry in SUPPRESSIONS.values())
