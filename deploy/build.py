@@ -86,7 +86,7 @@ def merge_template(stage: str) -> dict:
             "DependsOn": [log_group],
             "Properties": {
                 "FunctionName": {"Fn::Sub": function_name("${Stage}", function)},
-                "Environment": {"Variables": env},
+                "Environment": {"Variables": dict(env)},
                 "Tracing": "Active" if settings["tracing"] else "PassThrough",
             },
         }
@@ -133,8 +133,25 @@ def merge_template(stage: str) -> dict:
         }
     }
     resources.update(apigw.api_resources({"Ref": "RestAPI"}, {"Ref": "RestAPI.Stage"}))
+    stage_env = load_config()["stages"][stage]["environment_variables"]
+    if stage_env.get("AUTH") == "cognito":
+        use_pool_parameter(template, stage_env.get("COGNITO_USER_POOL_ARN", ""))
     template["Outputs"]["ApiKeyId"] = {"Value": {"Ref": "ApiKey"}}
     return template
+
+
+def use_pool_parameter(template: dict, default_arn: str) -> None:
+    """AUTH=cognito: the user pool is the stack parameter CognitoUserPoolArn, in the
+    authorizer (app.py names it imgpipe-users) and in the API function's environment."""
+    template["Parameters"]["CognitoUserPoolArn"] = {
+        "Type": "String", "Default": default_arn, "Description": "User pool whose tokens the API accepts."
+    }
+    pool = {"Ref": "CognitoUserPoolArn"}
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    # Chalice's merge is deep for objects; this list replaces its literal ARN.
+    body["securityDefinitions"] = {"imgpipe-users": {"x-amazon-apigateway-authorizer": {"providerARNs": [pool]}}}
+    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    api_env["COGNITO_USER_POOL_ARN"] = pool
 
 
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:

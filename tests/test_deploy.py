@@ -226,6 +226,21 @@ def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
     assert resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
 
 
+def test_with_cognito_the_pool_is_a_stack_parameter(monkeypatch):
+    config = build.load_config()
+    arn = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_x"
+    config["stages"]["cfn"]["environment_variables"].update(AUTH="cognito", COGNITO_USER_POOL_ARN=arn)
+    monkeypatch.setattr(build, "load_config", lambda: config)
+    template = build.merge_template("cfn")
+    assert template["Parameters"]["CognitoUserPoolArn"]["Default"] == arn
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    authorizer = body["securityDefinitions"]["imgpipe-users"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["providerARNs"] == [{"Ref": "CognitoUserPoolArn"}]
+    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["COGNITO_USER_POOL_ARN"] == {"Ref": "CognitoUserPoolArn"}
+    assert "CognitoUserPoolArn" not in json.dumps(build.merge_template("tf"))  # api_key stages: no pool
+
+
 def test_the_dashboard_charts_metrics_the_code_emits():
     body = RESOURCES["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     charted = set(re.findall(r'\["imgpipe", "(\w+)"', body))

@@ -74,3 +74,9 @@ variable "api_latency_alarm_ms" {
   type        = number
   default     = 3000
 }
+
+variable "cognito_user_pool_arn" {
+  description = "With AUTH=cognito in the tf stage, set its COGNITO_USER_POOL_ARN to \"$${var.cognito_user_pool_arn}\"."
+  type        = string
+  default     = ""
+}
