@@ -21,7 +21,7 @@ help:
 	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
 	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
-	@echo "make deploy STAGE=dev    resources stack + chalice deploy + API key, throttling, DLQ wiring (AWS credentials)"
+	@echo "make deploy STAGE=dev    stacks + chalice deploy + API key and wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
 
