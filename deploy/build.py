@@ -114,6 +114,7 @@ def merge_template(stage: str) -> dict:
         }
     )
     resources["RestAPI"] = {
+        "DependsOn": ["ApiGatewayAccountReady"],  # access logging needs the account's role
         "Properties": {
             "Name": {"Ref": "ApiName"},
             "DefinitionBody": {"x-amazon-apigateway-gateway-responses": apigw.gateway_responses()},

@@ -216,6 +216,10 @@ def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
     assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     assert json.loads(api["AccessLogSetting"]["Format"])["status"] == "$context.status"
     assert resources["SweepStuckImages"]["Properties"]["DeadLetterQueue"]["Type"] == "SQS"
+    # Access logging fails until API Gateway's account role exists: the API waits for it.
+    assert resources["RestAPI"]["DependsOn"] == ["ApiGatewayAccountReady"]
+    ready = json.dumps(resources["ApiGatewayAccountReady"]["Metadata"])
+    assert '{"Ref": "ApiGatewayAccount"}' in ready
     assert resources["DeadLetterQueue"]["DeletionPolicy"] == "Retain"
 
     alarms = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
