@@ -24,7 +24,7 @@ help:
 	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
 	@echo "                         [BASELINE=1: also rewrite bench/results/latest.json]"
 	@echo "make bench-api | bench-startup | bench-e2e   API CPU, start-up and package, end-to-end latency"
-	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
+	@echo "make deploy STAGE=dev    stacks + chalice deploy + API key and wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
 
@@ -51,7 +51,15 @@ run-venv: $(VENV)/.run-installed
 
 venv: $(VENV)/.installed
 
-test: venv
+# checkov in a virtualenv of its own: its pins clash with pytest's (see the file).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@if [ -z "$(PYTHON312)" ]; then echo "imgpipe needs Python 3.12 (see make venv)."; exit 1; fi
+	$(PYTHON312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+test: venv $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest
 
 # The benchmark corpus is not in the repository: a development checkout has it
@@ -98,4 +106,4 @@ package-terraform: venv
 	$(PY) -m deploy package-terraform
 
 clean: reset-local
-	rm -rf $(VENV) .pytest_cache test-artifacts build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache test-artifacts build

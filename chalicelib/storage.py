@@ -8,6 +8,7 @@ object is None, a changed one is SourceChangedError. Every other ClientError
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import FileTooLargeError, SourceChangedError
@@ -17,6 +18,11 @@ from chalicelib.urls import PresignedGetSigner
 # browser/CDN caching is safe, a year for shared caches that revalidate.
 CACHE_CONTROL = "public, max-age=86400, s-maxage=31536000"
 _MISSING = ("404", "NoSuchKey", "NotFound")
+# SigV4 and a region are not enough: botocore still names the global endpoint
+# (BUCKET.s3.amazonaws.com) outside us-east-1, which a new bucket answers with a
+# 307 that a browser's CORS upload cannot follow. "virtual" names the regional
+# one (BUCKET.s3.REGION.amazonaws.com); an IP endpoint (make run) stays path-style.
+S3_CLIENT_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
 
 
 @dataclass(frozen=True)
