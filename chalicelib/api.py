@@ -96,13 +96,21 @@ def list_images(
     params: dict[str, str], settings: Settings, storage: S3Storage, store: DynamoStatusStore,
     owner: str | None = None,
 ) -> dict:
-    """`?status=&key=&limit=&cursor=`; `key` finds the one record of a source key."""
-    unknown = set(params) - {"status", "key", "limit", "cursor"}
+    """`?status=&key=&limit=&cursor=&urls=`; `key` finds the one record of a source key.
+
+    `urls=false` leaves the presigned URLs out: a listing that only shows
+    states and sizes then costs no signing at all.
+    """
+    unknown = set(params) - {"status", "key", "limit", "cursor", "urls"}
     if unknown:
         raise InvalidRequestError(f"unknown query parameters: {', '.join(sorted(unknown))}")
     status = params.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(STATUSES)}")
+    urls = params.get("urls", "true")
+    if urls not in ("true", "false"):
+        raise InvalidRequestError("urls must be true or false")
+    signed = with_download_urls if urls == "true" else (lambda record, *_: record)
     limit = whole_number(params.get("limit", "25"))
     if limit is None or not 1 <= limit <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
@@ -112,10 +120,10 @@ def list_images(
         record = _owned(store.get(image_id_for_key(params["key"])), owner)
         matches = record and record.get("source", {}).get("key") == params["key"]
         if matches and (status is None or record["status"] == status):
-            return {"items": [with_download_urls(record, settings, storage)], "next_cursor": None}
+            return {"items": [signed(record, settings, storage)], "next_cursor": None}
         return {"items": [], "next_cursor": None}
     items, cursor = store.list(status, limit, params.get("cursor"), owner)
-    return {"items": [with_download_urls(i, settings, storage) for i in items], "next_cursor": cursor}
+    return {"items": [signed(i, settings, storage) for i in items], "next_cursor": cursor}
 
 
 def delete_image(

@@ -86,12 +86,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def api_key_required() -> bool:
-    """API_KEY_REQUIRED=true puts every route behind an API Gateway API key.
+AUTH_MODES = ("api_key", "cognito", "iam", "none")
 
+
+def auth_mode() -> str:
+    """AUTH: what guards every route but GET / and GET /health.
+
+    Unset means api_key, so a deployed stage is never open by accident; only
+    `none` (set explicitly, as the local stage does) leaves the API open.
     Read when app.py is imported, like the bucket below: it shapes the API.
     """
-    return os.environ.get("API_KEY_REQUIRED", "").strip().lower() in ("1", "true", "yes")
+    value = os.environ.get("AUTH", "").strip().lower() or "api_key"
+    if value not in AUTH_MODES:
+        raise ConfigError(f"AUTH={value!r} must be one of {', '.join(AUTH_MODES)}")
+    return value
+
+
+def cognito_user_pool_arn() -> str:
+    """COGNITO_USER_POOL_ARN: the pool whose tokens AUTH=cognito accepts."""
+    return _required(os.environ, "COGNITO_USER_POOL_ARN")
 
 
 def input_bucket_name() -> str:

@@ -17,6 +17,7 @@ from chalicelib.errors import (
     FileTooLargeError,
     ImageBusyError,
     ImageDeletedError,
+    ImageProcessingError,
     ImageRejectedError,
     SourceChangedError,
 )
@@ -132,7 +133,10 @@ class ImagePipeline:
             return Outcome(key, image_id, FAILED)
         try:
             return self._process_claimed(claim, info, source)
-        except ImageRejectedError as exc:
+        except ImageRejectedError as exc:  # the same bytes would fail again: no retry
+            if exc.__cause__ is not None:  # Pillow's own words and the traceback: the log, not the record
+                report = log.error if isinstance(exc, ImageProcessingError) else log.info
+                report("image %s: %s", image_id, exc.message, exc_info=True)
             self._fail(claim, exc.code, exc.message)
             return Outcome(key, image_id, FAILED)
         except SourceChangedError:
@@ -173,10 +177,13 @@ class ImagePipeline:
         data = self.storage.read_source(info, self.settings.max_upload_bytes)
         result = process_image(data, self.outputs, self.settings.max_pixels)
 
-        renditions = []
+        renditions: list[dict] = []
         for rendition in result.renditions:
-            key = output_key(info.key, rendition.name, rendition.format)
-            self.storage.write_rendition(key, rendition.data, rendition.content_type)
+            if rendition.same_as is None:
+                key = output_key(info.key, rendition.name, rendition.format)
+                self.storage.write_rendition(key, rendition.data, rendition.content_type)
+            else:  # the same bytes as an earlier rendition: one object, two entries
+                key = renditions[rendition.same_as]["key"]
             renditions.append(
                 {
                     "name": rendition.name,

