@@ -13,7 +13,8 @@ PORT ?= 8000
 AWS_PORT ?= 4566
 STAGE ?= dev
 
-.PHONY: help venv test run reset-local loadtest bench clean deploy package package-terraform
+.PHONY: help venv run-venv test run reset-local loadtest bench clean deploy package package-terraform
+.PHONY: bench-api bench-startup bench-e2e
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
@@ -21,11 +22,15 @@ help:
 	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
 	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
-	@echo "make deploy STAGE=dev    resources stack + chalice deploy + DLQ wiring (AWS credentials)"
+	@echo "                         [BASELINE=1: also rewrite bench/results/latest.json]"
+	@echo "make bench-api | bench-startup | bench-e2e   API CPU, start-up and package, end-to-end latency"
+	@echo "make deploy STAGE=dev    stacks + chalice deploy + API key and wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Two steps: `make run` needs only requirements-run.txt (the app, moto's server,
+# the CLI); `make test` and `make bench` add requirements-dev.txt.
+$(VENV)/.run-installed: requirements.txt requirements-run.txt
 	@if [ -z "$(PYTHON312)" ]; then \
 	  echo "imgpipe needs Python 3.12 (the AWS Lambda python3.12 runtime)."; \
 	  echo "Install it: 'apt install python3.12 python3.12-venv', 'brew install python@3.12'," \
@@ -33,14 +38,28 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	  exit 1; fi
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then \
 	  echo "Recreating $(VENV): it is not Python 3.12"; rm -rf $(VENV); fi
-	$(PYTHON312) -m venv $(VENV)
+	@[ -x $(PY) ] || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
+	$(PY) -m pip install --quiet -r requirements-run.txt
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+run-venv: $(VENV)/.run-installed
+
 venv: $(VENV)/.installed
 
-test: venv
+# checkov in a virtualenv of its own: its pins clash with pytest's (see the file).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@if [ -z "$(PYTHON312)" ]; then echo "imgpipe needs Python 3.12 (see make venv)."; exit 1; fi
+	$(PYTHON312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+test: venv $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest
 
 # The benchmark corpus is not in the repository: a development checkout has it
@@ -49,12 +68,26 @@ test: venv
 PHOTOS ?= ../shared/corpus/photos
 ROUNDS ?= 5
 SUBSET ?=
+# Results go to the git-ignored bench/out/; BASELINE=1 also rewrites bench/results/latest.json.
 bench: venv
-	$(PY) -m bench --photos "$(PHOTOS)" --rounds $(ROUNDS) --subset "$(SUBSET)"
+	$(PY) -m bench --photos "$(PHOTOS)" --rounds $(ROUNDS) --subset "$(SUBSET)" $(if $(BASELINE),--baseline)
+
+# CPU of GET /images (25 records × 7 renditions) and GET /images/{id} in the API handler.
+bench-api: venv
+	$(PY) -m bench.api
+
+# Start-up of the CLI's commands and of `import app`, and the Lambda package's size.
+bench-startup: venv
+	$(PY) -m bench.startup
+
+# Upload → COMPLETE through a fresh local stack (10 photos), and 100 concurrent GET /images.
+bench-e2e: venv
+	MALLOC_ARENA_MAX=2 $(PY) -m bench.e2e
 
 # python -m imgpipe run: the CLI's --help lists more options (--reset, --workers …).
-run: venv
-	$(PY) -m imgpipe run --port $(PORT) --aws-port $(AWS_PORT)
+# MALLOC_ARENA_MAX: as every deployed function has it (.chalice/config.json).
+run: run-venv
+	MALLOC_ARENA_MAX=2 $(PY) -m imgpipe run --port $(PORT) --aws-port $(AWS_PORT)
 
 reset-local:
 	rm -rf .local-state
@@ -73,4 +106,4 @@ package-terraform: venv
 	$(PY) -m deploy package-terraform
 
 clean: reset-local
-	rm -rf $(VENV) .pytest_cache test-artifacts build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache test-artifacts build

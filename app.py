@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 from chalice.app import Request, S3Event
 
 from chalicelib import api
 from chalicelib.config import (
     Settings,
-    api_key_required,
+    auth_mode,
+    cognito_user_pool_arn,
     input_bucket_name,
     load_settings,
     resize_bound_by_template,
@@ -35,14 +35,23 @@ from chalicelib.errors import (
 from chalicelib.observability import observe_invocation
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
-from chalicelib.storage import S3Storage
+from chalicelib.storage import S3_CLIENT_CONFIG, S3Storage
 from chalicelib.sweeper import sweep
 
 app = Chalice(app_name="imgpipe")
 app.log.setLevel(logging.INFO)
 # An upload request is a few hundred bytes; refuse megabytes before parsing.
 MAX_BODY_BYTES = 16 * 1024
-API_KEY = api_key_required()
+AUTH = auth_mode()
+if AUTH == "cognito":
+    AUTHORIZER = CognitoUserPoolAuthorizer("imgpipe-users", provider_arns=[cognito_user_pool_arn()])
+elif AUTH == "iam":
+    AUTHORIZER = IAMAuthorizer()
+else:
+    AUTHORIZER = None
+# Every route but the page and /health; api.request_owner reads the caller from the
+# key id, the token's `sub` or the IAM user, so each caller sees only its images.
+PROTECTED = {"api_key_required": AUTH == "api_key", "authorizer": AUTHORIZER}
 
 
 @functools.cache
@@ -53,11 +62,7 @@ def get_settings() -> Settings:
 @functools.cache
 def get_storage() -> S3Storage:
     settings = get_settings()
-    # SigV4 with an explicit region: presigned URLs then name the regional
-    # endpoint, and browsers are not redirected (which fails CORS).
-    client = boto3.client(
-        "s3", region_name=settings.region, config=Config(signature_version="s3v4")
-    )
+    client = boto3.client("s3", region_name=settings.region, config=S3_CLIENT_CONFIG)
     return S3Storage(client, settings.input_bucket, settings.output_bucket)
 
 
@@ -111,14 +116,18 @@ def _reason_code(chalice_code: str) -> str:
 
 @app.middleware("http")
 def error_shape_and_cors(request: Request, get_response):
-    """Give Chalice's own errors (405, 415, 500) our error shape; add CORS.
+    """Give every error, Chalice's own (405, 415, 500) too, our shape; add CORS.
 
     Chalice's CORSConfig allows a single origin per route, ALLOWED_ORIGINS may
     list several, so the Origin header is matched here for every route.
     """
-    response = get_response(request)
+    try:
+        response = get_response(request)
+    except Exception:  # outside a json_errors route (e.g. a middleware): still our shape
+        app.log.exception("request failed")
+        response = _error("internal_error", "An internal error occurred.", 500)
     body = response.body
-    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+    if isinstance(body, dict) and {"Code", "Message"} <= set(body):  # even with keys added after
         response.body = {"error": {"code": _reason_code(body["Code"]), "message": body["Message"]}}
     response.headers["X-Content-Type-Options"] = "nosniff"
     origin = request.headers.get("origin")
@@ -153,13 +162,15 @@ def _json_body(request: Request) -> object:
         return json.loads(request.raw_body or b"")
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequestError("body must be valid JSON") from None
+    except RecursionError:  # thousands of nested arrays fit in 16 KB
+        raise InvalidRequestError("body is nested too deeply") from None
 
 
 def _owner() -> str | None:
     return api.request_owner(app.current_request.context)
 
 
-@app.route("/uploads", methods=["POST"], api_key_required=API_KEY)
+@app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload():
     request = app.current_request
@@ -169,23 +180,23 @@ def create_upload():
     return Response(body, status_code=201)
 
 
-@app.route("/images", methods=["GET"], api_key_required=API_KEY)
+@app.route("/images", methods=["GET"], **PROTECTED)
 @json_errors
 def list_images():
     params = dict(app.current_request.query_params or {})
     return api.list_images(params, get_settings(), get_storage(), get_status_store(), _owner())
 
 
-@app.route("/images/{image_id}", methods=["GET"], api_key_required=API_KEY)
+@app.route("/images/{image_id}", methods=["GET"], **PROTECTED)
 @json_errors
 def get_image(image_id: str):
     return api.get_image(image_id, get_settings(), get_storage(), get_status_store(), _owner())
 
 
-@app.route("/images/{image_id}", methods=["DELETE"], api_key_required=API_KEY)
+@app.route("/images/{image_id}", methods=["DELETE"], **PROTECTED)
 @json_errors
 def delete_image(image_id: str):
-    api.delete_image(image_id, get_storage(), get_status_store(), _owner())
+    api.delete_image(image_id, get_settings(), get_storage(), get_status_store(), _owner())
     return Response("", status_code=204)
 
 

@@ -27,6 +27,9 @@ from bench.impls import WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
+# Every run writes here (git-ignored); --baseline also updates the committed one.
+LOCAL_OUT = ROOT / "bench" / "out" / "latest.json"
+BASELINE = ROOT / "bench" / "results" / "latest.json"
 # name: (implementation, CPUs/threads)
 CONFIGS = {
     "naive": ("naive", 1),
@@ -35,6 +38,8 @@ CONFIGS = {
     "vips-1": ("vips", 1),
     "vips-2": ("vips", 2),
 }
+# As every deployed function has it (.chalice/config.json): glibc read it at start-up.
+WORKER_ENV = {**os.environ, "MALLOC_ARENA_MAX": "2"}
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff", ".webp", ".avif", ".mpo", ".heic"}
 
 
@@ -42,7 +47,7 @@ class Worker:
     def __init__(self, impl: str, threads: int) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.worker", impl, str(threads)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT, env=WORKER_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 
     def run(self, **request) -> dict:
@@ -66,7 +71,9 @@ def parse_args() -> argparse.Namespace:
                         help="one round of W2+AVIF (W3) for imgpipe, to report AVIF's cost")
     parser.add_argument("--extras", action=argparse.BooleanOptionalAction, default=True,
                         help="quality, peak RSS, cold start and package size")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    parser.add_argument("--out", default=str(LOCAL_OUT), help="results JSON (default: git-ignored)")
+    parser.add_argument("--baseline", action="store_true",
+                        help=f"also write the committed baseline {BASELINE.relative_to(ROOT)}")
     return parser.parse_args()
 
 
@@ -211,7 +218,8 @@ def peak_rss(configs: list[str], cases: list[tuple[Path, str]]) -> dict:
         for name in configs:
             impl, threads = CONFIGS[name]
             got = subprocess.run([sys.executable, "-m", "bench.worker", impl, str(threads), "--once",
-                                  str(path), workload], cwd=ROOT, capture_output=True, text=True)
+                                  str(path), workload], cwd=ROOT, env=WORKER_ENV, capture_output=True,
+                                 text=True)
             try:
                 row = json.loads(got.stdout)
             except json.JSONDecodeError:
@@ -276,12 +284,19 @@ def package_size() -> dict:
     }
 
 
+def _cell(value: float | None, width: int, fmt: str) -> str:
+    """A number, or an en dash where there is nothing to show (never `nan`)."""
+    return f"{'–' if value is None else format(value, fmt):>{width}}"
+
+
 def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> None:
     header = (f"{'workload':<8} {'impl':<10} {'wall ms/img':>22} {'cpu ms/img':>8} {'img/s':>6} "
-              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'KiB/img':>8} {'SSIM min':>8} "
+              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'cpu×vips1':>9} "
+              f"{'KiB/img':>8} {'SSIM min':>8} "
               f"{'PSNR':>6} {'RSS MiB':>8}")
     if rss_photo:
         print(f"(RSS: peak of a fresh process on {rss_photo})")
+    print("× columns: paired wall-time ratios; cpu×vips1: the CPU-time ratio, which load skews least")
     print(header)
     print("-" * len(header))
     for workload, per_config in summary.items():
@@ -292,11 +307,12 @@ def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> Non
             lo, hi = e["wall_ms_range"]
             print(f"{workload:<8} {name:<10} {e['wall_ms']:>7.0f} [{lo:>5.0f}–{hi:>5.0f}] "
                   f"{e['cpu_ms']:>10.0f} {e['images_per_s']:>6.2f} "
-                  f"{e.get('x_naive_wall', float('nan')):>7.2f} {e.get('x_vips1_wall', float('nan')):>7.2f} "
-                  f"{e.get('x_vips2_wall', float('nan')):>7.2f} {e.get('x_own1_wall', float('nan')):>6.2f} "
+                  f"{_cell(e.get('x_naive_wall'), 7, '.2f')} {_cell(e.get('x_vips1_wall'), 7, '.2f')} "
+                  f"{_cell(e.get('x_vips2_wall'), 7, '.2f')} {_cell(e.get('x_own1_wall'), 6, '.2f')} "
+                  f"{_cell(e.get('x_vips1_cpu'), 9, '.2f')} "
                   f"{e['output_bytes_per_image'] / 1024:>8.0f} "
-                  f"{qi.get('min_ssim', float('nan')):>8.4f} {qi.get('mean_psnr', float('nan')):>6.2f} "
-                  f"{peak if peak is not None else float('nan'):>8.0f}")
+                  f"{_cell(qi.get('min_ssim'), 8, '.4f')} {_cell(qi.get('mean_psnr'), 6, '.2f')} "
+                  f"{_cell(peak, 8, '.0f')}")
 
 
 def main() -> int:
@@ -359,8 +375,11 @@ def main() -> int:
         results["peak_rss"] = rss
         results["cold_start"] = cold_start()
         results["package"] = package_size()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    results["load"] = os.getloadavg()
+    text = json.dumps(results, indent=1) + "\n"
+    for out in [Path(args.out)] + ([BASELINE] if args.baseline else []):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
 
     print()
     print_table(results["summary"], q, rss, rss_photo)
@@ -372,11 +391,13 @@ def main() -> int:
             print(f"W3 (W2 + AVIF) {name}: {e['wall_ms']:.0f} ms/img wall, {e['cpu_ms']:.0f} ms CPU")
     for key, per in rss.items():
         print(f"peak RSS {key}: " + ", ".join(
-            f"{n} {r.get('rss_peak_mib', float('nan')):.0f} MiB" for n, r in per.items()))
+            f"{n} {_cell(r.get('rss_peak_mib'), 0, '.0f')} MiB" for n, r in per.items()))
     if "cold_start" in results:
         print(f"cold start: {results['cold_start']}")
         print(f"package: {results['package']}")
-    print(f"\nwrote {args.out}; `python -m bench.report` prints it as Markdown")
+    wrote = f"{args.out} and {BASELINE}" if args.baseline else args.out
+    print(f"\nload average {os.getloadavg()[0]:.2f}; wrote {wrote}; "
+          "`python -m bench.report` prints it as Markdown")
     return 0
 
 

@@ -57,21 +57,32 @@ def imgpipe(data: bytes, workload: str) -> list[Output]:
 
 def vips(data: bytes, workload: str) -> list[Output]:
     """libvips: thumbnail_buffer for the largest size, thumbnail_image cascaded
-    from it for the smaller ones (the faster of the two ways in DESIGN.md)."""
+    from it for the smaller ones (the faster of the two ways in DESIGN.md).
+
+    Equal work with imgpipe: only a photo that carries an ICC profile is
+    converted to sRGB (an untagged one is sRGB already, and imgpipe leaves it
+    alone); a picture is kept in memory only when it is used more than once
+    (two formats, or the source of a smaller size), else it streams.
+    """
     import pyvips
 
+    sizes = WORKLOADS[workload]
+    uses = {w: sum(1 for _, e, _, _, _ in sizes if e == w) for _, w, _, _, _ in sizes}
+    smallest = min(uses)
+    profile = {}
+    if pyvips.Image.new_from_buffer(data, "").get_typeof("icc-profile-data"):
+        profile = {"output_profile": "srgb"}
     made: dict[int, pyvips.Image] = {}
     outputs = []
-    for name, width, height, fmt, quality in WORKLOADS[workload]:
+    for name, width, height, fmt, quality in sizes:
         if width not in made:
             if made:
                 base = made[min(made)]
                 image = base.thumbnail_image(width, height=height, size="down")
             else:
-                image = pyvips.Image.thumbnail_buffer(
-                    data, width, height=height, size="down", output_profile="srgb"
-                )
-            made[width] = image.copy_memory()  # encode once, reuse as cascade source
+                image = pyvips.Image.thumbnail_buffer(data, width, height=height, size="down", **profile)
+            # Reused (a second format, or the cascade's source): render once.
+            made[width] = image.copy_memory() if uses[width] > 1 or width != smallest else image
         image = made[width]
         if fmt == "jpeg":
             encoded = image.jpegsave_buffer(Q=quality, keep=0)

@@ -71,12 +71,15 @@ def targets_table(r: dict) -> str:
         rows.append(f"| {target} | {measured} | {'met' if ok else '**not met**'} |")
 
     w1, w2 = s.get("W1", {}), s.get("W2", {})
-    if "imgpipe-1" in w1:
+    if "imgpipe-1" in w1:  # CPU ratios: the machine is shared, and CPU time is what Lambda bills
         x = w1["imgpipe-1"]
-        ratio = x["x_naive_wall"]
-        row("W1 ≥ 4× faster than naive (1 CPU)", f"{1 / ratio:.2f}× (ratio {ratio:.2f})", ratio <= 0.25)
-        row("W1 ≤ 1.0× libvips (1 CPU)", f"{x['x_vips1_wall']:.2f}×", x["x_vips1_wall"] <= 1.0)
-    if "imgpipe-1" in w2:
+        if "x_naive_cpu" in x:
+            ratio = x["x_naive_cpu"]
+            row("W1 ≥ 4× faster than naive (1 CPU)", f"{1 / ratio:.2f}× (ratio {ratio:.2f})",
+                ratio <= 0.25)
+        if "x_vips1_cpu" in x:
+            row("W1 CPU ≤ 0.9× libvips (1 CPU)", f"{x['x_vips1_cpu']:.2f}×", x["x_vips1_cpu"] <= 0.9)
+    if "imgpipe-1" in w2 and "x_vips1_cpu" in w2["imgpipe-1"]:
         x = w2["imgpipe-1"]
         row("W2 CPU ≤ 1.0× libvips (1 CPU)", f"{x['x_vips1_cpu']:.2f}×", x["x_vips1_cpu"] <= 1.0)
     if "imgpipe-2" in w2 and "x_own1_wall" in w2["imgpipe-2"]:
@@ -115,11 +118,14 @@ def levers_tables(levers: dict) -> tuple[str, str]:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results" / "latest.json"
+    # The last local run if there is one, else the committed baseline.
+    local, baseline = ROOT / "bench" / "out" / "latest.json", ROOT / "bench" / "results" / "latest.json"
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else (local if local.exists() else baseline)
     results = json.loads(path.read_text())
     print(results_table(results), "\n")
     print(targets_table(results), "\n")
-    levers = ROOT / "bench" / "results" / "levers.json"
+    levers = ROOT / "bench" / "out" / "levers.json"
+    levers = levers if levers.exists() else ROOT / "bench" / "results" / "levers.json"
     if levers.exists():
         for table in levers_tables(json.loads(levers.read_text())):
             print(table, "\n")

@@ -5,14 +5,15 @@ Functions raise domain errors; app.py turns them into status codes.
 
 import time
 
-from chalicelib.config import Settings
+from chalicelib.config import Settings, whole_number
 from chalicelib.errors import ImageNotFoundError, InvalidRequestError
 from chalicelib.renditions import CONTENT_TYPES
-from chalicelib.status import STATUSES, DynamoStatusStore, iso_now
+from chalicelib.status import DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
     check_image_id,
     image_id_for_key,
+    is_upload_key,
     new_image_id,
     upload_key,
     validate_upload_request,
@@ -41,8 +42,9 @@ def request_owner(context: dict | None) -> str | None:
 
 
 def _owned(record: dict | None, owner: str | None) -> dict | None:
-    """The record if this caller may see it: anyone on an open API, else its creator."""
-    if record is None or (owner and record.get("owner") != owner):
+    """The record if this caller may see it: anyone on an open API, else its creator.
+    A tombstone is no record at all."""
+    if record is None or record.get("status") == DELETED or (owner and record.get("owner") != owner):
         return None
     return record
 
@@ -52,11 +54,14 @@ def create_upload(
     owner: str | None = None,
 ) -> dict:
     """Issue a presigned POST for one image and record it as PENDING."""
-    filename, content_type, _ = validate_upload_request(body, settings.max_upload_bytes)
+    filename, content_type, size = validate_upload_request(body, settings.max_upload_bytes)
     image_id = new_image_id()
     key = upload_key(image_id, filename)
     now = time.time()
-    upload = storage.presign_upload(key, content_type, settings.max_upload_bytes, settings.upload_url_ttl)
+    # A declared size is a promise: the policy holds the client to it.
+    upload = storage.presign_upload(
+        key, content_type, size or settings.max_upload_bytes, settings.upload_url_ttl
+    )
     expires = now + settings.upload_url_ttl
     store.create_pending(
         image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner
@@ -91,40 +96,60 @@ def list_images(
     params: dict[str, str], settings: Settings, storage: S3Storage, store: DynamoStatusStore,
     owner: str | None = None,
 ) -> dict:
-    """`?status=&key=&limit=&cursor=`; `key` finds the one record of a source key."""
-    unknown = set(params) - {"status", "key", "limit", "cursor"}
+    """`?status=&key=&limit=&cursor=&urls=`; `key` finds the one record of a source key.
+
+    `urls=false` leaves the presigned URLs out: a listing that only shows
+    states and sizes then costs no signing at all.
+    """
+    unknown = set(params) - {"status", "key", "limit", "cursor", "urls"}
     if unknown:
         raise InvalidRequestError(f"unknown query parameters: {', '.join(sorted(unknown))}")
     status = params.get("status")
-    if status is not None and status.upper() not in STATUSES:
+    if status is not None and status not in STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(STATUSES)}")
-    limit_text = params.get("limit", "25")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+    urls = params.get("urls", "true")
+    if urls not in ("true", "false"):
+        raise InvalidRequestError("urls must be true or false")
+    signed = with_download_urls if urls == "true" else (lambda record, *_: record)
+    limit = whole_number(params.get("limit", "25"))
+    if limit is None or not 1 <= limit <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    if "cursor" in params:
+        decode_cursor(params["cursor"], status)  # refused alike with `key`
     if "key" in params:
         record = _owned(store.get(image_id_for_key(params["key"])), owner)
         matches = record and record.get("source", {}).get("key") == params["key"]
-        if matches and (status is None or record["status"] == status.upper()):
-            return {"items": [with_download_urls(record, settings, storage)], "next_cursor": None}
+        if matches and (status is None or record["status"] == status):
+            return {"items": [signed(record, settings, storage)], "next_cursor": None}
         return {"items": [], "next_cursor": None}
-    items, cursor = store.list(
-        status.upper() if status else None, int(limit_text), params.get("cursor"), owner
-    )
-    return {"items": [with_download_urls(i, settings, storage) for i in items], "next_cursor": cursor}
+    items, cursor = store.list(status, limit, params.get("cursor"), owner)
+    return {"items": [signed(i, settings, storage) for i in items], "next_cursor": cursor}
 
 
 def delete_image(
-    image_id: str, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
+    image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
 ) -> None:
-    """Remove the source, every rendition, then the record (last, so a retry can finish)."""
-    record = _owned(store.get(check_image_id(image_id)), owner)
-    if record is None:
+    """Leave a tombstone, then remove the source and every rendition.
+
+    The tombstone (not a bare delete) is what an invocation still working on
+    the image, or an upload arriving late, finds: each removes what it wrote.
+    It expires when no upload URL issued for the image can be used any more.
+    """
+    seen = _owned(store.get(check_image_id(image_id)), owner)
+    if seen is None:
+        raise ImageNotFoundError(f"no image {image_id}")
+    now = time.time()
+    expires = int(now) + settings.upload_url_ttl + PENDING_RECORD_GRACE
+    # An upload key was issued for this image alone: any object arriving for it
+    # later is refused. A key put straight into the bucket may be used again.
+    refuses = is_upload_key(seen.get("source", {}).get("key", ""))
+    record = store.tombstone(image_id, iso_now(now), expires, refuses_uploads=refuses)
+    if record is None:  # deleted by someone else meanwhile
         raise ImageNotFoundError(f"no image {image_id}")
     source_key = record.get("source", {}).get("key")
     if source_key:
         storage.delete_source(source_key)
     storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
-    store.delete(image_id)
 
 
 def health(storage: S3Storage, store: DynamoStatusStore) -> tuple[bool, dict]:

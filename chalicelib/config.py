@@ -5,6 +5,7 @@ with a message naming the variable, not halfway through an image.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,14 +36,18 @@ class Settings:
     region: str = "us-east-1"
 
 
+def whole_number(text: str) -> int | None:
+    """ASCII digits only: int() also takes '٣', '1_000' and ' +5', and '²'.isdigit() is true."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    value = whole_number(raw)
+    if value is None:
+        raise ConfigError(f"{name}={raw!r} is not a whole number")
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is outside {low}..{high}")
     return value
@@ -81,12 +86,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def api_key_required() -> bool:
-    """API_KEY_REQUIRED=true puts every route behind an API Gateway API key.
+AUTH_MODES = ("api_key", "cognito", "iam", "none")
 
+
+def auth_mode() -> str:
+    """AUTH: what guards every route but GET / and GET /health.
+
+    Unset means api_key, so a deployed stage is never open by accident; only
+    `none` (set explicitly, as the local stage does) leaves the API open.
     Read when app.py is imported, like the bucket below: it shapes the API.
     """
-    return os.environ.get("API_KEY_REQUIRED", "").strip().lower() in ("1", "true", "yes")
+    value = os.environ.get("AUTH", "").strip().lower() or "api_key"
+    if value not in AUTH_MODES:
+        raise ConfigError(f"AUTH={value!r} must be one of {', '.join(AUTH_MODES)}")
+    return value
+
+
+def cognito_user_pool_arn() -> str:
+    """COGNITO_USER_POOL_ARN: the pool whose tokens AUTH=cognito accepts."""
+    return _required(os.environ, "COGNITO_USER_POOL_ARN")
 
 
 def input_bucket_name() -> str:

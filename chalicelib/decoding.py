@@ -54,6 +54,8 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# JPEG start-of-frame markers of hierarchical (differential) frames, which libjpeg refuses.
+_HIERARCHICAL = (0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF)
 BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 # Pillow warns past MAX_IMAGE_PIXELS (set from MAX_PIXELS below); a warning
@@ -71,7 +73,7 @@ def sniff_format(head: bytes) -> str | None:
         return "GIF"
     if head[:2] == b"BM" and len(head) >= 26:
         return "BMP"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic TIFF and BigTIFF
         return "TIFF"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
@@ -98,6 +100,9 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         )
     if source_format == "PNG":
         _check_png_chunks(data)
+    lossless = False
+    if source_format == "JPEG":
+        lossless = _check_jpeg_frame(data)
     if source_format == "HEIF":
         _register_heif()
     Image.MAX_IMAGE_PIXELS = max_pixels
@@ -106,7 +111,10 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     except BOMB:
         raise TooManyPixelsError(f"The image has more than {max_pixels} pixels.") from None
     except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"
-        raise CorruptImageError(f"The {source_format} file cannot be read: {exc}") from exc
+        # The exception's text (file objects, Pillow internals) goes to the log via __cause__.
+        raise CorruptImageError(f"The {source_format} file cannot be read.") from exc
+    if lossless:
+        image.info["lossless"] = True  # libjpeg cannot scale lossless JPEG: no draft()
     width, height = image.size
     if width < 1 or height < 1:
         raise CorruptImageError("The image declares no pixels.")
@@ -116,6 +124,34 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             f"the limit is {max_pixels}."
         )
     return image, source_format
+
+
+def _check_jpeg_frame(data: bytes) -> bool:
+    """Refuse, with a name a person knows, the JPEG variants that Pillow's
+    8-bit libjpeg-turbo interface cannot decode: sample precision other than
+    8 bits (12-bit, 16-bit lossless) and hierarchical frames. Arithmetic
+    coding and 8-bit lossless decode (tests/test_jpeg_variants.py), so they
+    pass. Returns whether the frame is lossless. A file without a readable
+    frame header is left to Pillow, which calls it corrupt.
+    """
+    offset = 2
+    while offset + 5 <= len(data) and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            offset += 1
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            if marker in _HIERARCHICAL:
+                raise UnsupportedFormatError("Hierarchical JPEG is not supported.")
+            lossless = marker in (0xC3, 0xCB)
+            if data[offset + 4] != 8:
+                kind = "lossless JPEG" if lossless else "JPEG"
+                raise UnsupportedFormatError(f"{data[offset + 4]}-bit {kind} is not supported.")
+            return lossless
+        elif marker == 0xDA:  # scan data before any frame header: Pillow will refuse it
+            return False
+        else:
+            offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
+    return False
 
 
 def _check_png_chunks(data: bytes) -> None:
@@ -145,7 +181,14 @@ def _register_heif() -> None:
 
 
 def orientation_of(image: Image.Image) -> int:
-    """Read once: every later step reuses this instead of parsing EXIF again."""
+    """Read once: every later step reuses this instead of parsing EXIF again.
+
+    1 for TIFF: Pillow's TIFF plugin turns the picture itself when it loads
+    (and already reports the turned size), so applying the tag again would
+    turn it twice.
+    """
+    if image.format == "TIFF":
+        return 1
     try:
         orientation = int(image.getexif().get(0x0112, 1))
     except Exception:  # unreadable EXIF: treat as upright rather than fail
@@ -166,11 +209,11 @@ def decode_frame(image: Image.Image, orientation: int) -> Image.Image:
     try:
         image.load()
     except BOMB as exc:
-        raise TooManyPixelsError(str(exc)) from exc
+        raise TooManyPixelsError("The image has more pixels than the limit allows.") from exc
     except MemoryError:
         raise
     except Exception as exc:  # truncated data, bad CRCs, bad Huffman tables...
-        raise CorruptImageError(f"The {image.format} data is damaged: {exc}") from exc
+        raise CorruptImageError(f"The {image.format} data is damaged or truncated.") from exc
     # Not ImageOps.exif_transpose: it parses EXIF again and copies the whole
     # image even when there is nothing to turn (300 MB for a 100 MP PNG).
     return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image

@@ -19,8 +19,8 @@ if AVIF_SUPPORTED:
 # rest into `auto` (JPEG, or PNG when there is transparency).
 _SOURCE_OUTPUT = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 _JPEG_QUALITY = 82
-_WEBP_QUALITY = 80
-_WEBP_METHOD = 4
+WEBP_QUALITY = 80
+WEBP_METHOD = 4
 _AVIF_QUALITY = 60
 
 
@@ -51,18 +51,10 @@ def encode(image: Image.Image, fmt: str) -> bytes:
         image.save(buffer, "PNG", compress_level=6)
     elif fmt == "webp":
         image = image.convert("RGB") if image.mode == "L" else image
-        image.save(buffer, "WEBP", quality=_WEBP_QUALITY, method=_WEBP_METHOD)
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     elif fmt == "avif":  # config.load_settings refuses avif where Pillow lacks it
         image = image.convert("RGB") if image.mode == "L" else image
         image.save(buffer, "AVIF", quality=_AVIF_QUALITY)
     else:
         raise ValueError(f"unknown output format {fmt!r}")
-    return buffer.getvalue()
-
-
-def encode_animation(frames: list[Image.Image], durations: list[int], loop: int) -> bytes:
-    """An animated WebP of `frames`, each shown for its duration in ms."""
-    buffer = io.BytesIO()
-    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations,
-                   loop=loop, quality=_WEBP_QUALITY, method=_WEBP_METHOD)
     return buffer.getvalue()

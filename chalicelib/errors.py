@@ -39,6 +39,20 @@ class TooManyPixelsError(ImageRejectedError):
     code = "too_many_pixels"
 
 
+class ImageProcessingError(ImageRejectedError):
+    """Pillow raised something unexpected while decoding, resizing or encoding.
+
+    The same bytes would raise again on every retry, so the record ends
+    FAILED at once; `stage` names the step, the cause goes to the log.
+    """
+
+    code = "internal_error"
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"{stage} failed.")
+        self.stage = stage
+
+
 class InvalidRequestError(ImgpipeError):
     """A client sent something malformed (HTTP 400)."""
 
@@ -81,3 +95,9 @@ class SourceChangedError(ImgpipeError):
     """The object was replaced while we worked; its own event will process it."""
 
     code = "source_changed"
+
+
+class ImageDeletedError(ImgpipeError):
+    """The image was deleted through the API: a late upload for it is discarded."""
+
+    code = "deleted"

@@ -2,20 +2,25 @@
 
 No AWS and no HTTP here, so the same code serves Lambda, `make run` and
 `python -m imgpipe resize`. decoding.py turns hostile bytes into pixels
-safely; this module colour-manages, resizes and hands pictures to encoding.py.
+safely; this module colour-manages, resizes and hands pictures to encoding.py
+(animations to animation.py). Anything unexpected Pillow raises on the way
+becomes an ImageProcessingError naming the stage: the same bytes would fail
+again, so retrying is pointless.
 """
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 from PIL import Image, ImageCms
 
-from chalicelib.decoding import BOMB, OPENERS, decode_frame, frame_count, open_image, orientation_of
-from chalicelib.encoding import encode, encode_animation, resolve_format
-from chalicelib.errors import TooManyPixelsError
+from chalicelib.animation import encode_animated, read_frames
+from chalicelib.decoding import decode_frame, frame_count, open_image, orientation_of
+from chalicelib.encoding import encode, resolve_format
+from chalicelib.errors import ImageProcessingError, ImgpipeError
 from chalicelib.placeholder import Placeholder, make_placeholder
 from chalicelib.renditions import CONTENT_TYPES, COVER, RenditionSpec
 
@@ -30,6 +35,8 @@ _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os
 _POOL = ThreadPoolExecutor(_CPUS, thread_name_prefix="encode") if _CPUS > 1 else None
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# The ICC colour space a mode's pixels must be in for a transform to apply.
+_ICC_SPACE = {"RGB": "RGB ", "RGBA": "RGB ", "CMYK": "CMYK"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class EncodedRendition:
     height: int
     data: bytes
     frames: int = 1  # > 1 when the animation was kept
+    # Index (in ProcessedImage.renditions) of an earlier rendition with the same
+    # bytes: store that one object once and point this entry at its key.
+    same_as: int | None = None
 
     @property
     def content_type(self) -> str:
@@ -61,6 +71,18 @@ class ProcessedImage:
     placeholder: Placeholder | None = field(default=None)
 
 
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Turn anything but a domain error (or MemoryError, which a retry with
+    more room may survive) into ImageProcessingError("{name} failed.")."""
+    try:
+        yield
+    except (ImgpipeError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ImageProcessingError(name) from exc
+
+
 def process_image(
     data: bytes,
     outputs: Sequence[tuple[RenditionSpec, str]],
@@ -71,16 +93,19 @@ def process_image(
     A format is `jpeg`, `png`, `webp`, `avif`, `auto`, or `source` (see
     encoding.resolve_format). Raises an ImageRejectedError subclass for bytes
     that can never become an image. Animated GIF/WebP: see MAX_ANIMATION_FRAMES.
+    Outputs that come out the same (same picture, same format) are encoded
+    once: the later ones carry `same_as`.
     """
-    image, source_format = open_image(data, max_pixels)
-    orientation = orientation_of(image)
-    width, height = image.size
-    display_size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    frames = frame_count(image)
-    animated = 1 < frames <= MAX_ANIMATION_FRAMES and frames * width * height <= max_pixels
-    specs = sorted({spec for spec, _ in outputs}, key=lambda s: -s.width * s.height)
-    _draft(image, display_size, specs)
-    picture, to_srgb = _normalise(decode_frame(image, orientation))
+    with stage("Decoding the image"):
+        image, source_format = open_image(data, max_pixels)
+        orientation = orientation_of(image)
+        width, height = image.size
+        display_size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        frames = frame_count(image)
+        animated = 1 < frames <= MAX_ANIMATION_FRAMES and frames * width * height <= max_pixels
+        specs = sorted({spec for spec, _ in outputs}, key=lambda s: -s.width * s.height)
+        extent = _draft(image, display_size, specs)
+        picture, to_srgb = _normalise(decode_frame(image, orientation))
     picture.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
     source = SourceInfo(source_format, *display_size, frames=frames)
 
@@ -89,10 +114,17 @@ def process_image(
     # never per output: Image.save() keeps its options on the image object, so
     # two threads saving one picture would swap their JPEG and WebP settings.
     resized: dict[RenditionSpec, Image.Image] = {}
-    jobs: list[Future | list[tuple[int, EncodedRendition]]] = []
+    first: dict[tuple, int] = {}  # what an output is → the first output index that makes it
+    same_as: dict[int, int] = {}
     unresized: list[tuple[int, RenditionSpec, str]] = []  # outputs of `picture` itself
+    moving: dict[tuple[int, int], tuple[int, RenditionSpec]] = {}  # animated size → its output
+    jobs: list[Future | list[tuple[int, EncodedRendition]]] = []
+    submitted: set[int] = set()  # ids of pictures an encoder job already holds
     for spec in specs:
-        resized[spec] = _resize(picture, spec, resized)
+        with stage("Resizing the image"):
+            made = _resize(picture, spec, resized, extent)
+        # Two boxes that give the same pixel size give the same picture: keep one.
+        target = resized[spec] = next((p for p in resized.values() if p.size == made.size), made)
         stills = []
         for i, (output_spec, fmt) in enumerate(outputs):
             if output_spec != spec:
@@ -100,19 +132,40 @@ def process_image(
             # Not `auto`: with the default OUTPUT_FORMATS (auto,webp) it would
             # be a second animated WebP under the same key as `webp`'s.
             if animated and fmt in ("webp", "source"):
-                jobs.append(_submit(_encode_animation, i, data, source_format, spec, orientation, max_pixels))
+                what: tuple = ("animation", target.size)
             else:
-                stills.append((i, spec, fmt))
-        if resized[spec] is picture:
+                what = ("still", id(target), resolve_format(fmt, source_format, target))
+            if what in first:
+                same_as[i] = first[what]
+                continue
+            first[what] = i
+            if what[0] == "animation":
+                moving[target.size] = (i, spec)
+            else:
+                stills.append((i, spec, what[2]))
+        if target is picture:
             unresized += stills
-        elif stills:
-            jobs.append(_submit(_encode_picture, resized[spec], stills, source_format, to_srgb))
+        elif stills:  # a picture already being saved on a thread is copied (its save options)
+            jobs.append(_submit(_encode_picture, target.copy() if id(target) in submitted else target,
+                                stills, to_srgb))
+            submitted.add(id(target))
     if unresized:
-        jobs.append(_submit(_encode_picture, picture, unresized, source_format, to_srgb))
-    placeholder = make_placeholder(_to_srgb(resized[specs[-1]], to_srgb)) if specs else None
+        jobs.append(_submit(_encode_picture, picture, unresized, to_srgb))
+    with stage("Making the placeholder"):
+        placeholder = make_placeholder(_to_srgb(resized[specs[-1]], to_srgb)) if specs else None
     del picture, resized  # the full-size pixels can go while encoders finish
+    if moving:
+        jobs += _animate(data, source, orientation, max_pixels, moving)
     done = dict(pair for job in jobs for pair in (job.result() if isinstance(job, Future) else job))
-    return ProcessedImage(source, [done[i] for i in range(len(outputs))], placeholder)
+    maker = [same_as.get(i, i) for i in range(len(outputs))]  # the output whose encode made i's bytes
+    keeper: dict[int, int] = {}  # ... and the first output, in `outputs` order, that stores them
+    for i, made_by in enumerate(maker):
+        keeper.setdefault(made_by, i)
+    renditions = [
+        replace(done[made_by], name=spec.name, same_as=None if keeper[made_by] == i else keeper[made_by])
+        for i, ((spec, _), made_by) in enumerate(zip(outputs, maker))
+    ]
+    return ProcessedImage(source, renditions, placeholder)
 
 
 def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
@@ -122,70 +175,114 @@ def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
 def _encode_picture(
     picture: Image.Image,
     wanted: list[tuple[int, RenditionSpec, str]],
-    source_format: str,
     to_srgb: ImageCms.ImageCmsTransform | None,
 ) -> list[tuple[int, EncodedRendition]]:
-    """Each (output index, spec, format) of one picture, in turn."""
-    picture = _to_srgb(picture, to_srgb)
+    """Each (output index, spec, concrete format) of one picture, in turn."""
+    with stage("Converting the colours to sRGB"):
+        picture = _to_srgb(picture, to_srgb)
     encoded = []
     for i, spec, fmt in wanted:
-        fmt = resolve_format(fmt, source_format, picture)
-        encoded.append((i, EncodedRendition(spec.name, fmt, *picture.size, encode(picture, fmt))))
+        with stage(f"Encoding the {fmt} rendition"):
+            data = encode(picture, fmt)
+        encoded.append((i, EncodedRendition(spec.name, fmt, *picture.size, data)))
     return encoded
 
 
+def _animate(
+    data: bytes, source: SourceInfo, orientation: int, max_pixels: int,
+    moving: dict[tuple[int, int], tuple[int, RenditionSpec]],
+) -> list[Future | list[tuple[int, EncodedRendition]]]:
+    """Decode the frames once, resize each to every animated size, and
+    encode one animated WebP per size (see animation.py for the byte bound)."""
+    def resize_frame(frame: Image.Image) -> dict[tuple[int, int], Image.Image]:
+        made: dict[RenditionSpec, Image.Image] = {}
+        for _, spec in moving.values():  # largest first, as `moving` was filled
+            made[spec] = _resize(frame, spec, made)
+        return {size: made[spec] for size, (_, spec) in moving.items()}
+
+    with stage("Decoding the animation frames"):
+        frames, durations, loop = read_frames(data, source.format, orientation, max_pixels, resize_frame)
+    full_size = (source.width, source.height)
+    return [
+        _submit(_encode_animation, output, frames[size], durations, loop, len(data), size != full_size)
+        for size, output in moving.items()
+    ]
+
+
 def _encode_animation(
-    index: int, data: bytes, source_format: str, spec: RenditionSpec, orientation: int, max_pixels: int
+    wanted: tuple[int, RenditionSpec], frames: list[Image.Image], durations: list[int],
+    loop: int, limit: int, resized: bool,
 ) -> list[tuple[int, EncodedRendition]]:
-    """Every frame resized to the spec, as one animated WebP.
+    with stage("Encoding the animated webp rendition"):
+        data, kept = encode_animated(frames, durations, loop, limit, resized)
+    i, spec = wanted
+    return [(i, EncodedRendition(spec.name, "webp", *frames[0].size, data, frames=kept))]
 
-    Opens its own copy of the source, so it can run on a thread while other
-    renditions use frame 0. Frames are resized as they are decoded; only the
-    small ones are kept until the encoder takes them.
+
+# Decode scales in eighths, and how much larger than the largest output each
+# must stay. 1/8 and 1/4 average 8x8 and 4x4 blocks and would blur: keep 2x
+# for the final LANCZOS, as libvips' thumbnail does. 3/8 and 1/2 are scaled
+# IDCTs as sharp as their size, used whenever they cover the output: SSIM
+# stayed within 0.0035 of libvips on the bench photos (docs/PERFORMANCE.md).
+# 3/8 instead of 1/2 halves the LANCZOS work of a 12 MP photo's 800x600, and
+# instead of 1/2 for a 24 MP photo's 2048 px it saves 21 MB of peak memory.
+_EIGHTHS = ((1, 2.0), (2, 2.0), (3, 1.0), (4, 1.0))
+
+
+def _draft(
+    image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]
+) -> tuple[float, float] | None:
+    """Let libjpeg decode at 1/8, 1/4, 3/8 or 1/2 scale (DCT scaling), which
+    costs less time and memory than resampling the full image.
+
+    Returns the exact extent of the source in decoded pixels, upright (e.g.
+    901.125 rows for 2403 at 3/8, where the decoder gives 902), or None when
+    the image is decoded at full size; resizing from that box keeps the
+    renditions aligned with the source.
     """
-    source = Image.open(io.BytesIO(data), formats=OPENERS[source_format])
-    frames, durations, pixels = [], [], 0
-    try:
-        for number in range(source.n_frames):
-            try:
-                source.seek(number)
-            except BOMB as exc:
-                raise TooManyPixelsError(f"Frame {number} declares too many pixels: {exc}") from exc
-            # A later frame may be larger than the header said: count what is really there.
-            pixels += source.width * source.height
-            if pixels > max_pixels:
-                raise TooManyPixelsError(f"The frames together have more than {max_pixels} pixels.")
-            frame = decode_frame(source, orientation)
-            durations.append(source.info.get("duration", 100))  # WebP sets it on load
-            frame = frame.convert("RGBA" if "A" in frame.mode or "transparency" in frame.info else "RGB")
-            frames.append(_resize(frame, spec, {}))
-    except EOFError:  # fewer frames than the header promised: keep what decoded
-        pass
-    data = encode_animation(frames, durations, source.info.get("loop", 0))
-    rendition = EncodedRendition(spec.name, "webp", *frames[0].size, data, frames=len(frames))
-    return [(index, rendition)]
-
-
-def _draft(image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]) -> None:
-    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling), which costs
-    less time and memory than resampling the full image.
-
-    1/4 and 1/8 average 4×4 and 8×8 blocks, which blurs: for those, keep 2×
-    the largest output for the final LANCZOS, as libvips' thumbnail does. 1/2
-    is used whenever the source is at least 2× the output: measured on the
-    bench photos, its SSIM is within 0.003 of a full decode, and it halves
-    the peak memory of a 24 MP photo.
-    """
-    if image.format not in ("JPEG", "MPO") or not specs:
-        return
+    if image.format not in ("JPEG", "MPO") or not specs or image.decoderconfig or image.info.get("lossless"):
+        return None  # libjpeg has no DCT scaling for lossless JPEG
     width, height = display_size
     scale = max(min(_scale(spec, width, height), 1.0) for spec in specs)
-    if scale > 0.5:
-        return
-    headroom = 2 if scale <= 0.25 else 0.5 / scale  # the latter asks for exactly 1/2
-    # Rounded down: libjpeg rounds its scaled size up, so the result still covers it.
-    wanted = (max(1, int(width * scale * headroom)), max(1, int(height * scale * headroom)))
-    image.draft(image.mode, wanted if display_size == image.size else wanted[::-1])
+    usable = [(k, headroom) for k, headroom in _EIGHTHS if k != 3 or _THREE_EIGHTHS]
+    eighths = next((k for k, headroom in usable if k / 8 >= scale * headroom), None)
+    if eighths is None or not _draft_eighths(image, eighths):
+        return None
+    return width * eighths / 8, height * eighths / 8
+
+
+def _draft_eighths(image: Image.Image, eighths: int) -> bool:
+    """Pillow's draft() knows 1/8, 1/4 and 1/2; libjpeg's scale_denom 3 gives
+    3/8, set here the way draft() sets the others. False if draft() declined."""
+    coded_w, coded_h = image.size
+    halves = {1: 8, 2: 4, 3: 2, 4: 2}[eighths]
+    if image.draft(image.mode, (coded_w // halves, coded_h // halves)) is None:
+        return False
+    if eighths == 3:
+        size = (-(-coded_w * 3 // 8), -(-coded_h * 3 // 8))  # libjpeg rounds up
+        image.tile = [image.tile[0]._replace(extents=(0, 0, *size))]
+        image._size = size
+        image.decoderconfig = (3, 0)
+    return True
+
+
+def _three_eighths_works() -> bool:
+    """3/8 goes through Pillow's internals (tile, size, decoderconfig): check
+    once, on a 16x16 JPEG, that this Pillow still decodes that way; if not,
+    keep to draft()'s own scales rather than fail on real images."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buffer, "JPEG")
+    try:
+        image = Image.open(buffer)
+        if not _draft_eighths(image, 3):
+            return False
+        image.load()
+        return image.size == (6, 6) and abs(image.getpixel((3, 3))[0] - 200) < 8
+    except Exception:  # any failure only means: do not use 3/8
+        return False
+
+
+_THREE_EIGHTHS = _three_eighths_works()
 
 
 def _scale(spec: RenditionSpec, width: int, height: int) -> float:
@@ -214,22 +311,25 @@ def _normalise(image: Image.Image) -> tuple[Image.Image, ImageCms.ImageCmsTransf
     elif mode not in ("L", "RGB", "RGBA", "CMYK"):
         image = image.convert("RGB")
 
+    # Before the transform is built: it is made for exactly this mode
+    # (an RGBA transform on the RGB picture was the macOS-screenshot crash).
+    if image.mode == "RGBA" and image.getchannel("A").getextrema()[0] == 255:
+        image = image.convert("RGB")  # alpha that hides nothing
     transform = None
     icc = image.info.get("icc_profile")
-    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
+    if icc and image.mode in _ICC_SPACE:
         try:
-            transform = ImageCms.buildTransform(
-                ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB, image.mode,
-                "RGBA" if image.mode == "RGBA" else "RGB",
-                # lcms2's one-pixel cache is not thread-safe; encoders share this.
-                flags=ImageCms.Flags.NOCACHE,
-            )
-        except (ImageCms.PyCMSError, OSError, ValueError):
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            if profile.profile.xcolor_space == _ICC_SPACE[image.mode]:  # not a grey profile on RGB
+                transform = ImageCms.buildTransform(
+                    profile, _SRGB, image.mode, "RGBA" if image.mode == "RGBA" else "RGB",
+                    # lcms2's one-pixel cache is not thread-safe; encoders share this.
+                    flags=ImageCms.Flags.NOCACHE,
+                )
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             pass  # a broken profile: fall back to treating the pixels as sRGB
     if image.mode == "CMYK" and transform is None:
         image = image.convert("RGB")
-    if image.mode == "RGBA" and image.getchannel("A").getextrema()[0] == 255:
-        image = image.convert("RGB")  # alpha that hides nothing
     return image, transform
 
 
@@ -242,15 +342,20 @@ def _to_srgb(picture: Image.Image, transform: ImageCms.ImageCmsTransform | None)
 
 
 def _resize(
-    image: Image.Image, spec: RenditionSpec, made: dict[RenditionSpec, Image.Image]
+    image: Image.Image,
+    spec: RenditionSpec,
+    made: dict[RenditionSpec, Image.Image],
+    extent: tuple[float, float] | None = None,
 ) -> Image.Image:
     """Fit or cover-crop `image` into the spec's box, never upscaling.
 
-    Resamples from the smallest already-made full-frame rendition that still
-    has twice the pixels needed, which costs far less than starting from the
-    full image each time and looks the same.
+    `extent` is the source's exact size in `image`'s pixels when a DCT-scaled
+    decode rounded it up (see _draft). Resamples from the smallest
+    already-made full-frame rendition that still has twice the pixels needed,
+    which costs far less than starting from the full image each time and
+    looks the same.
     """
-    width, height = image.size
+    width, height = extent or image.size
     scale = _scale(spec, width, height)
     if spec.mode == COVER:
         if scale > 1:  # too small to fill the box: crop to its aspect, no resampling
@@ -276,7 +381,8 @@ def _resize(
             and other.width < base.width
         ):
             base = other
-    ratio_x, ratio_y = base.width / width, base.height / height
+    # `box` is in `image`'s pixels; a made rendition covers exactly (width, height).
+    ratio_x, ratio_y = (1.0, 1.0) if base is image else (base.width / width, base.height / height)
     scaled_box = (box[0] * ratio_x, box[1] * ratio_y, box[2] * ratio_x, box[3] * ratio_y)
     # reducing_gap: a box-filter reduce() by an integer factor first while the
     # result stays ≥ 2× the target (libvips' shrink, then lanczos3 reduce).

@@ -1,10 +1,14 @@
 """Structured JSON logs and CloudWatch metrics, through AWS Lambda Powertools.
 
 Every log line of the resize handler carries the image id and source key it
-is working on. Metrics are printed as Embedded Metric Format: CloudWatch
-Logs turns them into metrics, so publishing costs no API call, no IAM
-permission and no latency. POWERTOOLS_SERVICE_NAME (set per stage in
-.chalice/config.json) names the service in logs and the `service` dimension.
+is working on, bound per thread (Powertools' thread-safe keys live in a
+contextvar): the local stack runs two handler invocations at once, and keys
+shared between them put one image's id on another's lines.
+
+Metrics are printed as Embedded Metric Format: CloudWatch Logs turns them
+into metrics, so publishing costs no API call, no IAM permission and no
+latency. POWERTOOLS_SERVICE_NAME (set per stage in .chalice/config.json)
+names the service in logs and the `service` dimension.
 """
 
 from collections.abc import Iterator
@@ -21,8 +25,8 @@ metrics = Metrics(namespace=NAMESPACE)
 
 
 def bind_image(image_id: str, key: str) -> None:
-    """Put the image id and key on every following log line of this invocation."""
-    logger.append_keys(image_id=image_id, key=key)
+    """Put the image id and key on every following log line of this invocation (this thread)."""
+    logger.thread_safe_append_keys(image_id=image_id, key=key)
 
 
 @contextmanager
@@ -31,7 +35,7 @@ def observe_invocation() -> Iterator[None]:
     try:
         yield
     finally:
-        logger.remove_keys(_IMAGE_KEYS)
+        logger.thread_safe_remove_keys(_IMAGE_KEYS)
         if metrics.metric_set:
             metrics.flush_metrics()
 

@@ -16,6 +16,8 @@ from chalicelib.errors import (
     EmptyFileError,
     FileTooLargeError,
     ImageBusyError,
+    ImageDeletedError,
+    ImageProcessingError,
     ImageRejectedError,
     SourceChangedError,
 )
@@ -23,7 +25,7 @@ from chalicelib.imaging import process_image
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
-from chalicelib.status import COMPLETE, FAILED, Claim, DynamoStatusStore, iso_now
+from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
 
@@ -117,7 +119,11 @@ class ImagePipeline:
             return Outcome(key, None, "gone")  # deleted before we got here
         now = self.clock()
         source = {"bucket": self.storage.input_bucket, "key": key, "bytes": info.size, "etag": info.etag}
-        claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
+        try:
+            claim = self.store.claim(image_id, source, iso_now(now), now, self.settings.lease_seconds)
+        except ImageDeletedError:  # a late upload for an image deleted through the API
+            self.storage.delete_source(key)
+            return Outcome(key, image_id, "deleted")
         if claim is None:
             return Outcome(key, image_id, "duplicate")
         if claim.attempts > self.settings.max_attempts:
@@ -127,7 +133,10 @@ class ImagePipeline:
             return Outcome(key, image_id, FAILED)
         try:
             return self._process_claimed(claim, info, source)
-        except ImageRejectedError as exc:
+        except ImageRejectedError as exc:  # the same bytes would fail again: no retry
+            if exc.__cause__ is not None:  # Pillow's own words and the traceback: the log, not the record
+                report = log.error if isinstance(exc, ImageProcessingError) else log.info
+                report("image %s: %s", image_id, exc.message, exc_info=True)
             self._fail(claim, exc.code, exc.message)
             return Outcome(key, image_id, FAILED)
         except SourceChangedError:
@@ -156,8 +165,8 @@ class ImagePipeline:
             return Outcome(key, None, "ignored")
         image_id = image_id_for_key(key)
         record = self.store.get(image_id)
-        if record is None or record.get("source", {}).get("key") != key:
-            return Outcome(key, image_id, "gone")
+        if record is None or record.get("source", {}).get("key") != key or record["status"] == DELETED:
+            return Outcome(key, image_id, "gone")  # a tombstone stays: a late upload must still find it
         self.storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
         self.store.delete(image_id)
         return Outcome(key, image_id, "deleted")
@@ -168,10 +177,13 @@ class ImagePipeline:
         data = self.storage.read_source(info, self.settings.max_upload_bytes)
         result = process_image(data, self.outputs, self.settings.max_pixels)
 
-        renditions = []
+        renditions: list[dict] = []
         for rendition in result.renditions:
-            key = output_key(info.key, rendition.name, rendition.format)
-            self.storage.write_rendition(key, rendition.data, rendition.content_type)
+            if rendition.same_as is None:
+                key = output_key(info.key, rendition.name, rendition.format)
+                self.storage.write_rendition(key, rendition.data, rendition.content_type)
+            else:  # the same bytes as an earlier rendition: one object, two entries
+                key = renditions[rendition.same_as]["key"]
             renditions.append(
                 {
                     "name": rendition.name,
@@ -197,6 +209,10 @@ class ImagePipeline:
                 "dominant_color": result.placeholder.dominant_color,
             }
         if not self.store.complete(claim, source, renditions, iso_now(self.clock())):
+            if (self.store.get(claim.image_id) or {}).get("status") == DELETED:
+                # Deleted through the API while we worked: take back what we wrote.
+                self.storage.delete_renditions([r["key"] for r in renditions])
+                return Outcome(info.key, claim.image_id, "deleted")
             log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
             return Outcome(info.key, claim.image_id, "lost_lease")
         record_processed(info.size, renditions, time.perf_counter() - started)

@@ -27,7 +27,7 @@ CONTENT_TYPES = {
 }
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_SPEC = re.compile(r"^(?P<name>[^:]+):(?P<w>\d+)x(?P<h>\d+)(?::(?P<mode>\w+))?$")
+_SPEC = re.compile(r"^(?P<name>[^:]+):(?P<w>[0-9]+)x(?P<h>[0-9]+)(?::(?P<mode>\w+))?$")
 _MAX_EDGE = 8192
 
 

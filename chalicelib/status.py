@@ -5,17 +5,16 @@ Table layout (also in the README):
     partition key  image_id (S)
     GSI by-status  status (S) / created_at (S)      GET /images?status=...
     GSI by-created kind (S, always "image") / created_at (S)   GET /images
-    TTL attribute  expires_at: set only on PENDING records, so uploads that
-                   never arrive disappear a day after their URL expired
+    TTL attribute  expires_at: set only on PENDING records and tombstones, so
+                   uploads that never arrive, and deleted images' tombstones,
+                   disappear a day after their URL expired
 
 Every write after the first is conditional on `version`, the counter this
 store increments on each change: a writer that read a stale record loses
 instead of overwriting a newer state (optimistic concurrency).
 """
 
-import base64
-import binascii
-import json
+import re
 import secrets
 from datetime import datetime, timezone
 from dataclasses import dataclass
@@ -24,12 +23,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import ImageBusyError, InvalidRequestError
+from chalicelib.errors import ImageBusyError, ImageDeletedError, InvalidRequestError
 
 PENDING, PROCESSING, COMPLETE, FAILED = "PENDING", "PROCESSING", "COMPLETE", "FAILED"
 STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
+# A tombstone: what DELETE /images/{id} leaves until `expires_at`, so that an
+# invocation still working on the image, or an upload arriving late, finds it
+# and removes what it wrote. Never listed nor returned by the API.
+DELETED = "DELETED"
 _KIND = "image"
-_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at")
+_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads")
 _CLAIM_RETRIES = 5
 
 
@@ -98,26 +101,27 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+# A page cursor is the position after which the next page starts, in the
+# order every index shares: created_at, then image_id. Readable and checkable
+# by a regex (docs/openapi.yaml has the same pattern), and index-independent:
+# decode_cursor builds exactly the key attributes of the index it will be used on.
+CURSOR_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z~[0-9a-f]{32}$"
+
+
 def encode_cursor(key: dict | None) -> str | None:
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(_plain(key)).encode()).decode().rstrip("=")
+    return f"{key['created_at']}~{key['image_id']}"
 
 
-def decode_cursor(cursor: str) -> dict:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidRequestError("cursor is not one this API returned") from None
-    if (
-        not isinstance(key, dict)
-        or "image_id" not in key
-        or not set(key) <= {"image_id", "created_at", "status", "kind"}
-        or not all(isinstance(v, str) for v in key.values())
-    ):
+def decode_cursor(cursor: str, status: str | None) -> dict:
+    """ExclusiveStartKey for the `by-status` index (with `status`) or `by-created` (without)."""
+    match = re.fullmatch(CURSOR_PATTERN, cursor)  # `$` as ECMA (JSON Schema) reads it
+    if not match:
         raise InvalidRequestError("cursor is not one this API returned")
-    return key
+    created_at, image_id = match[0].split("~")
+    index_key = {"status": status} if status else {"kind": _KIND}
+    return {"image_id": image_id, "created_at": created_at, **index_key}
 
 
 class DynamoStatusStore:
@@ -158,7 +162,8 @@ class DynamoStatusStore:
 
         Returns None when this ETag is already COMPLETE or FAILED (a duplicate
         event: nothing to do). Raises ImageBusyError while another invocation
-        holds a live lease, so that Lambda retries this event later.
+        holds a live lease, so that Lambda retries this event later, and
+        ImageDeletedError on the tombstone of an image whose uploads it refuses.
         """
         for _ in range(_CLAIM_RETRIES):
             item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
@@ -166,6 +171,8 @@ class DynamoStatusStore:
                 # DynamoDB never shows a half-written item, but emulators (moto)
                 # can under concurrency; never decide on one.
                 raise ImageBusyError(f"{image_id} is being written by another invocation")
+            if item and item["status"] == DELETED and item.get("refuses_uploads"):
+                raise ImageDeletedError(f"{image_id} was deleted")
             same_etag = bool(item) and item.get("source", {}).get("etag") == source["etag"]
             if item and item["status"] in (COMPLETE, FAILED) and same_etag:
                 return None
@@ -209,7 +216,7 @@ class DynamoStatusStore:
                 " created_at = if_not_exists(created_at, :now), kind = :kind,"
                 " lease_until = :lease, claim_token = :token, attempts = :attempts,"
                 " version = if_not_exists(version, :one) + :one"
-                " REMOVE expires_at, #error, renditions"
+                " REMOVE expires_at, #error, renditions, refuses_uploads"
             ),
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
@@ -314,6 +321,37 @@ class DynamoStatusStore:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items
 
+    def tombstone(self, image_id: str, now: str, expires_at: int, refuses_uploads: bool) -> dict | None:
+        """Replace a record by a DELETED tombstone; returns the record it replaced,
+        None when there was none (or only a tombstone). With `refuses_uploads`,
+        claim() refuses any later object for the image instead of starting over."""
+        for _ in range(_CLAIM_RETRIES):
+            item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+            if not item or item.get("status") == DELETED:
+                return None
+            try:
+                self._table.update_item(
+                    Key={"image_id": image_id},
+                    UpdateExpression="SET #status = :deleted, updated_at = :now, expires_at = :expires,"
+                    " refuses_uploads = :refuses, version = version + :one"
+                    " REMOVE kind, claim_token, lease_until, renditions, #error",
+                    # Exactly the record we read: its renditions are the ones the caller
+                    # removes; a holder finishing later fails its claim and cleans up itself.
+                    ConditionExpression="version = :seen",
+                    ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                    ExpressionAttributeValues={
+                        ":deleted": DELETED, ":now": now, ":expires": expires_at, ":one": 1,
+                        ":refuses": refuses_uploads,
+                        ":seen": item["version"],
+                    },
+                )
+            except ClientError as exc:
+                if _is_condition_failure(exc):
+                    continue
+                raise
+            return public_record(item)
+        raise ImageBusyError(f"{image_id} keeps changing under us")
+
     def delete(self, image_id: str) -> None:
         self._table.delete_item(Key={"image_id": image_id})
 
@@ -332,16 +370,11 @@ class DynamoStatusStore:
             query.update(IndexName="by-status", KeyConditionExpression=Key("status").eq(status))
         else:
             query.update(IndexName="by-created", KeyConditionExpression=Key("kind").eq(_KIND))
-        if cursor:
-            query["ExclusiveStartKey"] = decode_cursor(cursor)
+        if cursor is not None:  # an empty cursor is a bad one, not none
+            query["ExclusiveStartKey"] = decode_cursor(cursor, status)
         if owner:
             query["FilterExpression"] = Attr("owner").eq(owner)
-        try:
-            page = self._table.query(**query)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ValidationException" and cursor:
-                raise InvalidRequestError("cursor does not belong to this listing") from exc
-            raise
+        page = self._table.query(**query)
         return [public_record(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
     def check(self) -> str:

@@ -8,14 +8,21 @@ object is None, a changed one is SourceChangedError. Every other ClientError
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import FileTooLargeError, SourceChangedError
+from chalicelib.urls import PresignedGetSigner
 
 # Renditions are rewritten only when their source is re-uploaded; a day of
 # browser/CDN caching is safe, a year for shared caches that revalidate.
 CACHE_CONTROL = "public, max-age=86400, s-maxage=31536000"
 _MISSING = ("404", "NoSuchKey", "NotFound")
+# SigV4 and a region are not enough: botocore still names the global endpoint
+# (BUCKET.s3.amazonaws.com) outside us-east-1, which a new bucket answers with a
+# 307 that a browser's CORS upload cannot follow. "virtual" names the regional
+# one (BUCKET.s3.REGION.amazonaws.com); an IP endpoint (make run) stays path-style.
+S3_CLIENT_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class S3Storage:
         self._s3 = client
         self.input_bucket = input_bucket
         self.output_bucket = output_bucket
+        self._downloads: PresignedGetSigner | None = None
 
     def presign_upload(self, key: str, content_type: str, max_bytes: int, ttl: int) -> dict:
         """A browser-ready POST form that can write exactly `key`, once, for `ttl` s."""
@@ -57,15 +65,10 @@ class S3Storage:
         return {"url": post["url"], "fields": post["fields"]}
 
     def presign_download(self, key: str, content_type: str, ttl: int) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.output_bucket,
-                "Key": key,
-                "ResponseContentType": content_type,
-            },
-            ExpiresIn=ttl,
-        )
+        """The same URL as botocore's generate_presigned_url, at a fraction of its CPU (urls.py)."""
+        if self._downloads is None:  # built on first use: it asks botocore for the URL's shape
+            self._downloads = PresignedGetSigner(self._s3, self.output_bucket)
+        return self._downloads.url(key, content_type, ttl)
 
     def source_info(self, key: str) -> ObjectInfo | None:
         """HEAD the uploaded object; None when it no longer exists."""
@@ -111,7 +114,9 @@ class S3Storage:
         self._s3.delete_object(Bucket=self.input_bucket, Key=key)
 
     def delete_renditions(self, keys: list[str]) -> None:
-        """Any number of keys, none included."""
+        """Any number of keys, none included; a key listed twice (renditions
+        that share one object) is deleted once."""
+        keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys a call
             batch = keys[start : start + 1000]
             self._s3.delete_objects(

@@ -21,6 +21,13 @@ IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<id>[0-9a-f]{32})/[^/]+$")
 _UNSAFE = re.compile(r"[^\w .+()\-]+")
 _MAX_FILENAME_BYTES = 200
+_MAX_FILENAME_CHARS = 1024
+# Exactly the filenames sanitize_filename accepts (docs/openapi.yaml has the same
+# pattern): no control character anywhere, and after the last / or \ something
+# other than ASCII punctuation and spaces (a letter, a digit, any non-ASCII).
+# ASCII-only classes, so Python's re (with fullmatch) and ECMA validators agree.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+FILENAME_PATTERN = rf"^[^{_CONTROL}]*[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x9f][^{_CONTROL}/\\]*$"
 
 ALLOWED_CONTENT_TYPES = frozenset(
     ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/webp"]
@@ -45,6 +52,11 @@ def image_id_for_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
+def is_upload_key(key: str) -> bool:
+    """Whether the API issued this key: one image's, never to be reused."""
+    return _UPLOAD_KEY.match(key) is not None
+
+
 def check_image_id(image_id: str) -> str:
     if not IMAGE_ID.match(image_id):
         raise InvalidRequestError("image_id must be 32 lowercase hex characters")
@@ -54,20 +66,20 @@ def check_image_id(image_id: str) -> str:
 def sanitize_filename(name: object) -> str:
     """A filename safe as the last segment of an S3 key and in a URL.
 
-    Keeps letters of any script, digits, space and `.+()-_`; drops any path
-    the browser or an attacker put in front; refuses what leaves nothing.
+    Keeps letters of any script, digits, space and `.+()-_` (anything else,
+    lone surrogates too, becomes `_`); drops any path the browser or an
+    attacker put in front; refuses names that leave only punctuation, and
+    control characters.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidRequestError("filename must be a non-empty string")
-    if len(name) > 1024 or any(unicodedata.category(c) == "Cc" for c in name):
-        raise InvalidRequestError("filename is too long or has control characters")
+    if not isinstance(name, str) or not 1 <= len(name) <= _MAX_FILENAME_CHARS:
+        raise InvalidRequestError(f"filename must be a string of 1 to {_MAX_FILENAME_CHARS} characters")
+    if not re.fullmatch(FILENAME_PATTERN, name):  # fullmatch: `$` as ECMA reads it, not before a final \n
+        raise InvalidRequestError("filename needs a letter or digit, and no control characters")
     base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
     clean = _UNSAFE.sub("_", base).strip(" .")
     while len(clean.encode("utf-8")) > _MAX_FILENAME_BYTES:
         stem, dot, ext = clean.rpartition(".")
         clean = (stem[:-1] + dot + ext) if dot and stem else clean[:-1]
-    if not clean or set(clean) <= {"_"}:
-        raise InvalidRequestError(f"filename {name!r} has no usable characters")
     return clean
 
 
@@ -82,13 +94,12 @@ def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int
     content_type = body.get("content_type")
     if not isinstance(content_type, str) or not content_type:
         raise InvalidRequestError("content_type must be a string such as image/jpeg")
-    content_type = content_type.strip().lower()
-    if content_type not in ALLOWED_CONTENT_TYPES:
+    if content_type not in ALLOWED_CONTENT_TYPES:  # exactly as listed: the spec's enum
         raise UnsupportedMediaTypeError(
             f"{content_type[:100]} is not accepted; use one of {', '.join(sorted(ALLOWED_CONTENT_TYPES))}"
         )
     size = body.get("size")
-    if size is not None:
+    if "size" in body:  # given, it must be a size: null is no size
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidRequestError("size must be a whole number of bytes")
         if size == 0:

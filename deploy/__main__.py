@@ -8,9 +8,9 @@ from deploy import build
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy")
     commands = parser.add_subparsers(dest="command", required=True)
-    to_aws = commands.add_parser("deploy", help="resources stack + chalice deploy + DLQ wiring (path 1)")
+    to_aws = commands.add_parser("deploy", help="resources, chalice deploy, API key and wiring (path 1)")
     to_aws.add_argument("--stage", default="dev", choices=("dev", "prod"))
-    to_aws.add_argument("--alarm-topic-arn", default="", help="SNS topic for the alarms")
+    to_aws.add_argument("--alarm-topic-arn", default="", help="SNS topic for the alarms (else the stack's)")
     to_aws.add_argument("--versioning", action="store_true", help="keep object versions for 30 days")
     cfn = commands.add_parser("package", help="one SAM template in build/cfn (path 2)")
     cfn.add_argument("--stage", default="cfn")

@@ -1,4 +1,4 @@
-"""Path 1: the resources stack, then `chalice deploy`, then the DLQ wiring.
+"""Path 1: the resources stack, `chalice deploy`, then the API stack and the wiring.
 
 Needs AWS credentials (the usual boto3 chain) and a region; the stage's
 environment variables and policies in .chalice/ are rewritten from the
@@ -6,12 +6,22 @@ stack's outputs before Chalice reads them.
 """
 
 import json
+import sys
 
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy.build import RESIZE_RETRIES_BEFORE_DLQ, RESOURCES, ROOT, load_config, resize_timeout, run_chalice
-from deploy.policies import write_stage_policies
+from deploy import apigw
+from deploy.build import (
+    RESIZE_RETRIES_BEFORE_DLQ,
+    RESOURCES,
+    ROOT,
+    load_config,
+    resource_parameters,
+    run_chalice,
+    stage_settings,
+)
+from deploy.policies import function_name, write_stage_policies
 
 CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -19,19 +29,33 @@ CONFIG = ROOT / ".chalice" / "config.json"
 def stack_parameters(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> list[dict]:
     env = load_config()["stages"][stage]["environment_variables"]
     values = {
-        "Stage": stage,
+        **resource_parameters(stage),
         "AllowedOrigins": env["ALLOWED_ORIGINS"],
-        "ResizeFunctionName": f"imgpipe-{stage}-resize_image",  # Chalice's name for it
-        "DurationAlarmMilliseconds": str(resize_timeout(stage) * 800),
+        "ApiName": "imgpipe",  # Chalice names the REST API after the app
         "AlarmTopicArn": alarm_topic_arn,
         "EnableVersioning": "true" if versioning else "false",
     }
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
 
 
-def deploy_resources(cfn, stack: str, parameters: list[dict]) -> dict[str, str]:
-    """Create or update the stack and wait; returns its outputs."""
-    args = {"StackName": stack, "TemplateBody": RESOURCES.read_text(), "Parameters": parameters}
+PROTECTED_ROUTES = "POST /uploads, GET /images, GET /images/{id}, DELETE /images/{id}"
+
+
+def auth_warning(stage: str) -> str | None:
+    """What a stage with AUTH=none exposes, for the person deploying it."""
+    auth = load_config()["stages"][stage]["environment_variables"].get("AUTH", "api_key")
+    if auth.strip().lower() != "none":
+        return None
+    return (
+        f"WARNING: stage {stage} sets AUTH=none: anyone who finds the URL can call {PROTECTED_ROUTES}: "
+        "list and download every image, delete any image, and start uploads that run the resize function. "
+        "Set AUTH to api_key, cognito or iam in .chalice/config.json to protect them."
+    )
+
+
+def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None) -> dict[str, str]:
+    """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs."""
+    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters}
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
@@ -59,6 +83,7 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         OUTPUT_BUCKET=outputs["OutputBucket"],
         STATUS_TABLE=outputs["StatusTable"],
     )
+    config["stages"][stage]["xray"] = stage_settings(stage)["tracing"]
     CONFIG.write_text(json.dumps(config, indent=2) + "\n")
     write_stage_policies(
         stage,
@@ -67,27 +92,53 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
 
 
 def wire_dead_letter_queue(lambda_client, stage: str, queue_arn: str) -> None:
-    """Retries of the async S3 event, then the event goes to the queue."""
+    """Retries of the async S3 event, then the event goes to the queue; so do failed sweeps."""
     lambda_client.put_function_event_invoke_config(
-        FunctionName=f"imgpipe-{stage}-resize_image",
+        FunctionName=function_name(stage, "resize_image"),
         MaximumRetryAttempts=RESIZE_RETRIES_BEFORE_DLQ,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
+    lambda_client.update_function_configuration(
+        FunctionName=function_name(stage, "sweep_stuck_images"), DeadLetterConfig={"TargetArn": queue_arn}
+    )
+
+
+def deployed_rest_api_id(stage: str) -> str:
+    deployed = json.loads((ROOT / ".chalice" / "deployed" / f"{stage}.json").read_text())
+    return next(r["rest_api_id"] for r in deployed["resources"] if r.get("resource_type") == "rest_api")
 
 
 def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> None:
+    warning = auth_warning(stage)
+    if warning:
+        print(warning, file=sys.stderr)
     session = boto3.session.Session()
     region = session.region_name
     if not region:
         raise SystemExit("Set AWS_REGION (or a profile with a region) to deploy.")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
-    outputs = deploy_resources(
-        session.client("cloudformation"),
-        f"imgpipe-{stage}-resources",
-        stack_parameters(stage, alarm_topic_arn, versioning),
-    )
+    cfn = session.client("cloudformation")
+    parameters = stack_parameters(stage, alarm_topic_arn, versioning)
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters)
     configure_stage(stage, outputs, identity["Account"], region, partition)
     run_chalice("deploy", "--stage", stage)
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
-    print(f"Deployed stage {stage}; resources in stack imgpipe-{stage}-resources.")
+
+    settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
+    api_parameters = {
+        "Stage": stage,
+        "RestApiId": rest_api_id,
+        "ThrottleRate": str(settings["throttle_rate"]),
+        "ThrottleBurst": str(settings["throttle_burst"]),
+    }
+    api = deploy_resources(
+        cfn,
+        f"imgpipe-{stage}-api",
+        [{"ParameterKey": k, "ParameterValue": v} for k, v in api_parameters.items()],
+        json.dumps(apigw.api_stack_template()),
+    )
+    apigw.wire_api(session.client("apigateway"), rest_api_id, settings["throttle_rate"],
+                   settings["throttle_burst"], outputs["ApiAccessLogGroupArn"], settings["tracing"])
+    print(f"Deployed stage {stage}; resources in stacks imgpipe-{stage}-resources and imgpipe-{stage}-api.")
+    print(f"API key: aws apigateway get-api-key --include-value --api-key {api['ApiKeyId']} --query value")

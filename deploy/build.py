@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deploy.policies import CLOUDFORMATION, TERRAFORM, write_stage_policies
+from deploy import apigw, terraform
+from deploy.policies import CLOUDFORMATION, TERRAFORM, function_name, write_stage_policies
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = ROOT / "infra" / "resources.json"
+STAGES = ROOT / "infra" / "stages.json"
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 CHALICE = str(Path(sys.executable).with_name("chalice"))
 RESIZE_RETRIES_BEFORE_DLQ = 2  # Lambda's own retries of an async (S3) event, then the DLQ
@@ -34,17 +36,43 @@ def run_chalice(*args: str) -> None:
     subprocess.run([CHALICE, *args], cwd=ROOT, env=env, check=True)
 
 
+def stage_settings(stage: str) -> dict:
+    """infra/stages.json: deploy-time settings (throttling, retention, alarms, logs)."""
+    return json.loads(STAGES.read_text())[stage]
+
+
+def resource_parameters(stage: str) -> dict[str, str]:
+    """infra/resources.json's parameter values for a stage: path 1 passes them, path 2 makes them defaults."""
+    settings = stage_settings(stage)
+    return {
+        "Stage": stage,
+        "DurationAlarmMilliseconds": str(resize_timeout(stage) * 800),
+        "LogRetentionDays": str(settings["log_retention_days"]),
+        "AlarmEmail": settings["alarm_email"],
+        "EnableAccessLogs": "true" if settings["access_logs"] else "false",
+        "SourceRetentionDays": str(settings["source_retention_days"]),
+    }
+
+
+FUNCTION_LOG_GROUPS = {
+    "APIHandler": ("api_handler", "ApiHandlerLogGroup"),
+    "ResizeImage": ("resize_image", "ResizeImageLogGroup"),
+    "SweepStuckImages": ("sweep_stuck_images", "SweepStuckImagesLogGroup"),
+}
+
+
 def merge_template(stage: str) -> dict:
-    """infra/resources.json plus what ties Chalice's functions to it."""
+    """infra/resources.json plus what ties Chalice's functions and API to it."""
     template = json.loads(RESOURCES.read_text())
     params, resources = template["Parameters"], template["Resources"]
-    params["Stage"]["Default"] = stage
-    params["DurationAlarmMilliseconds"]["Default"] = resize_timeout(stage) * 800
-    del params["ResizeFunctionName"]  # the packaged stack names it itself
-    for alarm in ("ResizeErrorsAlarm", "ResizeThrottlesAlarm", "ResizeDurationAlarm"):
-        resources[alarm]["Properties"]["Dimensions"] = [
-            {"Name": "FunctionName", "Value": {"Ref": "ResizeImage"}}
-        ]
+    settings = stage_settings(stage)
+    for name, value in resource_parameters(stage).items():
+        params[name]["Default"] = int(value) if params[name]["Type"] == "Number" else value
+    params["ApiName"]["Default"] = f"imgpipe-{stage}"
+    params.update(
+        ThrottleRate={"Type": "Number", "Default": settings["throttle_rate"], "Description": "Requests/s."},
+        ThrottleBurst={"Type": "Number", "Default": settings["throttle_burst"], "Description": "Burst."},
+    )
     env = {
         "INPUT_BUCKET": {"Fn::Sub": CLOUDFORMATION["InputBucket"]},
         "OUTPUT_BUCKET": {"Fn::Sub": CLOUDFORMATION["OutputBucket"]},
@@ -52,11 +80,22 @@ def merge_template(stage: str) -> dict:
         # The same origins as the buckets' CORS rules.
         "ALLOWED_ORIGINS": {"Fn::Join": [",", {"Ref": "AllowedOrigins"}]},
     }
-    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": env}}}
-    resources["SweepStuckImages"] = {"Properties": {"Environment": {"Variables": env}}}
-    resources["ResizeImage"] = {
-        "Properties": {
-            "Environment": {"Variables": env},
+    for logical, (function, log_group) in FUNCTION_LOG_GROUPS.items():
+        # Named, so that each role can name its own log group (a Ref would loop).
+        resources[logical] = {
+            "DependsOn": [log_group],
+            "Properties": {
+                "FunctionName": {"Fn::Sub": function_name("${Stage}", function)},
+                "Environment": {"Variables": dict(env)},
+                "Tracing": "Active" if settings["tracing"] else "PassThrough",
+            },
+        }
+    # The sweeper runs on a schedule (async): a failed run goes to the DLQ too.
+    resources["SweepStuckImages"]["Properties"]["DeadLetterQueue"] = {
+        "Type": "SQS", "TargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    }
+    resources["ResizeImage"]["Properties"].update(
+        {
             "Events": {
                 "Upload": {
                     "Type": "S3",
@@ -73,14 +112,53 @@ def merge_template(stage: str) -> dict:
                 },
             },
         }
+    )
+    resources["RestAPI"] = {
+        "DependsOn": ["ApiGatewayAccountReady"],  # access logging needs the account's role
+        "Properties": {
+            "Name": {"Ref": "ApiName"},
+            "DefinitionBody": {"x-amazon-apigateway-gateway-responses": apigw.gateway_responses()},
+            "MethodSettings": [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": {"Ref": "ThrottleRate"},
+                    "ThrottlingBurstLimit": {"Ref": "ThrottleBurst"},
+                }
+            ],
+            "AccessLogSetting": {
+                "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                "Format": apigw.ACCESS_LOG_FORMAT,
+            },
+            "TracingEnabled": settings["tracing"],
+        }
     }
+    resources.update(apigw.api_resources({"Ref": "RestAPI"}, {"Ref": "RestAPI.Stage"}))
+    stage_env = load_config()["stages"][stage]["environment_variables"]
+    if stage_env.get("AUTH") == "cognito":
+        use_pool_parameter(template, stage_env.get("COGNITO_USER_POOL_ARN", ""))
+    template["Outputs"]["ApiKeyId"] = {"Value": {"Ref": "ApiKey"}}
     return template
+
+
+def use_pool_parameter(template: dict, default_arn: str) -> None:
+    """AUTH=cognito: the user pool is the stack parameter CognitoUserPoolArn, in the
+    authorizer (app.py names it imgpipe-users) and in the API function's environment."""
+    template["Parameters"]["CognitoUserPoolArn"] = {
+        "Type": "String", "Default": default_arn, "Description": "User pool whose tokens the API accepts."
+    }
+    pool = {"Ref": "CognitoUserPoolArn"}
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    # Chalice's merge is deep for objects; this list replaces its literal ARN.
+    body["securityDefinitions"] = {"imgpipe-users": {"x-amazon-apigateway-authorizer": {"providerARNs": [pool]}}}
+    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    api_env["COGNITO_USER_POOL_ARN"] = pool
 
 
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:
     """build/cfn/sam.json (merged) and deployment.zip; returns the template path."""
     out.mkdir(parents=True, exist_ok=True)
-    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True)
+    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}")
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
     run_chalice("package", "--stage", stage, "--merge-template", str(merge), str(out))
@@ -88,11 +166,20 @@ def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn
 
 
 def package_terraform(stage: str = "tf", out: Path = ROOT / "build" / "terraform") -> Path:
-    """build/terraform: chalice.tf.json, deployment.zip and infra/terraform/*.tf."""
+    """build/terraform: chalice.tf.json (adapted), deployment.zip, infra/terraform/*.tf and the lock file.
+
+    The folder is rebuilt each time; Terraform state lives outside it (backend.tf).
+    """
     if out.exists():
         shutil.rmtree(out)
     write_stage_policies(stage, TERRAFORM)
     run_chalice("package", "--stage", stage, "--pkg-format", "terraform", str(out))
-    for tf in TERRAFORM_DIR.glob("*.tf"):
+    chalice_tf = out / "chalice.tf.json"
+    adapted = terraform.adapt(json.loads(chalice_tf.read_text()), stage)
+    chalice_tf.write_text(json.dumps(adapted, indent=2) + "\n")
+    for tf in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
         shutil.copy(tf, out / tf.name)
+    (out / "tests").mkdir()
+    for test in TERRAFORM_DIR.glob("tests/*.tftest.hcl"):
+        shutil.copy(test, out / "tests" / test.name)
     return out

@@ -39,6 +39,11 @@ TERRAFORM = {
 }
 
 
+def function_name(stage: str, function: str) -> str:
+    """Chalice's name for a function; the API handler is named after the app and stage."""
+    return f"imgpipe-{stage}" if function == "api_handler" else f"imgpipe-{stage}-{function}"
+
+
 def policy_template(function: str) -> dict:
     return json.loads((CHALICE_DIR / f"policy-{FUNCTIONS[function]}.json").read_text())
 
@@ -64,11 +69,18 @@ def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> o
     return node
 
 
-def write_stage_policies(stage: str, values: Mapping[str, str], wrap_sub: bool = False) -> list[Path]:
-    """Write .chalice/policy-{stage}-{api,resize,sweeper}.json, the files config.json names."""
+def write_stage_policies(
+    stage: str, values: Mapping[str, str], wrap_sub: bool = False, name_stage: str | None = None
+) -> list[Path]:
+    """Write .chalice/policy-{stage}-{api,resize,sweeper}.json, the files config.json names.
+
+    Each role may write only to its own function's log group, hence `${FunctionName}`,
+    built from `name_stage` (the CloudFormation path passes `${Stage}`).
+    """
     paths = []
     for function, short in FUNCTIONS.items():
         path = CHALICE_DIR / f"policy-{stage}-{short}.json"
-        path.write_text(json.dumps(render(policy_template(function), values, wrap_sub), indent=2) + "\n")
+        named = {**values, "FunctionName": function_name(name_stage or stage, function)}
+        path.write_text(json.dumps(render(policy_template(function), named, wrap_sub), indent=2) + "\n")
         paths.append(path)
     return paths

@@ -2,29 +2,23 @@
 
 `run` is what `make run` starts; the others talk to a running stack (or to
 AWS) the way any client does, except `resize`, which needs no AWS at all.
+
+Each command imports what it uses inside its body: the local stack (moto,
+chalice's CLI) alone takes ~0.4 s to import, and `resize` or `status` should
+not pay for it (bench/startup.py measures each command's start).
 """
 
 import contextlib
+import functools
 import json
 import os
-import shutil
-import signal
 import sys
-import threading
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from urllib.parse import unquote_plus
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from imgpipe.localstack import HOST, ROOT, LocalStack, PortTakenError, aws_environment, queue_names, stage_environment
-
-console = Console()
-err_console = Console(stderr=True)
-DEFAULT_API = f"http://{HOST}:8000"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_API = "http://127.0.0.1:8000"  # localstack.HOST, not imported here (see above)
 api_option = click.option("--api", envvar="IMGPIPE_API", default=DEFAULT_API, show_default=True,
                           help="Base URL of the imgpipe API (env IMGPIPE_API).")
 
@@ -32,6 +26,37 @@ api_option = click.option("--api", envvar="IMGPIPE_API", default=DEFAULT_API, sh
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """imgpipe: uploaded images become web-ready renditions."""
+
+
+@functools.cache
+def _consoles():
+    """rich's Console for stdout and stderr, imported on first use."""
+    from rich.console import Console
+
+    return Console(), Console(stderr=True)
+
+
+def _out():
+    return _consoles()[0]
+
+
+def _err():
+    return _consoles()[1]
+
+
+def _limit_malloc_arenas() -> None:
+    """At most 2 glibc malloc arenas, as every deployed function has
+    (MALLOC_ARENA_MAX in .chalice/config.json): each encoder thread would
+    otherwise get its own arena and hold its peak. glibc reads the variable
+    only at start-up (`make run` sets it); mallopt covers a direct start."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc (musl has no arenas to limit)
 
 
 @cli.command()
@@ -43,18 +68,28 @@ def cli() -> None:
 @click.option("--workers", default=2, show_default=True, help="Events processed at once.")
 @click.option("--max-receives", default=8, show_default=True,
               help="Failed deliveries of an event before it goes to the dead-letter queue.")
-def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, max_receives: int) -> None:
+@click.option("--sweep-every", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Run the sweeper (sweep_stuck_images) this often instead of on its schedule, 5 minutes.")
+def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, max_receives: int,
+        sweep_every: float | None) -> None:
     """The whole pipeline on 127.0.0.1, in the foreground until Ctrl-C or SIGTERM."""
+    import shutil
+    import signal
+    import threading
+
+    from imgpipe.localstack import LocalStack, PortTakenError
+
+    _limit_malloc_arenas()  # before the worker's threads start
     if reset:
         shutil.rmtree(state_dir, ignore_errors=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stack = LocalStack(port, aws_port, state_dir, workers, max_receives)
+    stack = LocalStack(port, aws_port, state_dir, workers, max_receives, sweep_every=sweep_every)
     try:
         stack.start()
     except PortTakenError as exc:
-        err_console.print(f"[red]imgpipe: {exc}[/red]")
+        _err().print(f"[red]imgpipe: {exc}[/red]")
         sys.exit(2)
     print(stack.banner(), flush=True)
     while not stop.wait(0.5):
@@ -70,12 +105,16 @@ def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, ma
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for each final state.")
 def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
     """Upload FILES through the API and wait until each is COMPLETE or FAILED."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
     from imgpipe.client import ApiClient, RefusedError
 
     client = ApiClient(api)
     results: dict[Path, dict | RefusedError] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[state]}"))
-    with Progress(*columns, console=console) as progress:
+    with Progress(*columns, console=_out()) as progress:
 
         def one(path: Path) -> None:
             task = progress.add_task(path.name, total=path.stat().st_size, state="uploading")
@@ -96,15 +135,15 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
     for path, result in results.items():
         if isinstance(result, RefusedError):
             failed += 1
-            console.print(f"[red]✗ {path}: refused, {result.code}: {result}[/red]")
+            _out().print(f"[red]✗ {path}: refused, {result.code}: {result}[/red]")
         elif result["status"] != "COMPLETE":
             failed += 1
             error = result.get("error") or {"code": "timeout", "message": f"still {result['status']}"}
-            console.print(f"[red]✗ {path}: {result['status']} {error['code']}: {error['message']}[/red]")
+            _out().print(f"[red]✗ {path}: {result['status']} {error['code']}: {error['message']}[/red]")
         else:
-            console.print(f"[green]✓ {path}[/green] → {result['image_id']}")
+            _out().print(f"[green]✓ {path}[/green] → {result['image_id']}")
             for r in result["renditions"]:
-                console.print(f"    {r['name']:>8} {r['format']:<4} {r['width']}×{r['height']} {r['bytes']:>9} B  {r['url']}",
+                _out().print(f"    {r['name']:>8} {r['format']:<4} {r['width']}×{r['height']} {r['bytes']:>9} B  {r['url']}",
                               soft_wrap=True, highlight=False)
     sys.exit(1 if failed else 0)
 
@@ -118,6 +157,8 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
 @click.option("--aws-port", default=4566, show_default=True, help="With --dead: the local stack's AWS port.")
 def status(image_id: str | None, api: str, limit: int, status_filter: str | None, dead: bool, aws_port: int) -> None:
     """One record as JSON, or a table of the most recent ones."""
+    from rich.table import Table
+
     from imgpipe.client import ApiClient, RefusedError
 
     if dead:
@@ -126,11 +167,11 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
     client = ApiClient(api)
     try:
         if image_id:
-            console.print_json(json.dumps(client.image(image_id)))
+            _out().print_json(json.dumps(client.image(image_id)))
             return
         items = client.images(limit, status_filter)
     except RefusedError as exc:
-        err_console.print(f"[red]{exc.code}: {exc}[/red]")
+        _err().print(f"[red]{exc.code}: {exc}[/red]")
         sys.exit(1)
     table = Table("status", "source key", "size", "renditions / reason", "updated")
     table.add_column("image id", no_wrap=True)
@@ -139,12 +180,16 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
         size = f"{source['width']}×{source['height']}" if "width" in source else ""
         detail = item["error"]["message"] if item.get("error") else str(len(item.get("renditions", [])))
         table.add_row(item["status"], source.get("key", ""), size, detail, item.get("updated_at", ""), item["image_id"])
-    console.print(table)
+    _out().print(table)
 
 
 def show_dead_letters(aws_port: int) -> None:
-    import boto3
+    from urllib.parse import unquote_plus
 
+    import boto3
+    from rich.table import Table
+
+    from imgpipe.localstack import aws_environment, queue_names, stage_environment
     from imgpipe.state import peek_messages
 
     env = aws_environment(aws_port)
@@ -160,7 +205,7 @@ def show_dead_letters(aws_port: int) -> None:
         except (ValueError, AttributeError, KeyError, TypeError):
             what = message["Body"][:120]
         table.add_row(message["MessageId"], message["Attributes"].get("ApproximateReceiveCount", "?"), what)
-    console.print(table)
+    _out().print(table)
 
 
 @cli.command()
@@ -170,13 +215,17 @@ def show_dead_letters(aws_port: int) -> None:
 @click.option("--jobs", default=os.cpu_count() or 1, show_default=True, help="Images processed at once.")
 def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
     """The pipeline's renditions for local FILES (or folders), without AWS."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from imgpipe.resize import expand, local_settings, resize_file
 
     paths = expand(list(files))
     settings = local_settings()
     results = []
     with Progress(TextColumn("resizing"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as progress, ProcessPoolExecutor(jobs) as pool:
+                  TimeElapsedColumn(), console=_out()) as progress, ProcessPoolExecutor(jobs) as pool:
         task = progress.add_task("resize", total=len(paths))
         for future in as_completed(pool.submit(resize_file, p, out_dir, settings) for p in paths):
             results.append(future.result())
@@ -184,9 +233,9 @@ def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
     failures = sorted((r for r in results if r.error_code), key=lambda r: r.source)
     done = len(results) - len(failures)
     outputs = sum(len(r.outputs) for r in results)
-    console.print(f"{done} of {len(results)} images resized, {outputs} files written to {out_dir}")
+    _out().print(f"{done} of {len(results)} images resized, {outputs} files written to {out_dir}")
     for failure in failures:
-        console.print(f"[red]✗ {failure.source}: {failure.error_code}: {failure.error}[/red]", highlight=False)
+        _out().print(f"[red]✗ {failure.source}: {failure.error_code}: {failure.error}[/red]", highlight=False)
     sys.exit(1 if failures else 0)
 
 
@@ -201,6 +250,9 @@ def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
 @click.option("--dry-run", is_flag=True, help="List what would be reprocessed, change nothing.")
 def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int, dry_run: bool) -> None:
     """Run the handler again for objects already in the input bucket."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from imgpipe.localstack import aws_environment, stage_environment
     from imgpipe.reprocess import chosen_keys, load_app, reprocess_key
 
     env = stage_environment(stage)
@@ -210,22 +262,22 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int,
     keys = list(chosen_keys(app_module, prefix, set(statuses)))
     if dry_run:
         for key, current in keys:
-            console.print(f"{current or 'no record':>10}  {key}", highlight=False)
-        console.print(f"{len(keys)} objects would be reprocessed")
+            _out().print(f"{current or 'no record':>10}  {key}", highlight=False)
+        _out().print(f"{len(keys)} objects would be reprocessed")
         return
     outcomes: dict[str, int] = {}
     with Progress(TextColumn("reprocessing"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  console=console) as progress:
+                  console=_out()) as progress:
         task = progress.add_task("reprocess", total=len(keys))
         for key, _ in keys:
             try:
                 result = reprocess_key(app_module, key)
             except Exception as exc:  # a transient fault: report it, go on with the rest
                 result = "error"
-                err_console.print(f"[red]{key}: {exc}[/red]")
+                _err().print(f"[red]{key}: {exc}[/red]")
             outcomes[result] = outcomes.get(result, 0) + 1
             progress.advance(task)
-    console.print(f"{len(keys)} objects reprocessed: "
+    _out().print(f"{len(keys)} objects reprocessed: "
                   + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "nothing matched"))
     sys.exit(0 if set(outcomes) <= {"COMPLETE", "FAILED"} else 1)
 
@@ -239,20 +291,22 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int,
 def loadtest(api: str | None, uploads: int, clients: int, workers: int) -> None:
     """Many clients at once, with duplicates and hostile files mixed in; every
     upload must end in its right final state. Prints throughput and p50/p95."""
+    from rich.table import Table
+
     from imgpipe.loadtest import make_uploads, run_load, spawned_stack
 
     batch = make_uploads(uploads)
     with (contextlib.nullcontext(api) if api else spawned_stack(workers)) as target:
-        console.print(f"{uploads} uploads from {clients} clients to {target} ...")
+        _out().print(f"{uploads} uploads from {clients} clients to {target} ...")
         report = run_load(target, batch, clients)
     table = Table("uploads", "clients", "dups", "hostile", "s", "img/s", "p50 s", "p95 s", "problems",
                   caption="p50/p95: from the end of an upload to its final state")
     table.add_row(*(str(report[k]) for k in ("uploads", "clients", "duplicates", "hostile", "seconds",
                                              "images_per_second", "p50_seconds", "p95_seconds")),
                   str(len(report["problems"])))
-    console.print(table)
+    _out().print(table)
     for name, problems in report["problems"].items():
-        err_console.print(f"[red]{name}: {'; '.join(problems)}[/red]")
+        _err().print(f"[red]{name}: {'; '.join(problems)}[/red]")
     sys.exit(1 if report["problems"] else 0)
 
 

@@ -6,10 +6,22 @@ moto then answers a browser's preflight from the bucket's CORS rules, but
 not the browser-form POST itself (a presigned POST upload): S3 puts the
 allowed origin on that response, moto does not, and the browser discards
 it. FormUploadCors adds what the bucket's own rules allow, nothing more.
+
+Two more gaps are closed here, each by a WSGI layer in front of moto:
+PostPolicyCheck (imgpipe.postpolicy) refuses form POSTs S3 would refuse, and
+Serialised lets one request at a time into moto's backends, which are not
+thread-safe: two conditional writes on one item could both win, where
+DynamoDB's are atomic. WriteThrough then saves each change to a journaled
+bucket to disk before the client hears "stored" (imgpipe.state).
 """
 
+import io
+import json
 import threading
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.serving import make_server
 
@@ -52,13 +64,148 @@ class FormUploadCors:
         return self.app(environ, start)
 
 
-class AwsEmulator:
-    """moto's server in a thread, bound to `host` only (moto's default is 0.0.0.0)."""
+def _receive_wait(environ: dict, body: bytes) -> tuple[float, bytes] | None:
+    """For an SQS ReceiveMessage that long-polls: (seconds, the same request with no wait)."""
+    if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":  # JSON protocol
+        request = json.loads(body or b"{}")
+        wait = float(request.get("WaitTimeSeconds") or 0)
+        return (wait, json.dumps({**request, "WaitTimeSeconds": 0}).encode()) if wait > 0 else None
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):  # query protocol
+        params = dict(parse_qsl(body.decode("utf-8", "replace")))
+        wait = float(params.get("WaitTimeSeconds") or 0) if params.get("Action") == "ReceiveMessage" else 0
+        return (wait, urlencode({**params, "WaitTimeSeconds": "0"}).encode()) if wait > 0 else None
+    return None
 
-    def __init__(self, host: str, port: int) -> None:
+
+def _has_messages(body: bytes) -> bool:
+    return b'"Messages"' in body or b"<Message>" in body
+
+
+class Serialised:
+    """WSGI middleware: one request at a time into each moto backend, as if it were atomic.
+
+    DynamoDB has a lock of its own; S3 and SQS share one (an S3 write sends its
+    notification to SQS). A long-polling ReceiveMessage would hold the lock for
+    its whole wait, so it is turned into short polls that wait between tries
+    without the lock, woken by each write that could have sent a message.
+    """
+
+    POLL_SECONDS = 0.5  # a message whose visibility timeout ends wakes no one: look again
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._dynamodb = threading.Lock()
+        self._turn = threading.Condition(threading.Lock())  # S3 and SQS
+
+    def _call(self, environ: dict) -> tuple[str, list, list[bytes]]:
+        """The whole response, body included, made while the lock is held."""
+        got: list = []
+        chunks = self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers)))
+        try:
+            body = list(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        return got[0], got[1], body
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        from werkzeug.wsgi import get_input_stream
+
+        # The body is read before the lock: a slow client must not hold up every other one.
+        body = get_input_stream(environ).read()
+        environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        environ.pop("HTTP_TRANSFER_ENCODING", None)  # now a plain body of CONTENT_LENGTH bytes
+        poll = _receive_wait(environ, body)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            with self._dynamodb:
+                status, headers, chunks = self._call(environ)
+            start_response(status, headers)
+            return chunks
+        with self._turn:
+            if poll is None:
+                status, headers, chunks = self._call(environ)
+                if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+                    self._turn.notify_all()
+            else:
+                status, headers, chunks = self._long_poll(environ, *poll)
+        start_response(status, headers)
+        return chunks
+
+    def _long_poll(self, environ: dict, wait: float, short: bytes) -> tuple[str, list, list[bytes]]:
+        deadline = time.monotonic() + wait
+        while True:
+            status, headers, chunks = self._call(
+                {**environ, "wsgi.input": io.BytesIO(short), "CONTENT_LENGTH": str(len(short))})
+            left = deadline - time.monotonic()
+            if left <= 0 or not status.startswith("200") or _has_messages(b"".join(chunks)):
+                return status, headers, chunks
+            self._turn.wait(min(left, self.POLL_SECONDS))  # the lock is free meanwhile
+
+
+def _written_bucket(environ: dict, buckets: set[str]) -> str | None:
+    """The journaled bucket a PUT/POST/DELETE request changes, path- or host-style."""
+    if environ.get("REQUEST_METHOD") not in ("PUT", "POST", "DELETE"):
+        return None
+    from imgpipe.postpolicy import form_bucket
+
+    bucket = form_bucket(environ)
+    return bucket if bucket in buckets else None
+
+
+def bucket_objects(bucket_name: str) -> tuple[dict[str, str], Callable[[str], tuple[bytes, dict]]]:
+    """(key -> ETag, read(key) -> (bytes, headers)) straight from moto's backend: call under the lock."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import FakeKey, s3_backends
+
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket_name)
+    objects = {key: obj for key, obj in bucket.keys.items() if isinstance(obj, FakeKey)}
+
+    def read(key: str) -> tuple[bytes, dict]:
+        obj = objects[key]
+        meta = obj.metadata
+        headers = {"ContentType": meta.get("content-type"), "CacheControl": meta.get("cache-control"),
+                   "Metadata": {k.removeprefix("x-amz-meta-"): v for k, v in meta.items()
+                                if k.lower().startswith("x-amz-meta-")}}
+        return obj.value, {k: v for k, v in headers.items() if v}
+
+    return {key: obj.etag for key, obj in objects.items()}, read
+
+
+class WriteThrough:
+    """WSGI middleware, inside Serialised: after moto accepts a change to a journaled
+    bucket, `save(bucket)` runs before the response leaves, so what a client was told
+    is stored survives a SIGKILL. Off until `enabled` (a restore need not be saved)."""
+
+    def __init__(self, app: Any, buckets: set[str], save: Callable[[str], None]) -> None:
+        self.app, self.buckets, self.save = app, buckets, save
+        self.enabled = False
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        bucket = _written_bucket(environ, self.buckets) if self.enabled else None
+        if bucket is None:
+            return self.app(environ, start_response)
+        got: list = []
+        chunks = list(self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers))))
+        if got[0][:1] == "2":
+            self.save(bucket)
+        start_response(*got)
+        return chunks
+
+
+class AwsEmulator:
+    """moto's server in a thread, bound to `host` only (moto's default is 0.0.0.0).
+
+    `credentials` (access key -> secret) are the keys form POSTs may be signed with.
+    """
+
+    def __init__(self, host: str, port: int, credentials: dict[str, str],
+                 journal: Callable[[str], None] | None = None, journaled: Iterable[str] = ()) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        app = FormUploadCors(DomainDispatcherApplication(create_backend_app))
+        from imgpipe.postpolicy import PostPolicyCheck
+
+        self.write_through = WriteThrough(DomainDispatcherApplication(create_backend_app), set(journaled),
+                                          journal or (lambda bucket: None))
+        app = FormUploadCors(PostPolicyCheck(Serialised(self.write_through), credentials))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="imgpipe-aws", daemon=True)
 

@@ -9,7 +9,9 @@ One process, every socket on 127.0.0.1:
   in a thread (no `chalice local` reloader child to leave behind);
 - S3 → SQS notifications and an EventWorker that hands each event to the real
   `app.resize_image`, with a dead-letter queue for events that keep failing;
-- a StateDir that makes all of it survive a restart.
+- the app's schedules (the sweeper) on their rate, as EventBridge runs them;
+- a StateDir that makes all of it survive a restart, and an acknowledged
+  upload survive a SIGKILL.
 
 The app sees only AWS_ENDPOINT_URL and dummy credentials: no local branches.
 """
@@ -27,8 +29,9 @@ from typing import Any
 
 import requests
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LambdaContext, create_local_server
+from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGatewayException, create_local_server
 
+from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
 from imgpipe.worker import EventWorker
 
@@ -38,6 +41,8 @@ REGION = "us-east-1"
 STAGE = "local"
 SNAPSHOT_SECONDS = 5
 LISTEN_BACKLOG = 128
+# The dummy credentials of the local stack; form POSTs must be signed with them.
+ACCESS_KEY_ID = SECRET_ACCESS_KEY = "local"
 log = logging.getLogger(__name__)
 
 
@@ -45,12 +50,43 @@ class PortTakenError(Exception):
     pass
 
 
+# What the local gateway itself answers (before the app runs), in the API's error shape.
+GATEWAY_ERRORS = {
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "You may not do this."),
+    404: ("not_found", "There is no such route."),
+    500: ("internal_error", "An internal error occurred."),
+}
+
+
 class QuietHandler(ChaliceRequestHandler):
-    """Logs only failed requests: the page polls, and each poll would print a line."""
+    """Logs only failed requests: the page polls, and each poll would print a line.
+
+    Errors chalice's gateway raises itself (no such route: 403 "Missing
+    Authentication Token") get the API's error shape; an unknown route is a 404.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY…) goes to the app too, which answers 405 with
+        Allow, instead of http.server's 501 in HTML."""
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         if str(code).isdigit() and int(code) >= 400:
             super().log_request(code, size)
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        try:
+            self.local_gateway.event_converter._route_matcher.match_route(self.path)
+            status = error.CODE
+        except ValueError:
+            status = 404
+        code, message = GATEWAY_ERRORS.get(status, GATEWAY_ERRORS[500])
+        body = json.dumps({"error": {"code": code, "message": message}})
+        self._send_http_response(status, {"Content-Type": "application/json",
+                                          "X-Content-Type-Options": "nosniff"}, body)
 
 
 def stage_environment(stage: str = STAGE) -> dict[str, str]:
@@ -64,8 +100,8 @@ def aws_environment(aws_port: int) -> dict[str, str]:
     """What points boto3 (and the AWS CLI) at the emulator instead of AWS."""
     return {
         "AWS_ENDPOINT_URL": f"http://{HOST}:{aws_port}",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }
@@ -96,6 +132,7 @@ class LocalStack:
     state_dir: Path = ROOT / ".local-state"
     workers: int = 2
     max_receives: int = 8  # deliveries before an event goes to the dead-letter queue
+    sweep_every: float | None = None  # seconds between sweeper runs; None: its schedule (5 minutes)
     env: dict[str, str] = field(default_factory=stage_environment)
 
     @property
@@ -116,16 +153,22 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         from imgpipe.emulator import AwsEmulator
 
-        self._moto = AwsEmulator(HOST, self.aws_port)
+        self._state = StateDir(self.state_dir)
+        self._moto = AwsEmulator(HOST, self.aws_port, {ACCESS_KEY_ID: SECRET_ACCESS_KEY},
+                                 journal=self._save_bucket, journaled=[self.env["INPUT_BUCKET"]])
         self._moto.start()
         self._stopping = threading.Event()
-        self._state = StateDir(self.state_dir)
         self._provision()
         self._app_module, self._api = self._serve_app()
         self._worker = EventWorker(
             lambda: self.client("sqs"), self.queue_urls["events"], self._invoke_handler, self.workers
         )
         self._worker.start()
+        every = rate_schedules(self._app_module.app)
+        if self.sweep_every is not None:
+            every["sweep_stuck_images"] = self.sweep_every
+        self._schedules = Schedules(every, self._invoke_scheduled, REGION)
+        self._schedules.start()
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="imgpipe-snapshots", daemon=True)
         self._snapshots.start()
         self._wait_until_healthy()
@@ -163,12 +206,20 @@ class LocalStack:
             NotificationConfiguration={"QueueConfigurations": [
                 {"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]},
         )
+        self._moto.write_through.enabled = True  # from here on, a stored upload is on disk first
         if restored:
             self._redeliver_unfinished(s3, dynamodb)
 
     @property
     def buckets(self) -> list[str]:
         return [self.env["INPUT_BUCKET"], self.env["OUTPUT_BUCKET"]]
+
+    def _save_bucket(self, bucket: str) -> None:
+        """Write a bucket through to the state dir; called by the emulator, under its lock."""
+        from imgpipe.emulator import bucket_objects
+
+        listing, read = bucket_objects(bucket)
+        self._state.save_bucket(bucket, listing, read)
 
     def _redeliver_unfinished(self, s3: Any, dynamodb: Any) -> None:
         """Re-put uploads whose event was lost when the stack stopped: a real event again."""
@@ -207,7 +258,7 @@ class LocalStack:
     def _health_of_local_parts(self, request: Any, get_response: Any) -> Any:
         """GET /health also reports the worker, which only the local stack has."""
         response = get_response(request)
-        if request.path == "/health" and isinstance(response.body, dict):
+        if request.path == "/health" and response.status_code in (200, 503):
             worker = "ok" if getattr(self, "_worker", None) and self._worker.alive() else "not running"
             response.body.setdefault("checks", {})["event_worker"] = worker
             if worker != "ok":
@@ -216,6 +267,9 @@ class LocalStack:
 
     def _invoke_handler(self, event: dict) -> None:
         self._app_module.resize_image(event, LambdaContext("resize_image", 1024, max_runtime_ms=60_000))
+
+    def _invoke_scheduled(self, name: str, event: dict) -> None:
+        getattr(self._app_module, name)(event, LambdaContext(name, 256, max_runtime_ms=60_000))
 
     def _wait_until_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -230,8 +284,11 @@ class LocalStack:
             time.sleep(0.2)
 
     def snapshot(self, with_queues: bool = False) -> None:
+        """The table, the output bucket and (with_queues) the dead letters.
+
+        The input bucket is not here: it is written through (emulator.WriteThrough)."""
         dead = {queue_names(self.env)[1]: self.queue_urls["dead"]} if with_queues else None
-        self._state.snapshot(self.client("s3"), self.client("dynamodb"), self.buckets,
+        self._state.snapshot(self.client("s3"), self.client("dynamodb"), [self.env["OUTPUT_BUCKET"]],
                              self.env["STATUS_TABLE"], self.client("sqs"), dead)
 
     def _snapshot_loop(self) -> None:
@@ -246,6 +303,7 @@ class LocalStack:
         self._stopping.set()
         self._api.server.shutdown()
         self._api.server.server_close()
+        self._schedules.stop()
         self._worker.stop()
         self._snapshots.join()
         try:

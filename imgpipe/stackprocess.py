@@ -31,9 +31,10 @@ def free_port() -> int:
 
 
 class StackProcess:
-    def __init__(self, state_dir: Path, *extra_args: str) -> None:
+    def __init__(self, state_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.state_dir = state_dir
         self.extra_args = extra_args
+        self.env = env or {}  # e.g. the app's settings (UPLOAD_URL_TTL); AWS_* are the stack's own
         self.port, self.aws_port = free_port(), free_port()
         self.log_path = state_dir.parent / f"{state_dir.name}-stack.log"
         self.process: subprocess.Popen | None = None
@@ -58,7 +59,7 @@ class StackProcess:
         with open(self.log_path, "ab") as log:
             # Its own session: after it exits, no process may be left in the group.
             self.process = subprocess.Popen(self.command(), cwd=ROOT, stdout=log, stderr=log,
-                                            env=user_environment(), start_new_session=True)
+                                            env={**user_environment(), **self.env}, start_new_session=True)
         deadline = time.monotonic() + timeout
         while BANNER not in self.log()[seen:]:
             if self.process.poll() is not None or time.monotonic() > deadline:

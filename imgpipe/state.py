@@ -1,10 +1,13 @@
 """Keeps the local stack's data in a directory, so it survives a restart.
 
-moto keeps everything in memory. The stack snapshots the buckets, the status
-table and the dead-letter queue here every few seconds and when it stops, and
-restores them before the S3 notifications are switched on (a restore must not
-look like a flood of new uploads). Objects are written once per ETag, so a
-snapshot costs a listing and a scan, not a copy of every image.
+moto keeps everything in memory. The input bucket is written through: each
+change is saved here before the client is told it is stored (emulator.py
+WriteThrough), so an acknowledged upload survives a SIGKILL. The rest (the
+output bucket, the status table, the dead-letter queue) is snapshotted every
+few seconds and when the stack stops: after a SIGKILL it may be seconds old,
+and the stack redoes the work of every upload whose record is not final.
+All is restored before the S3 notifications are switched on (a restore must
+not look like a flood of new uploads). Objects are written once per ETag.
 
     STATE_DIR/s3/BUCKET/index.json        key -> etag, file, content type …
     STATE_DIR/s3/BUCKET/objects/SHA256    the bytes of one object
@@ -16,6 +19,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,34 +66,50 @@ class StateDir:
     def snapshot(self, s3: Any, dynamodb: Any, buckets: list[str], table: str,
                  sqs: Any = None, queue_urls: dict[str, str] | None = None) -> None:
         with self._lock:
-            for bucket in buckets:
-                self._snapshot_bucket(s3, bucket)
+            # The table before the buckets: a record saved COMPLETE then has its renditions saved too.
             items = []
             for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
                 items.extend(page["Items"])
             _write_atomically(self.root / "dynamodb" / f"{table}.json", json.dumps(items).encode())
+            for bucket in buckets:
+                self._snapshot_bucket(s3, bucket)
             for name, url in (queue_urls or {}).items():
                 bodies = [m["Body"] for m in peek_messages(sqs, url)]
                 _write_atomically(self.root / "sqs" / f"{name}.json", json.dumps(bodies).encode())
 
     def _snapshot_bucket(self, s3: Any, bucket: str) -> None:
+        listing = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            listing.update((listed["Key"], listed["ETag"]) for listed in page.get("Contents", []))
+
+        def read(key: str) -> tuple[bytes, dict] | None:
+            try:
+                obj = s3.get_object(Bucket=bucket, Key=key)
+            except s3.exceptions.NoSuchKey:
+                return None  # deleted since the listing
+            return obj["Body"].read(), {h: obj[h] for h in _OBJECT_HEADERS if obj.get(h)}
+
+        self.save_bucket(bucket, listing, read)
+
+    def save_bucket(self, bucket: str, listing: dict[str, str],
+                    read: Callable[[str], tuple[bytes, dict] | None]) -> None:
+        """Make the bucket's folder hold `listing` (key -> ETag); only new ETags are read."""
         folder = self.root / "s3" / bucket
         index_path = folder / "index.json"
         old = _read_json(index_path, {})
         new = {}
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for listed in page.get("Contents", []):
-                key, etag = listed["Key"], listed["ETag"]
-                if key in old and old[key]["etag"] == etag:
-                    new[key] = old[key]
-                    continue
-                try:
-                    obj = s3.get_object(Bucket=bucket, Key=key)
-                except s3.exceptions.NoSuchKey:
-                    continue  # deleted since the listing
-                name = hashlib.sha256(key.encode()).hexdigest()
-                _write_atomically(folder / "objects" / name, obj["Body"].read())
-                new[key] = {"etag": etag, "file": name, **{h: obj[h] for h in _OBJECT_HEADERS if obj.get(h)}}
+        for key, etag in listing.items():
+            if key in old and old[key]["etag"] == etag:
+                new[key] = old[key]
+                continue
+            got = read(key)
+            if got is None:
+                continue
+            name = hashlib.sha256(key.encode()).hexdigest()
+            _write_atomically(folder / "objects" / name, got[0])
+            new[key] = {"etag": etag, "file": name, **got[1]}
+        if new == old:
+            return
         _write_atomically(index_path, json.dumps(new, ensure_ascii=False).encode())
         kept = {entry["file"] for entry in new.values()}
         for path in (folder / "objects").glob("*"):

@@ -16,6 +16,7 @@ from PIL import Image
 from tests import images
 
 COMPLETE = "COMPLETE"
+_JPEG_VARIANTS = Path(__file__).parent / "data" / "jpeg"
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -143,6 +144,15 @@ def cases() -> list[tuple[str, bytes, str]]:
         ("3000-frames.gif", many_frame_gif(), COMPLETE),
         ("html-appended.jpg", images.jpeg() + b"<html><script>alert('appended')</script></html>", COMPLETE),
         ("payloads.jpg", jpeg_with_payloads(), COMPLETE),
+        # Real-world shapes that once failed: a macOS screenshot (opaque RGBA + Display P3),
+        # 12-bit and lossless-16 JPEGs (named, not `'MPO'`), BigTIFF (accepted).
+        ("screenshot-p3.png", images.screenshot_png(), COMPLETE),
+        ("12-bit.jpg", (_JPEG_VARIANTS / "12bit.jpg").read_bytes(), "unsupported_format"),
+        ("lossless-16-bit.jpg", (_JPEG_VARIANTS / "lossless16.jpg").read_bytes(), "unsupported_format"),
+        ("bigtiff.tif", images.encode(images.quadrants(), "TIFF", big_tiff=True), COMPLETE),
+        # Magic numbers then junk: Pillow's message names a `<_io.BytesIO object at 0x…>`.
+        ("tiff-magic-then-junk.tif", b"II*\x00" + b"\xff" * 60, "corrupt_image"),
+        ("gif-magic-then-junk.gif", b"GIF89a" + b"\x00" * 3, "corrupt_image"),
     ]
 
 

@@ -45,14 +45,14 @@ def jpeg(width: int = 400, height: int = 300, **params) -> bytes:
     return encode(quadrants(width, height), "JPEG", quality=95, **params)
 
 
-def oriented_jpeg(orientation: int, width: int = 400, height: int = 300) -> bytes:
-    """A JPEG that shows `quadrants(width, height)` once its EXIF orientation is applied."""
+def oriented_jpeg(orientation: int, width: int = 400, height: int = 300, fmt: str = "JPEG") -> bytes:
+    """A JPEG (or `fmt`) that shows `quadrants(width, height)` once its EXIF orientation is applied."""
     stored = quadrants(width, height)
     for op in _STORE_AS[orientation]:
         stored = stored.transpose(op)
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return encode(stored, "JPEG", quality=95, exif=exif.tobytes())
+    return encode(stored, fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
 
 
 def jpeg_with_metadata() -> bytes:
@@ -152,3 +152,44 @@ def write_big_png(path, width: int, height: int) -> None:
     with open(path, "wb") as out:
         out.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
         out.write(_png_chunk(b"IDAT", bytes(idat)) + _png_chunk(b"IEND", b""))
+
+
+def _icc_tag_xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ \0\0\0\0" + b"".join(struct.pack(">i", round(v * 65536)) for v in (x, y, z))
+
+
+def display_p3_profile() -> bytes:
+    """An ICC v2 matrix/TRC profile with Display P3's primaries (D50-adapted,
+    as in Apple's profile) and a 2.2 gamma: the wide gamut of macOS
+    screenshots and iPhone photos, written by hand as Pillow can only
+    create sRGB, LAB and XYZ profiles."""
+    desc = b"Display P3 (imgpipe tests)\0"
+    tags = {
+        b"desc": b"desc\0\0\0\0" + struct.pack(">I", len(desc)) + desc + b"\0" * 8 + b"\0" * 3 + b"\0" * 67,
+        b"wtpt": _icc_tag_xyz(0.9642, 1.0, 0.8249),
+        b"rXYZ": _icc_tag_xyz(0.515102, 0.241196, -0.001053),
+        b"gXYZ": _icc_tag_xyz(0.291965, 0.692236, 0.041882),
+        b"bXYZ": _icc_tag_xyz(0.157153, 0.066574, 0.784073),
+        b"rTRC": b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0",
+        b"cprt": b"text\0\0\0\0" + b"public domain\0",
+    }
+    tags[b"gTRC"] = tags[b"bTRC"] = tags[b"rTRC"]
+    table, body, offset = b"", b"", 128 + 4 + 12 * len(tags)
+    for signature, data in tags.items():
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\0" * 4 + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ "
+              + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 24
+              + struct.pack(">I", 0) + _icc_tag_xyz(0.9642, 1.0, 0.8249)[8:] + b"\0" * 48)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def screenshot_png(width: int = 120, height: int = 80) -> bytes:
+    """A macOS screenshot's shape: RGBA, every pixel opaque, a Display P3
+    profile. The left half is P3's (234, 51, 35), which is sRGB red."""
+    image = Image.new("RGBA", (width, height), (255, 255, 255, 255))
+    image.paste((234, 51, 35, 255), (0, 0, width // 2, height))
+    return encode(image, "PNG", icc_profile=display_p3_profile())

@@ -2,10 +2,13 @@
 
 `chalice package` runs for real (once per module, ~5 s each); the templates are
 linted with cfn-lint before and after the SAM transform (where circular
-dependencies show); Terraform's references are resolved without providers;
-the deployment zip imports in a clean Python with only its own libraries.
+dependencies show); Terraform's references are resolved without providers, then
+`terraform init` from a local provider mirror, `validate` and `test` (mocked
+provider) where terraform is installed; checkov scans every template; the
+deployment zip imports in a clean Python with only its own libraries.
 """
 
+import fnmatch
 import json
 import os
 import re
@@ -20,7 +23,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from chalicelib.status import table_definition
-from deploy import build
+from deploy import apigw, aws, build
 
 RESOURCES = json.loads(build.RESOURCES.read_text())
 # What manylinux lets a wheel load from the system (PEP 599/600); all else must be bundled.
@@ -140,6 +143,236 @@ def test_terraform_files_are_formatted():
     result = subprocess.run(["terraform", "fmt", "-check", "-diff", str(build.TERRAFORM_DIR)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+OPEN_ROUTES = {("/", "get"), ("/health", "get")}
+
+
+def swaggers(cfn_template: Path, terraform_dir: Path) -> dict[str, dict]:
+    """The API definition each package deploys: SAM's DefinitionBody, Terraform's local."""
+    sam = json.loads(cfn_template.read_text())["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    tf_locals = json.loads((terraform_dir / "chalice.tf.json").read_text())["locals"]
+    tf = json.loads(tf_locals["chalice_api_swagger"])
+    return {"cloudformation": sam, "terraform": tf}
+
+
+def test_every_route_but_the_page_and_health_needs_a_key_in_every_package(cfn_template, terraform_dir):
+    for path_name, swagger in swaggers(cfn_template, terraform_dir).items():
+        key = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+        assert swagger["securityDefinitions"]["api_key"] == key
+        routes = {(p, m): op for p, ops in swagger["paths"].items() for m, op in ops.items()
+                  if m != "options"}
+        assert len(routes) == 6, path_name
+        for route, operation in routes.items():
+            expected = [] if route in OPEN_ROUTES else [{"api_key": []}]
+            assert operation.get("security", []) == expected, (path_name, route)
+    # The key only works through a usage plan attached to the stage: every path makes one.
+    resources = json.loads(cfn_template.read_text())["Resources"]
+    stage = {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}
+    assert resources["UsagePlan"]["Properties"]["ApiStages"] == [stage]
+    assert resources["UsagePlanKey"]["Properties"]["KeyId"] == {"Ref": "ApiKey"}
+    _, text = terraform_declarations(terraform_dir)
+    assert 'resource "aws_api_gateway_usage_plan_key" "default"' in text
+
+
+def test_api_gateway_own_errors_use_the_api_error_shape(cfn_template, terraform_dir):
+    for path_name, swagger in swaggers(cfn_template, terraform_dir).items():
+        responses = swagger["x-amazon-apigateway-gateway-responses"]
+        assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED", "ACCESS_DENIED",
+                "INVALID_API_KEY", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses), path_name
+        for kind, response in responses.items():
+            assert response["responseParameters"] == apigw.NOSNIFF
+            assert apigw.NOSNIFF == {"gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
+            body = json.loads(response["responseTemplates"]["application/json"])
+            assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, kind
+        unknown_route = responses["MISSING_AUTHENTICATION_TOKEN"]
+        assert unknown_route["statusCode"] == "404"
+        assert json.loads(unknown_route["responseTemplates"]["application/json"]) == {
+            "error": {"code": "not_found", "message": "No such route."}}
+        missing_key = responses["INVALID_API_KEY"]
+        assert missing_key["statusCode"] == "403"
+        missing_key_body = json.loads(missing_key["responseTemplates"]["application/json"])
+        assert missing_key_body["error"]["code"] == "forbidden"
+
+
+def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    params, resources = template["Parameters"], template["Resources"]
+    assert params["LogRetentionDays"]["Default"] == 30
+    for logical, (function, log_group) in build.FUNCTION_LOG_GROUPS.items():
+        fn = resources[logical]
+        group = resources[log_group]["Properties"]
+        name = fn["Properties"]["FunctionName"]["Fn::Sub"]
+        assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/" + name}
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert fn["DependsOn"] == [log_group]
+        assert fn["Properties"]["ReservedConcurrentExecutions"] > 0, logical
+        # The role may write to this group only (and not create others).
+        role_text = json.dumps(resources[fn["Properties"]["Role"]["Fn::GetAtt"][0]])
+        assert "/aws/lambda/*" not in role_text and "logs:CreateLogGroup" not in role_text
+        assert fn["Properties"]["FunctionName"]["Fn::Sub"] + ":*" in role_text
+    api = resources["RestAPI"]["Properties"]
+    assert api["MethodSettings"][0]["ThrottlingRateLimit"] == {"Ref": "ThrottleRate"}
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert json.loads(api["AccessLogSetting"]["Format"])["status"] == "$context.status"
+    assert resources["SweepStuckImages"]["Properties"]["DeadLetterQueue"]["Type"] == "SQS"
+    # Access logging fails until API Gateway's account role exists: the API waits for it.
+    assert resources["RestAPI"]["DependsOn"] == ["ApiGatewayAccountReady"]
+    ready = json.dumps(resources["ApiGatewayAccountReady"]["Metadata"])
+    assert '{"Ref": "ApiGatewayAccount"}' in ready
+    assert resources["DeadLetterQueue"]["DeletionPolicy"] == "Retain"
+
+    alarms = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"ApiErrorsAlarm", "ApiLatencyAlarm", "SweeperErrorsAlarm", "DeadLetterAgeAlarm"} <= set(alarms)
+    to_topic = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], [{"Ref": "AlarmTopic"}]]}
+    assert all(a["AlarmActions"] == to_topic for a in alarms.values()), "every alarm must notify someone"
+    assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    assert resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_with_cognito_the_pool_is_a_stack_parameter(monkeypatch):
+    config = build.load_config()
+    arn = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_x"
+    config["stages"]["cfn"]["environment_variables"].update(AUTH="cognito", COGNITO_USER_POOL_ARN=arn)
+    monkeypatch.setattr(build, "load_config", lambda: config)
+    template = build.merge_template("cfn")
+    assert template["Parameters"]["CognitoUserPoolArn"]["Default"] == arn
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    authorizer = body["securityDefinitions"]["imgpipe-users"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["providerARNs"] == [{"Ref": "CognitoUserPoolArn"}]
+    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["COGNITO_USER_POOL_ARN"] == {"Ref": "CognitoUserPoolArn"}
+    assert "CognitoUserPoolArn" not in json.dumps(build.merge_template("tf"))  # api_key stages: no pool
+
+
+def test_the_dashboard_charts_metrics_the_code_emits():
+    body = RESOURCES["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    charted = set(re.findall(r'\["imgpipe", "(\w+)"', body))
+    charted |= set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    emitted = set(re.findall(r'name="(\w+)"', (build.ROOT / "chalicelib" / "observability.py").read_text()))
+    assert charted == {"ImagesProcessed", "ProcessingTime", "ImagesFailed"} and charted <= emitted
+    tf_dashboard = (build.TERRAFORM_DIR / "alarms.tf").read_text()
+    assert all(name in tf_dashboard for name in charted)
+
+
+def test_path_one_wires_what_chalice_deploy_leaves_out(tmp_path, monkeypatch):
+    """The API stack lints; gateway responses and stage settings land on the stage (moto)."""
+    (tmp_path / "api.json").write_text(json.dumps(apigw.api_stack_template()))
+    cfn_lint(tmp_path / "api.json")
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("apigateway", region_name="eu-west-1")
+        api = client.create_rest_api(name="imgpipe")["id"]
+        root = client.get_resources(restApiId=api)["items"][0]["id"]
+        client.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        client.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+        client.create_deployment(restApiId=api, stageName="api")
+        log_group = "arn:aws:logs:eu-west-1:000000000000:log-group:/aws/apigateway/imgpipe-dev-access"
+        apigw.wire_api(client, api, 20, 40, log_group, False)
+        stage = client.get_stage(restApiId=api, stageName="api")
+        unknown = client.get_gateway_response(restApiId=api, responseType="MISSING_AUTHENTICATION_TOKEN")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 20.0
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 40
+    assert stage["accessLogSettings"]["destinationArn"] == log_group
+    assert unknown["statusCode"] == "404" and "nosniff" in unknown["responseParameters"][
+        "gatewayresponse.header.X-Content-Type-Options"]
+
+
+def test_make_deploy_warns_only_when_a_stage_is_open(monkeypatch):
+    config = build.load_config()
+    assert aws.auth_warning("dev") is None and aws.auth_warning("prod") is None
+    config["stages"]["dev"]["environment_variables"]["AUTH"] = "none"
+    monkeypatch.setattr(aws, "load_config", lambda: config)
+    warning = aws.auth_warning("dev")
+    assert warning.startswith("WARNING: stage dev sets AUTH=none")
+    assert "DELETE /images/{id}" in warning and "POST /uploads" in warning
+
+
+def tf_plugin_dir() -> Path | None:
+    """A local provider mirror: TF_PLUGIN_DIR, else a folder named tf-plugins in the usual places."""
+    if os.environ.get("TF_PLUGIN_DIR"):
+        return Path(os.environ["TF_PLUGIN_DIR"])
+    for place in (Path("/opt"), Path("/usr/local/share"), Path.home(), build.ROOT.parent):
+        if (place / "tf-plugins").is_dir():
+            return place / "tf-plugins"
+    return None
+
+
+def terraform(directory: Path, *args: str) -> None:
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull}
+    result = subprocess.run(["terraform", f"-chdir={directory}", *args, "-no-color"], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not shutil.which("terraform"), reason="terraform is not installed")
+@pytest.mark.skipif(tf_plugin_dir() is None,
+                    reason="no AWS provider mirror (a folder named tf-plugins, or TF_PLUGIN_DIR)")
+def test_terraform_inits_from_the_mirror_validates_and_plans_with_a_mocked_provider(terraform_dir):
+    # The shipped lock file must match the mirror: init fails on a checksum mismatch.
+    terraform(terraform_dir, "init", "-backend=false", "-input=false", f"-plugin-dir={tf_plugin_dir()}")
+    terraform(terraform_dir, "validate")
+    terraform(terraform_dir, "test")  # infra/terraform/tests/plan.tftest.hcl
+
+
+def test_terraform_notification_waits_for_the_permission_and_state_stays_outside(terraform_dir):
+    resources = json.loads((terraform_dir / "chalice.tf.json").read_text())["resource"]
+    notify = resources["aws_s3_bucket_notification"]["input_notify"]
+    assert notify["depends_on"] == ["aws_lambda_permission.resize_image-s3event"]
+    assert "stage_name" not in resources["aws_api_gateway_deployment"]["rest_api"]  # gone in provider 6
+    # `make package-terraform` rebuilds build/terraform; the state must not live there.
+    state = re.search(r'path\s*=\s*"([^"]+)"', (terraform_dir / "backend.tf").read_text())[1]
+    expected = build.ROOT / "terraform-state" / "terraform.tfstate"
+    assert (build.ROOT / "build" / "terraform" / state).resolve() == expected
+    outputs = set(re.findall(r'^output "(\w+)"', (terraform_dir / "outputs.tf").read_text(), re.M))
+    assert {"api_url", "input_bucket", "output_bucket", "status_table", "dead_letter_queue"} <= outputs
+
+
+SUPPRESSIONS = json.loads((build.ROOT / "infra" / "checkov-suppressions.json").read_text())
+SUPPRESSIONS.pop("_comment")
+
+
+def checkov_binary() -> str | None:
+    local = build.ROOT / ".venv-checkov" / "bin" / "checkov"
+    return str(local) if local.exists() else shutil.which("checkov")
+
+
+def checkov_findings(*args: str) -> set[tuple[str, str]]:
+    """(check id, resource) of every failed check; checkov never calls home (--skip-download)."""
+    command = [checkov_binary(), *args, "--skip-download", "--quiet", "--compact", "-o", "json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    reports = json.loads(result.stdout)
+    findings = set()
+    for report in reports if isinstance(reports, list) else [reports]:
+        if isinstance(report, dict) and "results" in report:
+            findings |= {(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]}
+    return findings
+
+
+def suppressed(check_id: str, resource: str) -> bool:
+    patterns = SUPPRESSIONS.get(check_id, {}).get("resources", [])
+    return any(p == resource or fnmatch.fnmatchcase(resource, p) for p in patterns)
+
+
+@pytest.mark.skipif(checkov_binary() is None, reason="checkov is not installed (make test installs it)")
+def test_checkov_finds_nothing_unaccepted_in_any_template(cfn_template, terraform_dir, tmp_path):
+    (tmp_path / "api-stack.json").write_text(json.dumps(apigw.api_stack_template()))
+    templates = [build.RESOURCES, cfn_template, tmp_path / "api-stack.json"]
+    findings = checkov_findings("--framework", "cloudformation", *(f"--file={t}" for t in templates))
+    findings |= checkov_findings("--framework", "terraform", "terraform_json", "-d", str(terraform_dir),
+                                 "--skip-path", ".terraform")
+    assert findings, "checkov reported nothing at all: did it run?"
+    unaccepted = sorted(f for f in findings if not suppressed(*f))
+    assert not unaccepted, f"fix, or add with a reason to infra/checkov-suppressions.json: {unaccepted}"
+    stale = sorted(check for check in SUPPRESSIONS if not any(f[0] == check for f in findings))
+    assert not stale, f"suppressions that match no finding any more: {stale}"
+    assert all(entry["reason"].strip() for entry in SUPPRESSIONS.values())
 
 
 def test_the_zip_bundles_manylinux_pillow_and_imports_in_a_clean_python(cfn_template, tmp_path):

@@ -177,8 +177,13 @@ def test_the_record_carries_frames_and_the_placeholder():
     assert store.source["frames"] == 3
     placeholder = store.source["placeholder"]
     assert len(placeholder["blurhash"]) == 28 and placeholder["dominant_color"] == "#dc1414"
-    by_key = {r["key"]: r for r in store.renditions}
-    assert len(by_key) == len(store.renditions) == len(storage.written)  # no two outputs share a key
-    assert by_key["processed-anim.gif"]["format"] == "webp" and by_key["processed-anim.gif"]["frames"] == 3
-    assert by_key["renditions/anim.gif/thumb.webp"]["frames"] == 3
-    assert "frames" not in by_key["renditions/anim.gif/thumb.jpg"]
+    by_name = {(r["name"], r["format"]): r for r in store.renditions}
+    assert len(by_name) == len(store.renditions) == 7
+    assert {r["key"] for r in store.renditions} == set(storage.written)  # every entry's object exists
+    assert by_name["default", "webp"]["key"] == "processed-anim.gif"
+    assert by_name["default", "webp"]["frames"] == 3
+    assert by_name["thumb", "webp"]["key"] == "renditions/anim.gif/thumb.webp"
+    assert by_name["thumb", "webp"]["frames"] == 3
+    assert "frames" not in by_name["thumb", "jpeg"]
+    # 120×90 fits medium and large unchanged: the same animation as `default`, stored once.
+    assert by_name["medium", "webp"]["key"] == by_name["large", "webp"]["key"] == "processed-anim.gif"

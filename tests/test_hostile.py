@@ -13,6 +13,7 @@ from chalicelib.status import COMPLETE, FAILED
 from chalicelib.uploads import image_id_for_key
 from tests import hostile
 from tests.conftest import invoke_handler
+from tests.test_image_properties import INTERNALS
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = hostile.cases()
@@ -35,6 +36,8 @@ def test_hostile_file_ends_in_the_right_state(aws, client, name, data, expected)
     else:
         assert record["status"] == FAILED and record["error"]["code"] == expected
         assert aws.output_keys() == []
+        # A sentence for a person: no file objects, addresses or tracebacks (those go to the log).
+        assert not INTERNALS.search(record["error"]["message"]), record["error"]["message"]
 
 
 _DECODE_ALL = """

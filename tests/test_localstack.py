@@ -5,6 +5,7 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -169,3 +170,69 @@ def test_state_survives_restart_and_stop_leaves_no_process(tmp_path):
         assert again.stop() == 0
     finally:
         again.kill()
+
+
+def test_api_serves_a_request_while_another_is_held_open(local_stack):
+    """One client sends half a request and waits; another is answered meanwhile.
+
+    Deterministic: the held request cannot finish until the test sends its last
+    line, so a server taking one request at a time would time out the second.
+    """
+    with socket.create_connection(("127.0.0.1", local_stack.port), timeout=10) as held:
+        held.sendall(b"GET /images?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers not finished
+        other = requests.get(f"{local_stack.api}/health", timeout=5)
+        assert other.status_code == 200
+        held.sendall(b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := held.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"items"' in answer
+
+
+def test_acknowledged_upload_survives_sigkill(tmp_path):
+    """The POST got its 204, then the stack is killed at once: after a restart the upload ends COMPLETE."""
+    state = tmp_path / "state"
+    stack = StackProcess(state)
+    stack.start()
+    try:
+        image_id = upload(stack, "acknowledged.jpg", images.jpeg(640, 480), "image/jpeg")
+    finally:
+        stack.kill()  # SIGKILL to the whole group, right after the 204: no snapshot, no goodbye
+    again = StackProcess(state)
+    again.start()
+    try:
+        record = again.wait_final(image_id)
+        check_renditions(record)
+        assert record["source"]["key"] == f"uploads/{image_id}/acknowledged.jpg"
+        assert again.stop() == 0
+    finally:
+        again.kill()
+
+
+def test_sweeper_runs_on_its_schedule_and_expires_an_unused_upload(tmp_path):
+    """An upload URL that is never used ends FAILED / upload_expired, and the expired form is refused."""
+    stack = StackProcess(tmp_path / "state", "--sweep-every", "0.5", env={"UPLOAD_URL_TTL": "1"})
+    stack.start()
+    try:
+        issued = requests.post(f"{stack.api}/uploads", timeout=10,
+                               json={"filename": "never.jpg", "content_type": "image/jpeg"}).json()
+        image_id = issued["image_id"]
+        # The sweeper allows 60 s of clock skew past the URL's expiry: issue it 2 minutes ago, not wait.
+        long_ago = datetime.fromtimestamp(time.time() - 120, timezone.utc).isoformat(timespec="milliseconds")
+        stack.client("dynamodb").update_item(
+            TableName="imgpipe-local-status", Key={"image_id": {"S": image_id}},
+            UpdateExpression="SET created_at = :then",
+            ExpressionAttributeValues={":then": {"S": long_ago.replace("+00:00", "Z")}})
+        record = stack.wait_final(image_id, timeout=30)
+        assert record["status"] == "FAILED", record
+        assert record["error"]["code"] == "upload_expired"
+
+        expires = datetime.fromisoformat(issued["expires_at"]).timestamp()
+        time.sleep(max(0.0, expires + 1 - time.time()))  # the 1-s URL really has expired now
+        late = requests.post(issued["upload"]["url"], data=issued["upload"]["fields"], timeout=10,
+                             files={"file": ("never.jpg", images.jpeg(), "image/jpeg")})
+        assert late.status_code == 403
+        assert "<Message>Invalid according to Policy: Policy expired.</Message>" in late.text
+        assert stack.stop() == 0
+    finally:
+        stack.kill()

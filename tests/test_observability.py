@@ -2,11 +2,12 @@
 
 import io
 import json
+import threading
 from urllib.parse import quote_plus
 
 import pytest
 
-from chalicelib.observability import NAMESPACE, logger
+from chalicelib.observability import NAMESPACE, bind_image, logger, observe_invocation
 from chalicelib.uploads import image_id_for_key
 from tests.conftest import TEST_ENV, invoke_handler
 from tests.images import jpeg
@@ -73,3 +74,40 @@ def test_the_image_id_does_not_leak_into_the_next_invocation(aws, client, log_li
     put_and_process(aws, client, "a.jpg", jpeg())
     logger.info("after the invocation")
     assert "image_id" not in log_lines()[-1]
+
+
+def test_each_thread_logs_its_own_image(log_lines):
+    """Two worker threads (the local stack runs two): each line names the image of its own thread.
+
+    The interleaving is driven: A binds, then B binds and logs, then A logs.
+    With keys shared between threads, A's line would carry B's image id.
+    """
+    a_bound, b_done = threading.Event(), threading.Event()
+
+    def worker_a() -> None:
+        with observe_invocation():
+            bind_image("a" * 32, "a.jpg")
+            a_bound.set()
+            b_done.wait(10)
+            logger.info("image processed")
+
+    def worker_b() -> None:
+        a_bound.wait(10)
+        with observe_invocation():
+            bind_image("b" * 32, "b.jpg")
+            logger.info("image processed")
+        b_done.set()
+
+    threads = [threading.Thread(target=worker_a), threading.Thread(target=worker_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    logger.info("after both invocations")
+
+    lines = log_lines()
+    assert [(line["message"], line.get("image_id"), line.get("key")) for line in lines] == [
+        ("image processed", "b" * 32, "b.jpg"),
+        ("image processed", "a" * 32, "a.jpg"),
+        ("after both invocations", None, None),
+    ]

@@ -59,3 +59,36 @@ def test_upload_two_images_and_see_one_refused(local_stack, browser, tmp_path, v
     page.screenshot(path=ARTIFACTS / f"upload-page-{viewport['width']}.png", full_page=True)
     assert errors == []
     page.close()
+
+
+def test_the_key_field_is_kept_per_tab_and_sent_to_the_api_only(local_stack, browser, tmp_path):
+    """A protected API needs the key (x-api-key) or a token (Authorization) on every API call."""
+    (tmp_path / "photo.jpg").write_bytes(images.jpeg(64, 48))
+    context = browser.new_context()
+    page = context.new_page()
+    sent = []
+    page.on("request", lambda r: sent.append((r.method, r.url, r.headers)))
+    page.goto(f"{local_stack.api}/")
+    page.fill("#credential", "test-key-123")
+    page.reload()  # sessionStorage survives a reload of the tab
+    sync_api.expect(page.locator("#credential")).to_have_value("test-key-123")
+
+    page.set_input_files("#picker", [str(tmp_path / "photo.jpg")])
+    row = page.locator('li[data-name="photo.jpg"]')
+    sync_api.expect(row).to_have_attribute("data-status", "COMPLETE", timeout=60_000)
+    api_calls = [(m, u, h) for m, u, h in sent if u.startswith(local_stack.api + "/uploads")
+                 or u.startswith(local_stack.api + "/images/")]
+    assert {m for m, _, _ in api_calls} == {"POST", "GET"}
+    assert all(h.get("x-api-key") == "test-key-123" for _, _, h in api_calls), api_calls
+    storage = [h for m, u, h in sent if m == "POST" and not u.startswith(local_stack.api)]
+    assert storage and all("x-api-key" not in h and "authorization" not in h for h in storage)
+
+    page.fill("#credential", "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")  # a JWT's shape
+    sent.clear()
+    page.set_input_files("#picker", [str(tmp_path / "photo.jpg")])
+    page.wait_for_function("document.querySelectorAll('li[data-status=COMPLETE]').length === 2",
+                           timeout=60_000)
+    posted = [h for m, u, h in sent if m == "POST" and u == local_stack.api + "/uploads"]
+    assert posted[0].get("authorization") == "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"
+    assert "x-api-key" not in posted[0]
+    context.close()

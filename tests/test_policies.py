@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore import xform_name
 
-from deploy.policies import render, policy_template
+from deploy.policies import FUNCTIONS, function_name, policy_template, render
 from tests.conftest import TEST_ENV, invoke_handler
 from tests.images import jpeg
 
@@ -32,9 +32,10 @@ VALUES = {
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT,
 }
-# Used by Lambda with the function's role, not by our code: CloudWatch Logs,
-# and the on-failure destination that receives events after the last retry.
-PLATFORM = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+STAGE = "test"
+# Used by Lambda with the function's role, not by our code: CloudWatch Logs
+# (checked on its own below), and the on-failure destination of async events.
+PLATFORM = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
 # boto3 calls whose IAM action is not s3:/dynamodb: plus the operation name.
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "HeadBucket": "s3:ListBucket", "DeleteObjects": "s3:DeleteObject"}
 CHALICELIB = Path(__file__).resolve().parents[1] / "chalicelib"
@@ -63,7 +64,7 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
 
 
 def grants(function: str) -> list[tuple[str, str]]:
-    policy = render(policy_template(function), VALUES)
+    policy = render(policy_template(function), {**VALUES, "FunctionName": function_name(STAGE, function)})
     pairs = []
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
@@ -119,6 +120,8 @@ def exercise_api(client, aws, rec: Recorder) -> None:
     assert client.http.get(f"/images?key={quote_plus(key)}").status_code == 200
     assert client.http.get("/health").status_code == 200
     assert client.http.delete(image).status_code == 204
+    aws.put(key, jpeg())  # the upload URL used after the delete: resize deletes the late source
+    run_resize(client, rec, key)
 
 
 def run_resize(client, rec: Recorder, key: str) -> None:
@@ -201,3 +204,12 @@ def test_the_exercise_covers_every_boto3_call_the_code_makes(aws, client, record
     in_code = {"get_object" if m == "generate_presigned_url" else m for m in in_code}
     assert in_code, "found no boto3 calls: did the adapters rename their client attributes?"
     assert in_code <= recorder.methods, f"not exercised: {sorted(in_code - recorder.methods)}"
+
+
+def test_each_function_writes_only_to_its_own_log_group():
+    """The log group is created (with retention) by the stack, never by the role."""
+    for function in FUNCTIONS:
+        own = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function_name(STAGE, function)}:*"
+        logs = sorted(pair for pair in grants(function) if pair[0].startswith("logs:"))
+        assert logs == [("logs:CreateLogStream", own), ("logs:PutLogEvents", own)], function
+    assert function_name("dev", "api_handler") == "imgpipe-dev"  # Chalice's name for the API function

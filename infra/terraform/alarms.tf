@@ -1,8 +1,28 @@
-# Errors, throttles and duration near the timeout of the resize function, and
-# a non-empty dead-letter queue. Mirrors the alarms in infra/resources.json.
+# Errors, throttles and duration near the timeout of the resize function, a
+# non-empty or old dead-letter queue, API 5xx and latency, sweeper errors; all
+# to an SNS topic (this one unless alarm_topic_arn names another), and one
+# dashboard. Mirrors the alarms in infra/resources.json.
+
+resource "aws_sns_topic" "alarms" {
+  count             = var.alarm_topic_arn == "" ? 1 : 0
+  name              = "imgpipe-${var.stage}-alarms"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count     = var.alarm_topic_arn == "" && var.alarm_email != "" ? 1 : 0
+  topic_arn = aws_sns_topic.alarms[0].arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
 
 locals {
-  alarm_actions = var.alarm_topic_arn == "" ? [] : [var.alarm_topic_arn]
+  alarm_topic   = var.alarm_topic_arn == "" ? aws_sns_topic.alarms[0].arn : var.alarm_topic_arn
+  alarm_actions = [local.alarm_topic]
+  api_dimensions = {
+    ApiName = aws_api_gateway_rest_api.rest_api.name
+    Stage   = aws_api_gateway_stage.rest_api.stage_name
+  }
   resize_alarms = {
     errors    = { metric = "Errors", statistic = "Sum", threshold = 0 }
     throttles = { metric = "Throttles", statistic = "Sum", threshold = 0 }
@@ -39,4 +59,125 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letter_age" {
+  alarm_name          = "imgpipe-${var.stage}-resize-dead-letter-age"
+  alarm_description   = "A failed event has waited in the dead-letter queue for over a day."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.dead_letter.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 86400
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "sweeper_errors" {
+  alarm_name          = "imgpipe-${var.stage}-sweeper-errors"
+  alarm_description   = "The sweeper failed: stuck uploads are not being resolved."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.sweep_stuck_images.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_errors" {
+  alarm_name          = "imgpipe-${var.stage}-api-5xx"
+  alarm_description   = "The API answered with a 5xx."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5XXError"
+  dimensions          = local.api_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_latency" {
+  alarm_name          = "imgpipe-${var.stage}-api-latency"
+  alarm_description   = "The API's p99 latency is high."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "Latency"
+  dimensions          = local.api_dimensions
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = var.api_latency_alarm_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Built from the EMF metrics chalicelib/observability.py emits (namespace
+# imgpipe, dimension service = POWERTOOLS_SERVICE_NAME) and AWS's own.
+resource "aws_cloudwatch_dashboard" "stage" {
+  dashboard_name = "imgpipe-${var.stage}"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title   = "Images processed", region = data.aws_region.chalice.name, stat = "Sum", period = 300
+          metrics = [["imgpipe", "ImagesProcessed", "service", "imgpipe-${var.stage}"]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title = "Images failed, by reason", region = data.aws_region.chalice.name, period = 300
+          metrics = [[{
+            id         = "failed"
+            expression = "SEARCH('{imgpipe,reason,service} MetricName=\"ImagesFailed\" service=\"imgpipe-${var.stage}\"', 'Sum', 300)"
+          }]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title = "Processing time (ms)", region = data.aws_region.chalice.name, period = 300
+          metrics = [
+            ["imgpipe", "ProcessingTime", "service", "imgpipe-${var.stage}", { stat = "p50", label = "p50" }],
+            ["...", { stat = "p99", label = "p99" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title = "Dead-letter queue", region = data.aws_region.chalice.name, stat = "Maximum", period = 300
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.dead_letter.name],
+            [".", "ApproximateAgeOfOldestMessage", ".", ".", { yAxis = "right" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 24, height = 6
+        properties = {
+          title = "API errors", region = data.aws_region.chalice.name, stat = "Sum", period = 300
+          metrics = [
+            ["AWS/ApiGateway", "4XXError", "ApiName", aws_api_gateway_rest_api.rest_api.name, "Stage", "api"],
+            [".", "5XXError", ".", ".", ".", "."],
+          ]
+        }
+      },
+    ]
+  })
 }

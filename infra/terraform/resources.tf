@@ -82,6 +82,29 @@ resource "aws_s3_bucket_versioning" "versioning" {
 resource "aws_s3_bucket_lifecycle_configuration" "lifecycle" {
   for_each = local.buckets
   bucket   = each.value.id
+  dynamic "rule" {
+    for_each = each.key == "input" && var.source_retention_days > 0 ? [1] : []
+    content {
+      id     = "expire-sources"
+      status = "Enabled"
+      filter {}
+      expiration {
+        days = var.source_retention_days
+      }
+    }
+  }
+  dynamic "rule" {
+    for_each = each.key == "output" ? [1] : []
+    content {
+      id     = "intelligent-tiering"
+      status = "Enabled"
+      filter {}
+      transition {
+        days          = 0
+        storage_class = "INTELLIGENT_TIERING"
+      }
+    }
+  }
   rule {
     id     = "abort-incomplete-multipart"
     status = "Enabled"
@@ -150,4 +173,69 @@ resource "aws_lambda_function_event_invoke_config" "resize_image" {
       destination = aws_sqs_queue.dead_letter.arn
     }
   }
+}
+
+# Server access logs of both buckets (optional; on in prod).
+resource "aws_s3_bucket" "access_logs" {
+  count  = var.enable_access_logs ? 1 : 0
+  bucket = "imgpipe-${var.stage}-logs-${local.suffix}"
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
+  count  = var.enable_access_logs ? 1 : 0
+  bucket = aws_s3_bucket.access_logs[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "access_logs" {
+  count                   = var.enable_access_logs ? 1 : 0
+  bucket                  = aws_s3_bucket.access_logs[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
+  count  = var.enable_access_logs ? 1 : 0
+  bucket = aws_s3_bucket.access_logs[0].id
+  rule {
+    id     = "expire-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = 365
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "access_logs" {
+  count  = var.enable_access_logs ? 1 : 0
+  bucket = aws_s3_bucket.access_logs[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "S3ServerAccessLogs"
+      Effect    = "Allow"
+      Principal = { Service = "logging.s3.amazonaws.com" }
+      Action    = "s3:PutObject"
+      Resource  = "${aws_s3_bucket.access_logs[0].arn}/*"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.chalice.account_id } }
+    }]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.access_logs]
+}
+
+resource "aws_s3_bucket_logging" "buckets" {
+  for_each      = var.enable_access_logs ? local.buckets : {}
+  bucket        = each.value.id
+  target_bucket = aws_s3_bucket.access_logs[0].id
+  target_prefix = "${each.key}/"
 }

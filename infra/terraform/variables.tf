@@ -16,7 +16,67 @@ variable "enable_versioning" {
 }
 
 variable "alarm_topic_arn" {
-  description = "SNS topic notified by the alarms; empty for none."
+  description = "SNS topic notified by the alarms; empty: this configuration creates one."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_email" {
+  description = "Subscribed to the alarm topic this configuration creates; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps the functions' logs and the API access log."
+  type        = number
+  default     = 30
+}
+
+variable "throttle_rate" {
+  description = "API requests per second, steady (stage and usage plan)."
+  type        = number
+  default     = 20
+}
+
+variable "throttle_burst" {
+  description = "API requests at once (stage and usage plan)."
+  type        = number
+  default     = 40
+}
+
+variable "tracing" {
+  description = "X-Ray tracing for the functions and the API stage."
+  type        = bool
+  default     = false
+}
+
+variable "enable_access_logs" {
+  description = "S3 server access logs of both buckets into a logs bucket."
+  type        = bool
+  default     = true
+}
+
+variable "source_retention_days" {
+  description = "Delete uploaded sources after this many days; 0 keeps them."
+  type        = number
+  default     = 0
+}
+
+variable "set_api_gateway_log_role" {
+  description = "Set the region's API Gateway CloudWatch role (needed once per account and region)."
+  type        = bool
+  default     = true
+}
+
+variable "api_latency_alarm_ms" {
+  description = "p99 API latency that raises the alarm."
+  type        = number
+  default     = 3000
+}
+
+variable "cognito_user_pool_arn" {
+  description = "With AUTH=cognito in the tf stage, set its COGNITO_USER_POOL_ARN to \"$${var.cognito_user_pool_arn}\"."
   type        = string
   default     = ""
 }

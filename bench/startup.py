@@ -1,0 +1,69 @@
+"""`python -m bench.startup`: how long each CLI command takes to start, and `import app`.
+
+Median of fresh interpreters (`--runs`): CPU time (user + system, from
+getrusage of the child), which the shared machine's load inflates least, and
+wall time, as a user sees it on an idle machine. Targets are issue 12's.
+`status` asks a port where nothing listens, so it measures the command's own start, not a stack. Then the Lambda package's
+size (bench.__main__.package_size: pip install --target for Lambda, zipped).
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from bench.__main__ import ROOT, cold_start, package_size
+from imgpipe.stackprocess import free_port
+
+TARGET_MS = {"resize --help": 250, "status --help": 250, "status (no stack)": 250}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def command_ms(args: list[str], runs: int) -> tuple[float, float]:
+    """(CPU ms, wall ms), medians."""
+    cpu, wall = [], []
+    for _ in range(runs):
+        started, cpu_before = time.perf_counter(), _children_cpu()
+        subprocess.run([sys.executable, "-m", "imgpipe", *args], cwd=ROOT, capture_output=True)
+        wall.append(time.perf_counter() - started)
+        cpu.append(_children_cpu() - cpu_before)
+    return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--no-package", action="store_true", help="skip the package size")
+    args = parser.parse_args()
+    api = f"http://127.0.0.1:{free_port()}"
+    commands = {
+        "--help": ["--help"],
+        "resize --help": ["resize", "--help"],
+        "status --help": ["status", "--help"],
+        "status (no stack)": ["status", "--api", api, "--limit", "1"],
+        "run --help": ["run", "--help"],
+    }
+    print(f"start-up, median of {args.runs} fresh processes (load {os.getloadavg()[0]:.2f})")
+    print(f"{'command':<26} {'CPU ms':>7} {'wall ms':>8}  target (CPU)")
+    for name, argv in commands.items():
+        cpu, wall = command_ms(argv, args.runs)
+        target = TARGET_MS.get(name)
+        verdict = f"≤ {target} ms: {'met' if cpu <= target else 'NOT met'}" if target else ""
+        print(f"{'imgpipe ' + name:<26} {cpu:>7.0f} {wall:>8.0f}  {verdict}")
+    cold = cold_start(args.runs)
+    print(f"{'import app (wall, in-process)':<26} {'':>7} {cold['import_app_ms']:>8.0f}  ≤ 150 ms: "
+          f"{'met' if cold['import_app_ms'] <= 150 else 'NOT met'}")
+    if not args.no_package:
+        package = package_size()
+        print("Lambda package: " + ", ".join(f"{k} {v}" for k, v in package.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Adapt Chalice's chalice.tf.json so that it applies with today's AWS provider.
+
+Chalice 1.34 writes an API stage through `aws_api_gateway_deployment.stage_name`
+(removed in provider 6, and a stage made that way takes no access log or
+tracing settings), pins Terraform < 1.4, uses the `null` provider for nothing
+but a data source, and lets the bucket notification race the Lambda
+permission on first apply. infra/terraform/*.tf holds everything else.
+"""
+
+import json
+
+from deploy import apigw
+from deploy.policies import FUNCTIONS, function_name
+
+NOTIFY_AFTER = "aws_lambda_permission.resize_image-s3event"
+
+
+def adapt(doc: dict, stage: str) -> dict:
+    """chalice.tf.json for `stage`, rewritten; the input is left untouched."""
+    doc = json.loads(json.dumps(doc))
+    del doc["terraform"]  # versions_override.tf pins Terraform and the provider
+    doc["data"].pop("null_data_source", None)
+    resources = doc["resource"]
+
+    swagger = json.loads(doc["locals"]["chalice_api_swagger"])
+    swagger["x-amazon-apigateway-gateway-responses"] = apigw.gateway_responses()
+    doc["locals"]["chalice_api_swagger"] = json.dumps(swagger)
+    rest_api = resources["aws_api_gateway_rest_api"]["rest_api"]
+    rest_api["name"] = "imgpipe-${var.stage}"
+    rest_api["lifecycle"] = {"create_before_destroy": True}
+
+    deployment = resources["aws_api_gateway_deployment"]["rest_api"]
+    deployment.pop("stage_name")
+    deployment.pop("stage_description", None)
+    deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}"}
+    resources["aws_api_gateway_stage"] = {
+        "rest_api": {
+            "stage_name": "api",
+            "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+            "deployment_id": "${aws_api_gateway_deployment.rest_api.id}",
+            "xray_tracing_enabled": "${var.tracing}",
+            "access_log_settings": {
+                "destination_arn": "${aws_cloudwatch_log_group.api_access.arn}",
+                "format": apigw.ACCESS_LOG_FORMAT,
+            },
+            # API Gateway refuses access log settings until its account role is set.
+            "depends_on": ["aws_api_gateway_account.logs"],
+        }
+    }
+    doc["output"]["EndpointURL"] = {"value": "${aws_api_gateway_stage.rest_api.invoke_url}"}
+
+    # Each function writes to a log group made beforehand, with retention; its
+    # role may not create one.
+    groups = resources.setdefault("aws_cloudwatch_log_group", {})
+    for function in FUNCTIONS:
+        groups[function] = {
+            "name": f"/aws/lambda/{function_name(stage, function)}",
+            "retention_in_days": "${var.log_retention_days}",
+        }
+        lambda_function = resources["aws_lambda_function"][function]
+        lambda_function["depends_on"] = [f"aws_cloudwatch_log_group.{function}"]
+        lambda_function["tracing_config"] = {"mode": '${var.tracing ? "Active" : "PassThrough"}'}
+    resources["aws_lambda_function"]["sweep_stuck_images"]["dead_letter_config"] = {
+        "target_arn": "${aws_sqs_queue.dead_letter.arn}"
+    }
+    # S3 checks that it may invoke the function when the notification is set.
+    resources["aws_s3_bucket_notification"]["input_notify"]["depends_on"] = [NOTIFY_AFTER]
+    return doc

@@ -1,0 +1,96 @@
+"""The local stack's emulator gives DynamoDB's atomic conditional writes, and long polls don't stall it.
+
+moto's backends are not thread-safe: one conditional update paused after its
+condition passed lets another one pass the same condition. The test pauses
+moto inside the first update (at the write, after the check) and drives the
+second, so the outcome does not depend on a race.
+"""
+
+import threading
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from imgpipe.emulator import AwsEmulator
+from imgpipe.stackprocess import free_port
+
+TABLE = "emulator-test-claims"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    port = free_port()
+    aws = AwsEmulator("127.0.0.1", port, {"local": "local"})
+    aws.start()
+
+    def client(service: str):
+        return boto3.session.Session().client(
+            service, region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="local", aws_secret_access_key="local")
+
+    client("dynamodb").create_table(
+        TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    yield client
+    aws.stop()
+
+
+def claim(dynamodb, item: str, holder: str) -> str:
+    """The claim pattern of chalicelib.status: win only if nobody holds the item."""
+    try:
+        dynamodb.update_item(TableName=TABLE, Key={"id": {"S": item}}, UpdateExpression="SET holder = :me",
+                             ConditionExpression="attribute_not_exists(holder)",
+                             ExpressionAttributeValues={":me": {"S": holder}})
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return "won"
+
+
+def test_two_conditional_writes_on_one_item_cannot_both_win(emulator, monkeypatch):
+    import moto.dynamodb.models as dynamodb_models
+
+    checked, release = threading.Event(), threading.Event()
+    real_executor = dynamodb_models.UpdateExpressionExecutor
+
+    class PausedOnce(real_executor):
+        """Runs after moto has evaluated the condition: the first update waits here."""
+
+        def execute(self, node=None):
+            if node is None and not checked.is_set():  # the top call of this recursive method
+                checked.set()
+                release.wait(10)
+            return super().execute(node)
+
+    monkeypatch.setattr(dynamodb_models, "UpdateExpressionExecutor", PausedOnce)
+    results: dict[str, str] = {}
+    image = uuid.uuid4().hex  # a fresh item on every run (the emulator lives for the module)
+    first = threading.Thread(target=lambda: results.update(a=claim(emulator("dynamodb"), image, "a")))
+    first.start()
+    assert checked.wait(10), "the first update never reached moto"
+    second = threading.Thread(target=lambda: results.update(b=claim(emulator("dynamodb"), image, "b")))
+    second.start()
+    # Serialised, the second cannot get into moto while the first is inside; unserialised it
+    # passes the same condition and writes now.
+    second.join(1)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == {"a": "won", "b": "ConditionalCheckFailedException"}
+    item = emulator("dynamodb").get_item(TableName=TABLE, Key={"id": {"S": image}})["Item"]
+    assert item["holder"] == {"S": "a"}
+
+
+def test_a_long_poll_does_not_hold_the_emulator(emulator):
+    """A worker waiting 5 s for messages leaves other requests free, and gets a message sent meanwhile."""
+    sqs = emulator("sqs")
+    url = sqs.create_queue(QueueName="emulator-test-events")["QueueUrl"]
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.extend(emulator("sqs").receive_message(
+        QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])))
+    waiting.start()
+    emulator("dynamodb").describe_table(TableName=TABLE)
+    sqs.send_message(QueueUrl=url, MessageBody="hello")  # a poll holding the lock would keep this out for 5 s
+    waiting.join(10)
+    assert [m["Body"] for m in got] == ["hello"]

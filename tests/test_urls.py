@@ -1,0 +1,134 @@
+"""chalicelib/urls.py: the fast presigned GET signer gives botocore's URLs, byte for byte.
+
+botocore's own clock is frozen (auth.get_current_datetime) at the second the
+fast signer is given, so both sign the same request at the same time.
+"""
+
+import datetime
+
+import boto3
+import pytest
+import requests
+from botocore import auth
+from botocore.config import Config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.urls import PresignedGetSigner
+from imgpipe.stackprocess import free_port
+
+NOW = 1_780_000_000.0  # a fixed second in 2026
+TYPES = ("image/jpeg", "image/webp", "image/png", "image/avif")
+
+
+def _client(region: str = "us-east-1", token: str | None = "session-token", **extra):
+    return boto3.client(
+        "s3", region_name=region, aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", aws_session_token=token,
+        config=Config(signature_version="s3v4", **extra),
+    )
+
+
+def _botocore_url(client, bucket: str, key: str, content_type: str, ttl: int, now: float, monkeypatch) -> str:
+    frozen = datetime.datetime.fromtimestamp(now, datetime.UTC).replace(tzinfo=None)
+    monkeypatch.setattr(auth, "get_current_datetime", lambda *a, **k: frozen)
+    return client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key, "ResponseContentType": content_type},
+        ExpiresIn=ttl,
+    )
+
+
+CLIENTS = {
+    # app.py's client: SigV4, the Lambda's region.
+    "us-east-1": lambda: _client(),
+    "eu-west-1 virtual": lambda: _client("eu-west-1", s3={"addressing_style": "virtual"}),
+    "no session token": lambda: _client("ap-southeast-2", token=None),
+    "local endpoint, path style": lambda: boto3.client(
+        "s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:4566",
+        aws_access_key_id="local", aws_secret_access_key="local",
+        config=Config(signature_version="s3v4")),
+}
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+def test_same_url_as_botocore(name, monkeypatch):
+    client = CLIENTS[name]()
+    signer = PresignedGetSigner(client, "imgpipe-output")
+    for key in ("processed-cat.jpg", "renditions/a b+c/thumb.webp", "renditions/ünï/çødé~!'()*.png"):
+        for content_type in TYPES:
+            fast = signer.url(key, content_type, 3600, now=NOW)
+            assert fast == _botocore_url(client, "imgpipe-output", key, content_type, 3600, NOW, monkeypatch)
+
+
+def test_signing_key_follows_the_day_and_the_credentials(monkeypatch):
+    """The derived key is cached per day: across midnight, and after a credential change, it is renewed."""
+    client = _client()
+    signer = PresignedGetSigner(client, "imgpipe-output")
+    midnight = 1_780_012_800.0  # 2026-05-29T00:00:00Z
+    assert midnight % 86400 == 0
+    for now in (midnight - 1, midnight, midnight + 86399):
+        expected = _botocore_url(client, "imgpipe-output", "k.jpg", "image/jpeg", 60, now, monkeypatch)
+        assert signer.url("k.jpg", "image/jpeg", 60, now=now) == expected
+    rotated = _client()
+    rotated._request_signer._credentials = _client(token="new-token")._get_credentials()
+    rotated_signer = PresignedGetSigner(rotated, "imgpipe-output")
+    before = signer.url("k.jpg", "image/jpeg", 60, now=NOW)
+    assert rotated_signer.url("k.jpg", "image/jpeg", 60, now=NOW) != before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40),
+       content_type=st.sampled_from(TYPES), ttl=st.integers(1, 604800))
+def test_any_key_same_url_as_botocore(key, content_type, ttl, monkeypatch):
+    client = CLIENTS["eu-west-1 virtual"]()
+    signer = PresignedGetSigner(client, "imgpipe-output")
+    expected = _botocore_url(client, "imgpipe-output", key, content_type, ttl, NOW, monkeypatch)
+    assert signer.url(key, content_type, ttl, now=NOW) == expected
+
+
+def test_url_fetches_the_rendition_from_an_s3_endpoint():
+    """Through a real HTTP S3 endpoint (moto server): the URL names the object and the content type."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        client = boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+                              aws_access_key_id="local", aws_secret_access_key="local",
+                              config=Config(signature_version="s3v4"))
+        client.create_bucket(Bucket="imgpipe-output")
+        key = "renditions/sunset photo+1.jpg/thumb.webp"
+        client.put_object(Bucket="imgpipe-output", Key=key, Body=b"RIFF-webp-bytes")
+        url = PresignedGetSigner(client, "imgpipe-output").url(key, "image/webp", 300)
+        got = requests.get(url, timeout=10)
+        assert got.status_code == 200
+        assert got.content == b"RIFF-webp-bytes"
+        assert got.headers["Content-Type"] == "image/webp"
+    finally:
+        server.stop()
+
+
+def test_list_and_get_sign_every_rendition_and_urls_false_skips_them(aws, client, monkeypatch):
+    """Both routes go through the fast signer; each URL is botocore's for that second."""
+    from tests import images
+    from tests.conftest import invoke_handler
+
+    monkeypatch.setattr("chalicelib.urls.time.time", lambda: NOW)
+    created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
+                               body='{"filename": "dog photo.jpg", "content_type": "image/jpeg"}').json_body
+    aws.put(f"uploads/{created['image_id']}/dog photo.jpg", images.jpeg(1000, 500))
+    for event in aws.received_events():
+        invoke_handler(client, event)
+    s3 = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))  # app.py's
+    listed = client.http.get("/images").json_body["items"][0]
+    got = client.http.get(f"/images/{created['image_id']}").json_body
+    assert listed == got and got["status"] == "COMPLETE" and len(got["renditions"]) == 7
+    for rendition in got["renditions"]:
+        content_type = {"jpeg": "image/jpeg", "webp": "image/webp"}[rendition["format"]]
+        assert rendition["url"] == _botocore_url(s3, "imgpipe-test-output", rendition["key"], content_type,
+                                                 3600, NOW, monkeypatch)
+    bare = client.http.get("/images?urls=false").json_body["items"][0]
+    assert [r for r in bare["renditions"] if "url" in r] == []
+    assert bare["renditions"] == [{k: v for k, v in r.items() if k != "url"} for r in got["renditions"]]
+    assert client.http.get("/images?urls=no").status_code == 400
