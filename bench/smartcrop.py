@@ -62,7 +62,10 @@ def cpu_ms(fn) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.smartcrop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "corpus" / "photos"))
+    parser.add_argument("--example", type=Path, help="only write the README's before/after picture here")
     args = parser.parse_args()
+    if args.example:
+        return example(args.example)
     photos = sorted(p for p in Path(args.photos).glob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
     if not photos:
         raise SystemExit(f"No photos in {args.photos}: pass --photos DIR.")
@@ -95,6 +98,35 @@ def main() -> None:
         print(f"| {name} | {statistics.median(row['ours']):.2f} ({min(row['ours']):.2f}) | "
               f"{statistics.median(row['centre']):.2f} | {statistics.median(row['t_ours']):.1f} "
               f"({max(row['t_ours']):.1f}) | {statistics.median(row['t_vips']):.1f} |")
+
+
+def example(path: Path) -> None:
+    """The README's before/after: a wide scene with its subject off-centre,
+    cropped to the default `thumb` (320×320 cover) centred and then smart."""
+    from PIL import ImageDraw
+
+    from chalicelib.imaging import process_image
+    from chalicelib.renditions import COVER, RenditionSpec
+
+    scene = Image.new("RGB", (1200, 600), (150, 185, 215))
+    draw = ImageDraw.Draw(scene)
+    draw.rectangle((0, 420, 1200, 600), fill=(96, 128, 72))          # grass
+    draw.ellipse((880, 120, 1000, 250), fill=(224, 172, 140))         # a face
+    draw.rectangle((870, 250, 1010, 470), fill=(200, 40, 50))         # a red coat
+    buffer = io.BytesIO()
+    scene.save(buffer, "PNG")
+    specs = [(RenditionSpec("thumb", 320, 320, COVER, centred=True), "png"),
+             (RenditionSpec("thumb", 320, 320, COVER), "png")]
+    centred, smart = (Image.open(io.BytesIO(r.data)) for r in process_image(buffer.getvalue(), specs, 10**8).renditions)
+    sheet = Image.new("RGB", (600 + 16 + 320 * 2 + 16, 340), (255, 255, 255))
+    sheet.paste(scene.resize((600, 300)), (0, 20))
+    sheet.paste(centred, (616, 10))
+    sheet.paste(smart, (616 + 336, 10))
+    labels = ImageDraw.Draw(sheet)
+    labels.text((4, 2), "source 1200x600", fill=(0, 0, 0))
+    labels.text((620, 324), "cover:center", fill=(0, 0, 0))
+    labels.text((956, 324), "cover (smart crop)", fill=(0, 0, 0))
+    sheet.save(path, optimize=True)
 
 
 if __name__ == "__main__":

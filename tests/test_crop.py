@@ -53,3 +53,10 @@ def test_a_flat_picture_keeps_the_centre_crop():
 def test_interest_is_measured_in_any_mode(mode):
     picture = with_subject((900, 300), (700, 50, 900, 250)).convert(mode)
     assert measure_interest(picture).focus(picture.size, (300, 300))[0] > 0.5
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 5000), (5000, 1), (2, 3)])
+def test_interest_of_slivers(size):
+    picture = Image.new("RGB", size, (10, 200, 30))
+    x, y = measure_interest(picture).focus(size, (min(size), min(size)))
+    assert 0 <= x <= 1 and 0 <= y <= 1
