@@ -22,6 +22,7 @@ from chalicelib.decoding import decode_frame, frame_count, open_image, orientati
 from chalicelib.encoding import encode, resolve_format
 from chalicelib.errors import ImageProcessingError, ImgpipeError
 from chalicelib.placeholder import Placeholder, make_placeholder
+from chalicelib.crop import CENTRE, Framing, Point, place_crop
 from chalicelib.renditions import CONTENT_TYPES, COVER, RenditionSpec
 
 # Animated GIF/WebP: the `webp` and `source` outputs keep the animation (as
@@ -87,6 +88,7 @@ def process_image(
     data: bytes,
     outputs: Sequence[tuple[RenditionSpec, str]],
     max_pixels: int,
+    focus: Point | None = None,
 ) -> ProcessedImage:
     """Decode `data` once and encode each (spec, format) of `outputs`.
 
@@ -94,7 +96,8 @@ def process_image(
     encoding.resolve_format). Raises an ImageRejectedError subclass for bytes
     that can never become an image. Animated GIF/WebP: see MAX_ANIMATION_FRAMES.
     Outputs that come out the same (same picture, same format) are encoded
-    once: the later ones carry `same_as`.
+    once: the later ones carry `same_as`. `cover` crops keep `focus` (x, y in
+    0..1 of the upright picture) in frame, or else its most interesting part.
     """
     with stage("Decoding the image"):
         image, source_format = open_image(data, max_pixels)
@@ -120,11 +123,14 @@ def process_image(
     moving: dict[tuple[int, int], tuple[int, RenditionSpec]] = {}  # animated size → its output
     jobs: list[Future | list[tuple[int, EncodedRendition]]] = []
     submitted: set[int] = set()  # ids of pictures an encoder job already holds
+    framing = Framing(focus)
     for spec in specs:
         with stage("Resizing the image"):
-            made = _resize(picture, spec, resized, extent)
-        # Two boxes that give the same pixel size give the same picture: keep one.
-        target = resized[spec] = next((p for p in resized.values() if p.size == made.size), made)
+            made = _resize(picture, spec, resized, extent, framing)
+        # Two boxes that give the same pixel size give the same picture (a crop
+        # to that size is the whole frame), unless one is a plain centre crop.
+        same = [p for other, p in resized.items() if p.size == made.size and other.centred == spec.centred]
+        target = resized[spec] = same[0] if same else made
         stills = []
         for i, (output_spec, fmt) in enumerate(outputs):
             if output_spec != spec:
@@ -155,7 +161,7 @@ def process_image(
         placeholder = make_placeholder(_to_srgb(resized[specs[-1]], to_srgb)) if specs else None
     del picture, resized  # the full-size pixels can go while encoders finish
     if moving:
-        jobs += _animate(data, source, orientation, max_pixels, moving)
+        jobs += _animate(data, source, orientation, max_pixels, moving, framing)
     done = dict(pair for job in jobs for pair in (job.result() if isinstance(job, Future) else job))
     maker = [same_as.get(i, i) for i in range(len(outputs))]  # the output whose encode made i's bytes
     keeper: dict[int, int] = {}  # ... and the first output, in `outputs` order, that stores them
@@ -190,14 +196,14 @@ def _encode_picture(
 
 def _animate(
     data: bytes, source: SourceInfo, orientation: int, max_pixels: int,
-    moving: dict[tuple[int, int], tuple[int, RenditionSpec]],
+    moving: dict[tuple[int, int], tuple[int, RenditionSpec]], framing: Framing,
 ) -> list[Future | list[tuple[int, EncodedRendition]]]:
     """Decode the frames once, resize each to every animated size, and
     encode one animated WebP per size (see animation.py for the byte bound)."""
     def resize_frame(frame: Image.Image) -> dict[tuple[int, int], Image.Image]:
         made: dict[RenditionSpec, Image.Image] = {}
         for _, spec in moving.values():  # largest first, as `moving` was filled
-            made[spec] = _resize(frame, spec, made)
+            made[spec] = _resize(frame, spec, made, framing=framing)
         return {size: made[spec] for size, (_, spec) in moving.items()}
 
     with stage("Decoding the animation frames"):
@@ -346,8 +352,10 @@ def _resize(
     spec: RenditionSpec,
     made: dict[RenditionSpec, Image.Image],
     extent: tuple[float, float] | None = None,
+    framing: Framing | None = None,
 ) -> Image.Image:
-    """Fit or cover-crop `image` into the spec's box, never upscaling.
+    """Fit or cover-crop `image` into the spec's box, never upscaling; a cover
+    crop is placed by `framing` (centred without one, or for `cover:center`).
 
     `extent` is the source's exact size in `image`'s pixels when a DCT-scaled
     decode rounded it up (see _draft). Resamples from the smallest
@@ -367,7 +375,11 @@ def _resize(
         scale = min(scale, 1.0)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         crop_w, crop_h = width, height
-    box = ((width - crop_w) / 2, (height - crop_h) / 2, (width + crop_w) / 2, (height + crop_h) / 2)
+    centre = CENTRE
+    if spec.mode == COVER and framing and not spec.centred and (crop_w < width or crop_h < height):
+        fits = [other for other_spec, other in made.items() if other_spec.mode != COVER]
+        centre = framing.centre((width, height), (crop_w, crop_h), min(fits or [image], key=lambda p: p.width))
+    box = place_crop((width, height), (crop_w, crop_h), centre)
     if size == image.size and box == (0, 0, width, height):
         return image
 

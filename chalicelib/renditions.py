@@ -27,7 +27,7 @@ CONTENT_TYPES = {
 }
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_SPEC = re.compile(r"^(?P<name>[^:]+):(?P<w>[0-9]+)x(?P<h>[0-9]+)(?::(?P<mode>\w+))?$")
+_SPEC = re.compile(r"^(?P<name>[^:]+):(?P<w>[0-9]+)x(?P<h>[0-9]+)(?::(?P<mode>\w+)(?P<centred>:center)?)?$")
 _MAX_EDGE = 8192
 
 
@@ -37,26 +37,30 @@ class RenditionSpec:
     width: int
     height: int
     mode: str = FIT
+    # A cover crop goes to the image's focal point (the uploader's, or the most
+    # interesting part); `cover:center` keeps the plain centre crop.
+    centred: bool = False
 
 
 def parse_renditions(text: str) -> tuple[RenditionSpec, ...]:
-    """Parse `thumb:320x320:cover,large:2048x2048` (mode defaults to fit)."""
+    """Parse `thumb:320x320:cover,large:2048x2048` (mode defaults to fit;
+    `cover:center` is a cover crop that ignores the focal point)."""
     specs = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         match = _SPEC.match(part)
         if not match:
-            raise ConfigError(f"RENDITIONS: {part!r} is not NAME:WIDTHxHEIGHT[:fit|cover]")
+            raise ConfigError(f"RENDITIONS: {part!r} is not NAME:WIDTHxHEIGHT[:fit|cover|cover:center]")
         name, mode = match["name"], match["mode"] or FIT
         width, height = int(match["w"]), int(match["h"])
         if not _NAME.match(name) or name == DEFAULT_NAME:
             raise ConfigError(f"RENDITIONS: bad rendition name {name!r}")
-        if mode not in (FIT, COVER):
-            raise ConfigError(f"RENDITIONS: mode of {name!r} must be fit or cover")
+        if mode not in (FIT, COVER) or (match["centred"] and mode != COVER):
+            raise ConfigError(f"RENDITIONS: mode of {name!r} must be fit, cover or cover:center")
         if not (1 <= width <= _MAX_EDGE and 1 <= height <= _MAX_EDGE):
             raise ConfigError(f"RENDITIONS: {name!r} box must be 1..{_MAX_EDGE} px")
         if any(s.name == name for s in specs):
             raise ConfigError(f"RENDITIONS: {name!r} appears twice")
-        specs.append(RenditionSpec(name, width, height, mode))
+        specs.append(RenditionSpec(name, width, height, mode, bool(match["centred"])))
     return tuple(specs)
 
 

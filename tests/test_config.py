@@ -50,6 +50,10 @@ def test_renditions_and_formats_parse():
     assert parse_renditions("thumb:320x320:cover, large:2048x2048") == (
         RenditionSpec("thumb", 320, 320, COVER), RenditionSpec("large", 2048, 2048, FIT))
     assert parse_renditions("") == ()
+    assert parse_renditions("a:10x10:cover:center") == (RenditionSpec("a", 10, 10, COVER, centred=True),)
+    for wrong in ("a:10x10:fit:center", "a:10x10:cover:middle", "a:10x10:center"):
+        with pytest.raises(ConfigError, match="RENDITIONS"):
+            parse_renditions(wrong)
     assert parse_output_formats("WebP, auto") == ("webp", "auto")
     assert load_settings({**BASE, "ALLOWED_ORIGINS": "https://a.example, https://b.example"}).allowed_origins == (
         "https://a.example", "https://b.example")

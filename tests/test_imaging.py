@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 from chalicelib import errors
 from chalicelib.decoding import sniff_format
@@ -19,6 +19,7 @@ from tests.conftest import shared_corpus
 
 DEFAULT = RenditionSpec("default", 800, 600)
 THUMB = RenditionSpec("thumb", 100, 100, COVER)
+CENTRED = RenditionSpec("thumb", 100, 100, COVER, centred=True)
 SMALL = RenditionSpec("small", 200, 200)
 LIMIT = 100_000_000
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +75,8 @@ def test_fit_keeps_aspect_and_never_upscales():
     assert (small.width, small.height) == (300, 200)
 
 
-def test_cover_fills_the_box_and_crops_the_centre():
-    _, rendition, out = one(images.jpeg(400, 200), THUMB)
+def test_cover_center_fills_the_box_and_crops_the_centre():
+    _, rendition, out = one(images.jpeg(400, 200), CENTRED)
     assert out.size == (100, 100)
     # The centre crop of a 400x200 quadrant image keeps all four colours.
     assert images.pixel_close(out.getpixel((10, 10)), images.RED)
@@ -244,3 +245,32 @@ def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 1024, f"peak RSS {done.stdout.strip()} MiB"
+
+
+def subject_at_right(width: int = 1200, height: int = 600) -> bytes:
+    """A flat grey picture with one skin-toned disc near its right edge."""
+    picture = Image.new("RGB", (width, height), (128, 128, 128))
+    ImageDraw.Draw(picture).ellipse((width - 250, height // 2 - 100, width - 50, height // 2 + 100),
+                                    fill=(224, 172, 140))
+    return images.encode(picture, "PNG")
+
+
+def test_cover_crops_keep_the_most_interesting_part_by_default():
+    _, _, out = one(subject_at_right(), THUMB, "png")
+    assert out.size == (100, 100)
+    # The disc spans x 950..1150 of 1200: a centre crop (300..900) would miss it entirely.
+    assert images.pixel_close(out.getpixel((75, 50)), (224, 172, 140), 12)
+    _, _, centred = one(subject_at_right(), CENTRED, "png")
+    assert images.pixel_close(centred.getpixel((75, 50)), (128, 128, 128), 12)
+
+
+@pytest.mark.parametrize("focus,expected", [((0.0, 0.5), (0, 0, 600, 600)), ((1.0, 0.5), (600, 0, 1200, 600))])
+def test_a_focal_point_places_every_cover_crop(focus, expected):
+    data = images.encode(images.quadrants(1200, 600), "PNG")
+    result = process_image(data, [(THUMB, "png"), (CENTRED, "png")], LIMIT, focus=focus)
+    kept, centred = (images.decode(r.data).convert("RGB") for r in result.renditions)
+    reference = images.quadrants(1200, 600).crop(expected).resize((100, 100))
+    assert images.pixel_close(kept.getpixel((20, 20)), reference.getpixel((20, 20)), 12)
+    assert images.pixel_close(kept.getpixel((80, 80)), reference.getpixel((80, 80)), 12)
+    middle = images.quadrants(1200, 600).crop((300, 0, 900, 600)).resize((100, 100))
+    assert images.pixel_close(centred.getpixel((20, 20)), middle.getpixel((20, 20)), 12)
