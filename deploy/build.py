@@ -51,6 +51,7 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "AlarmEmail": settings["alarm_email"],
         "EnableAccessLogs": "true" if settings["access_logs"] else "false",
         "SourceRetentionDays": str(settings["source_retention_days"]),
+        "FailedSourceRetentionDays": str(settings["failed_source_retention_days"]),
     }
 
 

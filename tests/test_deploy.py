@@ -23,6 +23,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from chalicelib.status import table_definition
+from chalicelib.storage import FAILED_SOURCE_TAG
 from deploy import apigw, aws, build
 
 RESOURCES = json.loads(build.RESOURCES.read_text())
@@ -228,6 +229,20 @@ def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
     assert all(a["AlarmActions"] == to_topic for a in alarms.values()), "every alarm must notify someone"
     assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
     assert resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_packaged_cloudformation_expires_the_sources_of_failed_uploads(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    assert template["Parameters"]["FailedSourceRetentionDays"]["Default"] == 30
+    rules = template["Resources"]["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    rule = next(r for r in rules if r["Id"] == "expire-failed-sources")
+    assert rule["TagFilters"] == [FAILED_SOURCE_TAG]  # the tag the pipeline puts on them
+    assert rule["ExpirationInDays"] == {"Fn::If": ["ExpireFailedSources", {"Ref": "FailedSourceRetentionDays"}, 1]}
+    assert rule["Status"] == {"Fn::If": ["ExpireFailedSources", "Enabled", "Disabled"]}
+    condition = template["Conditions"]["ExpireFailedSources"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FailedSourceRetentionDays"}, 0]}]}
+    # Path 1 passes the stage's setting to the same template.
+    assert build.resource_parameters("prod")["FailedSourceRetentionDays"] == "30"
 
 
 def test_with_cognito_the_pool_is_a_stack_parameter(monkeypatch):

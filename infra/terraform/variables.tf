@@ -63,6 +63,12 @@ variable "source_retention_days" {
   default     = 0
 }
 
+variable "failed_source_retention_days" {
+  description = "Delete sources of FAILED uploads (tag imgpipe-status=failed) after this many days; 0 keeps them."
+  type        = number
+  default     = 30
+}
+
 variable "set_api_gateway_log_role" {
   description = "Set the region's API Gateway CloudWatch role (needed once per account and region)."
   type        = bool

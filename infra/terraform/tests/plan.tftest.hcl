@@ -45,6 +45,12 @@ run "default_deploy_is_guarded_logged_and_alarmed" {
     condition     = length(aws_lambda_function.sweep_stuck_images.dead_letter_config) == 1
     error_message = "the sweeper needs a failure destination"
   }
+  assert {
+    condition = anytrue([for r in aws_s3_bucket_lifecycle_configuration.lifecycle["input"].rule :
+      try(r.id == "expire-failed-sources" && r.status == "Enabled" && r.expiration[0].days == 30 &&
+    r.filter[0].tag[0].key == "imgpipe-status" && r.filter[0].tag[0].value == "failed", false)])
+    error_message = "the sources of FAILED uploads expire after 30 days by default"
+  }
 }
 
 run "a_given_topic_replaces_the_stack_topic" {
@@ -60,5 +66,16 @@ run "a_given_topic_replaces_the_stack_topic" {
   assert {
     condition     = length(aws_s3_bucket_logging.buckets) == 0 && length(aws_s3_bucket.access_logs) == 0
     error_message = "access logs can be turned off"
+  }
+}
+
+run "failed_sources_can_be_kept" {
+  command = plan
+  variables {
+    failed_source_retention_days = 0
+  }
+  assert {
+    condition     = !anytrue([for r in aws_s3_bucket_lifecycle_configuration.lifecycle["input"].rule : r.id == "expire-failed-sources"])
+    error_message = "0 keeps the sources of FAILED uploads"
   }
 }
