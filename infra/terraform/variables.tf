@@ -86,3 +86,27 @@ variable "cognito_user_pool_arn" {
   type        = string
   default     = ""
 }
+
+variable "subnet_ids" {
+  description = "Subnets to place the functions in (with security_group_ids); empty: no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the functions in the VPC (outbound HTTPS to S3 and DynamoDB)."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_id" {
+  description = "The subnets' VPC: S3 and DynamoDB gateway endpoints are created in it; empty: use your own."
+  type        = string
+  default     = ""
+}
+
+variable "route_table_ids" {
+  description = "Route tables of the subnets, for the gateway endpoints' routes."
+  type        = list(string)
+  default     = []
+}
