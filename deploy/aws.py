@@ -21,7 +21,7 @@ from deploy.build import (
     run_chalice,
     stage_settings,
 )
-from deploy.policies import VPC_ACCESS, function_name, write_stage_policies
+from deploy.policies import VPC_ACCESS, XRAY_WRITE, function_name, write_stage_policies
 
 CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -84,6 +84,7 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         STATUS_TABLE=outputs["StatusTable"],
     )
     settings = stage_settings(stage)
+    config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
     config["stages"][stage]["xray"] = settings["tracing"]
     in_vpc = bool(settings["subnet_ids"])
     for key in ("subnet_ids", "security_group_ids"):  # Chalice's own VPC settings, for every function
@@ -95,7 +96,7 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     write_stage_policies(
         stage,
         {**outputs, "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": partition},
-        extra=VPC_ACCESS if in_vpc else None,
+        extra=[*([VPC_ACCESS] if in_vpc else []), *([XRAY_WRITE] if settings["tracing"] else [])],
     )
 
 

@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 from deploy import apigw, terraform
-from deploy.policies import CLOUDFORMATION, TERRAFORM, VPC_ACCESS, function_name, write_stage_policies
+from deploy.policies import (
+    CLOUDFORMATION,
+    TERRAFORM,
+    VPC_ACCESS,
+    XRAY_WRITE,
+    function_name,
+    write_stage_policies,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = ROOT / "infra" / "resources.json"
@@ -95,6 +102,7 @@ def merge_template(stage: str) -> dict:
         "STATUS_TABLE": {"Ref": "StatusTable"},
         # The same origins as the buckets' CORS rules.
         "ALLOWED_ORIGINS": {"Fn::Join": [",", {"Ref": "AllowedOrigins"}]},
+        "TRACING": "true" if settings["tracing"] else "false",
     }
     for logical, (function, log_group) in FUNCTION_LOG_GROUPS.items():
         # Named, so that each role can name its own log group (a Ref would loop).
@@ -175,8 +183,8 @@ def use_pool_parameter(template: dict, default_arn: str) -> None:
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:
     """build/cfn/sam.json (merged) and deployment.zip; returns the template path."""
     out.mkdir(parents=True, exist_ok=True)
-    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}",
-                         extra=CFN_VPC_ACCESS)
+    extra = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
+    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}", extra=extra)
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
     run_chalice("package", "--stage", stage, "--merge-template", str(merge), str(out))

@@ -53,6 +53,12 @@ VPC_ACCESS = {
     "Sid": "NetworkInterfacesInVpc", "Effect": "Allow", "Action": VPC_ACCESS_ACTIONS, "Resource": "*"
 }
 
+# Lambda's active tracing sends the function's segments with its role; only when `tracing` is on.
+XRAY_WRITE = {
+    "Sid": "XRayTraces", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": "*",
+}
+
 
 def function_name(stage: str, function: str) -> str:
     """Chalice's name for a function; the API handler is named after the app and stage."""
@@ -86,21 +92,20 @@ def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> o
 
 def write_stage_policies(
     stage: str, values: Mapping[str, str], wrap_sub: bool = False, name_stage: str | None = None,
-    extra: dict | None = None,
+    extra: list[dict] | tuple = (),
 ) -> list[Path]:
     """Write .chalice/policy-{stage}-{api,resize,sweeper}.json, the files config.json names.
 
     Each role may write only to its own function's log group, hence `${FunctionName}`,
     built from `name_stage` (the CloudFormation path passes `${Stage}`). `extra` is one more
-    statement for every role (VPC_ACCESS, or CloudFormation's conditional form of it).
+    statements for every role (VPC_ACCESS, XRAY_WRITE, or CloudFormation's conditional forms).
     """
     paths = []
     for function, short in FUNCTIONS.items():
         path = CHALICE_DIR / f"policy-{stage}-{short}.json"
         named = {**values, "FunctionName": function_name(name_stage or stage, function)}
         policy = render(policy_template(function), named, wrap_sub)
-        if extra:
-            policy["Statement"].append(extra)
+        policy["Statement"].extend(extra)
         path.write_text(json.dumps(policy, indent=2) + "\n")
         paths.append(path)
     return paths

@@ -66,6 +66,8 @@ def adapt(doc: dict, stage: str) -> dict:
             f"aws_cloudwatch_log_group.{function}", "aws_iam_role_policy.vpc_access"
         ]
         lambda_function["vpc_config"] = dict(VPC_CONFIG)
+        # Not in config.json: Chalice imports app.py with the stage's environment to package it.
+        lambda_function["environment"]["variables"]["TRACING"] = "${var.tracing}"
         lambda_function["tracing_config"] = {"mode": '${var.tracing ? "Active" : "PassThrough"}'}
     resources["aws_lambda_function"]["sweep_stuck_images"]["dead_letter_config"] = {
         "target_arn": "${aws_sqs_queue.dead_letter.arn}"

@@ -274,14 +274,15 @@ def test_terraform_vpc_grant_is_the_same_as_the_other_paths():
     assert re.findall(r'"(ec2:\w+)"', vpc_tf) == policies.VPC_ACCESS_ACTIONS
 
 
-@pytest.mark.parametrize("subnets", [[], ["subnet-0a", "subnet-0b"]])
-def test_path_one_puts_the_functions_in_a_vpc_only_when_given_subnets(subnets, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("subnets", "tracing"), [([], False), (["subnet-0a", "subnet-0b"], True)])
+def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, monkeypatch):
     for name in ("config.json", *(f"policy-{short}.json" for short in policies.FUNCTIONS.values())):
         shutil.copy(policies.CHALICE_DIR / name, tmp_path / name)
     monkeypatch.setattr(policies, "CHALICE_DIR", tmp_path)
     monkeypatch.setattr(aws, "CONFIG", tmp_path / "config.json")
     groups = ["sg-0c"] if subnets else []
-    settings = {**build.stage_settings("dev"), "subnet_ids": subnets, "security_group_ids": groups}
+    settings = {**build.stage_settings("dev"), "subnet_ids": subnets, "security_group_ids": groups,
+                "tracing": tracing}
     monkeypatch.setattr(aws, "stage_settings", lambda stage: settings)
     outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status", "DeadLetterQueueArn": "arn:q"}
     aws.configure_stage("dev", outputs, "000000000000", "eu-west-1", "aws")
@@ -291,6 +292,16 @@ def test_path_one_puts_the_functions_in_a_vpc_only_when_given_subnets(subnets, t
     for short in policies.FUNCTIONS.values():
         statements = json.loads((tmp_path / f"policy-dev-{short}.json").read_text())["Statement"]
         assert (policies.VPC_ACCESS in statements) == bool(subnets), short
+        assert (policies.XRAY_WRITE in statements) == tracing, short
+    assert stage["xray"] == tracing and stage["environment_variables"]["TRACING"] == str(tracing).lower()
+
+
+def test_packaged_cloudformation_is_untraced_by_default(cfn_template):
+    resources = json.loads(cfn_template.read_text())["Resources"]
+    for logical in build.FUNCTION_LOG_GROUPS:
+        fn = resources[logical]["Properties"]
+        assert fn["Environment"]["Variables"]["TRACING"] == "false" and fn["Tracing"] == "PassThrough"
+        assert "xray:" not in json.dumps(resources[fn["Role"]["Fn::GetAtt"][0]]), logical
 
 
 def test_with_cognito_the_pool_is_a_stack_parameter(monkeypatch):

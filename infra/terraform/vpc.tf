@@ -1,5 +1,6 @@
 # Optional VPC placement (var.subnet_ids): the functions' ENI grant and the S3 and
-# DynamoDB gateway endpoints, so that the functions reach both without a NAT.
+# DynamoDB gateway endpoints, so that the functions reach both without a NAT. Also the
+# X-Ray grant, with var.tracing.
 locals {
   in_vpc = length(var.subnet_ids) > 0
   function_roles = {
@@ -38,4 +39,20 @@ resource "aws_vpc_endpoint" "gateway" {
   service_name      = "com.amazonaws.${data.aws_region.chalice.name}.${each.key}"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = var.route_table_ids
+}
+
+# deploy/policies.py XRAY_WRITE: active tracing sends segments with the function's role.
+resource "aws_iam_role_policy" "xray" {
+  for_each = var.tracing ? local.function_roles : {}
+  name     = "xray"
+  role     = each.value
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "XRayTraces"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      Resource = "*"
+    }]
+  })
 }

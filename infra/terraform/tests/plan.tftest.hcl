@@ -53,8 +53,8 @@ run "default_deploy_is_guarded_logged_and_alarmed" {
   }
   assert {
     condition = (length(aws_lambda_function.resize_image.vpc_config[0].subnet_ids) == 0 &&
-    length(aws_iam_role_policy.vpc_access) == 0 && length(aws_vpc_endpoint.gateway) == 0)
-    error_message = "no VPC by default"
+    length(aws_iam_role_policy.vpc_access) == 0 && length(aws_vpc_endpoint.gateway) == 0 && length(aws_iam_role_policy.xray) == 0)
+    error_message = "no VPC and no X-Ray grant by default"
   }
 }
 
@@ -108,5 +108,20 @@ run "functions_can_be_placed_in_a_vpc" {
       aws_vpc_endpoint.gateway["dynamodb"].vpc_endpoint_type == "Gateway" &&
     aws_vpc_endpoint.gateway["s3"].route_table_ids == toset(["rtb-0e"]))
     error_message = "S3 and DynamoDB gateway endpoints route the subnets"
+  }
+}
+
+run "tracing_turns_on_xray_and_its_grant" {
+  command = plan
+  variables {
+    tracing = true
+  }
+  assert {
+    condition     = aws_lambda_function.resize_image.tracing_config[0].mode == "Active" && length(aws_iam_role_policy.xray) == 3
+    error_message = "tracing sets active tracing and lets every role send segments"
+  }
+  assert {
+    condition     = aws_lambda_function.resize_image.environment[0].variables["TRACING"] == "true"
+    error_message = "the code's Tracer follows the stage's switch"
   }
 }
