@@ -23,6 +23,7 @@ from chalicelib.config import (
     input_bucket_name,
     load_settings,
     resize_bound_by_template,
+    tracing_enabled,
 )
 from chalicelib.errors import (
     BodyTooLargeError,
@@ -262,3 +263,18 @@ def sweep_stuck_images(event) -> None:
     with observe_invocation():
         outcomes = sweep(get_pipeline(), time.time())
     app.log.info("sweeper resolved %d records", len(outcomes))
+
+
+if tracing_enabled():
+    # Imported only here: untraced stages do not pay aws-xray-sdk's import time. The Tracer
+    # patches botocore (a subsegment per S3 and DynamoDB call) and disables itself outside
+    # Lambda or with POWERTOOLS_TRACE_DISABLED, so tests and `make run` send no segments.
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer()
+
+    @app.middleware("all")
+    @tracer.capture_method(capture_response=False)
+    def trace_invocation(event, get_response):
+        """Every handler (API, resize, sweeper) runs in its own subsegment."""
+        return get_response(event)

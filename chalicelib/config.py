@@ -128,3 +128,14 @@ def resize_bound_by_template() -> bool:
     if value not in ("s3_event", "template"):
         raise ConfigError(f"RESIZE_TRIGGER={value!r} must be s3_event or template")
     return value == "template"
+
+
+def tracing_enabled() -> bool:
+    """TRACING=true: the stage turned X-Ray on (infra/stages.json `tracing`, set by each deploy path).
+
+    Off (the default), app.py never imports Powertools' Tracer nor aws-xray-sdk.
+    """
+    value = os.environ.get("TRACING", "false").strip().lower() or "false"
+    if value not in ("true", "false"):
+        raise ConfigError(f"TRACING={value!r} must be true or false")
+    return value == "true"

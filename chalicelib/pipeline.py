@@ -129,7 +129,8 @@ class ImagePipeline:
         if claim.attempts > self.settings.max_attempts:
             # Earlier attempts died without a word (timeout, out of memory):
             # stop feeding this object to a function it kills.
-            self._fail(claim, "internal_error", f"Processing was cut short {claim.attempts - 1} times; giving up.")
+            message = f"Processing was cut short {claim.attempts - 1} times; giving up."
+            self._fail(claim, key, "internal_error", message)
             return Outcome(key, image_id, FAILED)
         try:
             return self._process_claimed(claim, info, source)
@@ -137,23 +138,29 @@ class ImagePipeline:
             if exc.__cause__ is not None:  # Pillow's own words and the traceback: the log, not the record
                 report = log.error if isinstance(exc, ImageProcessingError) else log.info
                 report("image %s: %s", image_id, exc.message, exc_info=True)
-            self._fail(claim, exc.code, exc.message)
+            self._fail(claim, key, exc.code, exc.message)
             return Outcome(key, image_id, FAILED)
         except SourceChangedError:
             self.store.release(claim, iso_now(self.clock()))
             return Outcome(key, image_id, "superseded")
         except Exception:
             if claim.attempts >= self.settings.max_attempts:
-                self._fail(claim, "internal_error", f"Processing failed {claim.attempts} times; giving up.")
+                message = f"Processing failed {claim.attempts} times; giving up."
+                self._fail(claim, key, "internal_error", message)
             else:
                 self.store.release(claim, iso_now(self.clock()))
             raise
 
-    def _fail(self, claim: Claim, code: str, message: str) -> None:
-        """PROCESSING → FAILED, with its log line and failure metric."""
+    def _fail(self, claim: Claim, key: str, code: str, message: str) -> None:
+        """PROCESSING → FAILED, with its log line and failure metric; the source is
+        tagged for its lifecycle rule, and a tagging fault changes nothing but the log."""
         self.store.fail(claim, code, message, iso_now(self.clock()))
         log.info("image %s failed: %s %s", claim.image_id, code, message)
         record_failed(code)
+        try:
+            self.storage.tag_failed_source(key)
+        except Exception:
+            log.exception("could not tag the failed source %s for expiry", key)
 
     def forget_object(self, key: str) -> Outcome:
         """The source was deleted: remove its renditions and its record.

@@ -17,6 +17,8 @@ from chalicelib.urls import PresignedGetSigner
 # Renditions are rewritten only when their source is re-uploaded; a day of
 # browser/CDN caching is safe, a year for shared caches that revalidate.
 CACHE_CONTROL = "public, max-age=86400, s-maxage=31536000"
+# The tag filter of the input bucket's expire-failed-sources rule (infra/).
+FAILED_SOURCE_TAG = {"Key": "imgpipe-status", "Value": "failed"}
 _MISSING = ("404", "NoSuchKey", "NotFound")
 # SigV4 and a region are not enough: botocore still names the global endpoint
 # (BUCKET.s3.amazonaws.com) outside us-east-1, which a new bucket answers with a
@@ -108,6 +110,12 @@ class S3Storage:
             Body=data,
             ContentType=content_type,
             CacheControl=CACHE_CONTROL,
+        )
+
+    def tag_failed_source(self, key: str) -> None:
+        """Mark an upload that ended FAILED; the input bucket's lifecycle rule expires it."""
+        self._s3.put_object_tagging(
+            Bucket=self.input_bucket, Key=key, Tagging={"TagSet": [dict(FAILED_SOURCE_TAG)]}
         )
 
     def delete_source(self, key: str) -> None:

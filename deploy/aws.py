@@ -21,7 +21,7 @@ from deploy.build import (
     run_chalice,
     stage_settings,
 )
-from deploy.policies import function_name, write_stage_policies
+from deploy.policies import VPC_ACCESS, XRAY_WRITE, function_name, write_stage_policies
 
 CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -83,11 +83,20 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         OUTPUT_BUCKET=outputs["OutputBucket"],
         STATUS_TABLE=outputs["StatusTable"],
     )
-    config["stages"][stage]["xray"] = stage_settings(stage)["tracing"]
+    settings = stage_settings(stage)
+    config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
+    config["stages"][stage]["xray"] = settings["tracing"]
+    in_vpc = bool(settings["subnet_ids"])
+    for key in ("subnet_ids", "security_group_ids"):  # Chalice's own VPC settings, for every function
+        if in_vpc:
+            config["stages"][stage][key] = settings[key]
+        else:
+            config["stages"][stage].pop(key, None)
     CONFIG.write_text(json.dumps(config, indent=2) + "\n")
     write_stage_policies(
         stage,
         {**outputs, "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": partition},
+        extra=[*([VPC_ACCESS] if in_vpc else []), *([XRAY_WRITE] if settings["tracing"] else [])],
     )
 
 

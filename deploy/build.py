@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 from deploy import apigw, terraform
-from deploy.policies import CLOUDFORMATION, TERRAFORM, function_name, write_stage_policies
+from deploy.policies import (
+    CLOUDFORMATION,
+    TERRAFORM,
+    VPC_ACCESS,
+    XRAY_WRITE,
+    function_name,
+    write_stage_policies,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = ROOT / "infra" / "resources.json"
@@ -20,6 +27,15 @@ STAGES = ROOT / "infra" / "stages.json"
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 CHALICE = str(Path(sys.executable).with_name("chalice"))
 RESIZE_RETRIES_BEFORE_DLQ = 2  # Lambda's own retries of an async (S3) event, then the DLQ
+# Path 2: VPC placement and its ENI grant follow the SubnetIds parameter (condition InVpc).
+CFN_VPC_CONFIG = {
+    "Fn::If": [
+        "InVpc",
+        {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+        {"Ref": "AWS::NoValue"},
+    ]
+}
+CFN_VPC_ACCESS = {"Fn::If": ["InVpc", VPC_ACCESS, {"Ref": "AWS::NoValue"}]}
 
 
 def load_config() -> dict:
@@ -51,6 +67,10 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "AlarmEmail": settings["alarm_email"],
         "EnableAccessLogs": "true" if settings["access_logs"] else "false",
         "SourceRetentionDays": str(settings["source_retention_days"]),
+        "FailedSourceRetentionDays": str(settings["failed_source_retention_days"]),
+        "SubnetIds": ",".join(settings["subnet_ids"]),
+        "VpcId": settings["vpc_id"],
+        "RouteTableIds": ",".join(settings["route_table_ids"]),
     }
 
 
@@ -72,6 +92,9 @@ def merge_template(stage: str) -> dict:
     params.update(
         ThrottleRate={"Type": "Number", "Default": settings["throttle_rate"], "Description": "Requests/s."},
         ThrottleBurst={"Type": "Number", "Default": settings["throttle_burst"], "Description": "Burst."},
+        # Path 1 hands the security groups to Chalice (config.json), not to the resources stack.
+        SecurityGroupIds={"Type": "CommaDelimitedList", "Default": ",".join(settings["security_group_ids"]),
+                          "Description": "Security groups of the functions in the VPC (HTTPS out)."},
     )
     env = {
         "INPUT_BUCKET": {"Fn::Sub": CLOUDFORMATION["InputBucket"]},
@@ -79,6 +102,7 @@ def merge_template(stage: str) -> dict:
         "STATUS_TABLE": {"Ref": "StatusTable"},
         # The same origins as the buckets' CORS rules.
         "ALLOWED_ORIGINS": {"Fn::Join": [",", {"Ref": "AllowedOrigins"}]},
+        "TRACING": "true" if settings["tracing"] else "false",
     }
     for logical, (function, log_group) in FUNCTION_LOG_GROUPS.items():
         # Named, so that each role can name its own log group (a Ref would loop).
@@ -88,6 +112,7 @@ def merge_template(stage: str) -> dict:
                 "FunctionName": {"Fn::Sub": function_name("${Stage}", function)},
                 "Environment": {"Variables": dict(env)},
                 "Tracing": "Active" if settings["tracing"] else "PassThrough",
+                "VpcConfig": CFN_VPC_CONFIG,
             },
         }
     # The sweeper runs on a schedule (async): a failed run goes to the DLQ too.
@@ -158,7 +183,8 @@ def use_pool_parameter(template: dict, default_arn: str) -> None:
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:
     """build/cfn/sam.json (merged) and deployment.zip; returns the template path."""
     out.mkdir(parents=True, exist_ok=True)
-    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}")
+    extra = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
+    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}", extra=extra)
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
     run_chalice("package", "--stage", stage, "--merge-template", str(merge), str(out))

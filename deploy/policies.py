@@ -39,6 +39,27 @@ TERRAFORM = {
 }
 
 
+# What AWSLambdaVPCAccessExecutionRole grants for a function's network interfaces,
+# without its logs:* on every group. Lambda checks the role for them on create.
+VPC_ACCESS_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+VPC_ACCESS = {
+    "Sid": "NetworkInterfacesInVpc", "Effect": "Allow", "Action": VPC_ACCESS_ACTIONS, "Resource": "*"
+}
+
+# Lambda's active tracing sends the function's segments with its role; only when `tracing` is on.
+XRAY_WRITE = {
+    "Sid": "XRayTraces", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": "*",
+}
+
+
 def function_name(stage: str, function: str) -> str:
     """Chalice's name for a function; the API handler is named after the app and stage."""
     return f"imgpipe-{stage}" if function == "api_handler" else f"imgpipe-{stage}-{function}"
@@ -70,17 +91,21 @@ def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> o
 
 
 def write_stage_policies(
-    stage: str, values: Mapping[str, str], wrap_sub: bool = False, name_stage: str | None = None
+    stage: str, values: Mapping[str, str], wrap_sub: bool = False, name_stage: str | None = None,
+    extra: list[dict] | tuple = (),
 ) -> list[Path]:
     """Write .chalice/policy-{stage}-{api,resize,sweeper}.json, the files config.json names.
 
     Each role may write only to its own function's log group, hence `${FunctionName}`,
-    built from `name_stage` (the CloudFormation path passes `${Stage}`).
+    built from `name_stage` (the CloudFormation path passes `${Stage}`). `extra` is one more
+    statements for every role (VPC_ACCESS, XRAY_WRITE, or CloudFormation's conditional forms).
     """
     paths = []
     for function, short in FUNCTIONS.items():
         path = CHALICE_DIR / f"policy-{stage}-{short}.json"
         named = {**values, "FunctionName": function_name(name_stage or stage, function)}
-        path.write_text(json.dumps(render(policy_template(function), named, wrap_sub), indent=2) + "\n")
+        policy = render(policy_template(function), named, wrap_sub)
+        policy["Statement"].extend(extra)
+        path.write_text(json.dumps(policy, indent=2) + "\n")
         paths.append(path)
     return paths

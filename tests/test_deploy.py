@@ -23,7 +23,8 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from chalicelib.status import table_definition
-from deploy import apigw, aws, build
+from chalicelib.storage import FAILED_SOURCE_TAG
+from deploy import apigw, aws, build, policies
 
 RESOURCES = json.loads(build.RESOURCES.read_text())
 # What manylinux lets a wheel load from the system (PEP 599/600); all else must be bundled.
@@ -228,6 +229,79 @@ def test_packaged_cloudformation_logs_throttles_and_alarms(cfn_template):
     assert all(a["AlarmActions"] == to_topic for a in alarms.values()), "every alarm must notify someone"
     assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
     assert resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_packaged_cloudformation_expires_the_sources_of_failed_uploads(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    assert template["Parameters"]["FailedSourceRetentionDays"]["Default"] == 30
+    rules = template["Resources"]["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    rule = next(r for r in rules if r["Id"] == "expire-failed-sources")
+    assert rule["TagFilters"] == [FAILED_SOURCE_TAG]  # the tag the pipeline puts on them
+    assert rule["ExpirationInDays"] == {"Fn::If": ["ExpireFailedSources", {"Ref": "FailedSourceRetentionDays"}, 1]}
+    assert rule["Status"] == {"Fn::If": ["ExpireFailedSources", "Enabled", "Disabled"]}
+    condition = template["Conditions"]["ExpireFailedSources"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FailedSourceRetentionDays"}, 0]}]}
+    # Path 1 passes the stage's setting to the same template.
+    assert build.resource_parameters("prod")["FailedSourceRetentionDays"] == "30"
+
+
+def test_packaged_cloudformation_places_the_functions_in_a_vpc_only_when_given_subnets(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    params, resources = template["Parameters"], template["Resources"]
+    assert all(params[p]["Default"] == "" for p in ("SubnetIds", "SecurityGroupIds", "VpcId", "RouteTableIds"))
+    assert template["Conditions"]["InVpc"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]}
+    vpc_statement = {"Fn::If": ["InVpc", policies.VPC_ACCESS, {"Ref": "AWS::NoValue"}]}
+    for logical in build.FUNCTION_LOG_GROUPS:
+        fn = resources[logical]["Properties"]
+        assert fn["VpcConfig"] == {"Fn::If": ["InVpc", {"SubnetIds": {"Ref": "SubnetIds"},
+                                                        "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+                                              {"Ref": "AWS::NoValue"}]}
+        role = resources[fn["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert vpc_statement in role["Policies"][0]["PolicyDocument"]["Statement"], logical
+    for logical, service in (("S3GatewayEndpoint", "s3"), ("DynamoDbGatewayEndpoint", "dynamodb")):
+        endpoint = resources[logical]
+        assert endpoint["Condition"] == "CreateVpcEndpoints"
+        assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+        assert endpoint["Properties"]["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}." + service}
+        assert endpoint["Properties"]["RouteTableIds"] == {"Ref": "RouteTableIds"}
+    expanded = sam_expand(template)["Resources"]["ResizeImage"]["Properties"]
+    assert expanded["VpcConfig"]["Fn::If"][0] == "InVpc"  # survives the SAM transform
+
+
+def test_terraform_vpc_grant_is_the_same_as_the_other_paths():
+    vpc_tf = (build.TERRAFORM_DIR / "vpc.tf").read_text()
+    assert re.findall(r'"(ec2:\w+)"', vpc_tf) == policies.VPC_ACCESS_ACTIONS
+
+
+@pytest.mark.parametrize(("subnets", "tracing"), [([], False), (["subnet-0a", "subnet-0b"], True)])
+def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, monkeypatch):
+    for name in ("config.json", *(f"policy-{short}.json" for short in policies.FUNCTIONS.values())):
+        shutil.copy(policies.CHALICE_DIR / name, tmp_path / name)
+    monkeypatch.setattr(policies, "CHALICE_DIR", tmp_path)
+    monkeypatch.setattr(aws, "CONFIG", tmp_path / "config.json")
+    groups = ["sg-0c"] if subnets else []
+    settings = {**build.stage_settings("dev"), "subnet_ids": subnets, "security_group_ids": groups,
+                "tracing": tracing}
+    monkeypatch.setattr(aws, "stage_settings", lambda stage: settings)
+    outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status", "DeadLetterQueueArn": "arn:q"}
+    aws.configure_stage("dev", outputs, "000000000000", "eu-west-1", "aws")
+    stage = json.loads((tmp_path / "config.json").read_text())["stages"]["dev"]
+    assert stage.get("subnet_ids") == (subnets or None)
+    assert stage.get("security_group_ids") == (["sg-0c"] if subnets else None)
+    for short in policies.FUNCTIONS.values():
+        statements = json.loads((tmp_path / f"policy-dev-{short}.json").read_text())["Statement"]
+        assert (policies.VPC_ACCESS in statements) == bool(subnets), short
+        assert (policies.XRAY_WRITE in statements) == tracing, short
+    assert stage["xray"] == tracing and stage["environment_variables"]["TRACING"] == str(tracing).lower()
+
+
+def test_packaged_cloudformation_is_untraced_by_default(cfn_template):
+    resources = json.loads(cfn_template.read_text())["Resources"]
+    for logical in build.FUNCTION_LOG_GROUPS:
+        fn = resources[logical]["Properties"]
+        assert fn["Environment"]["Variables"]["TRACING"] == "false" and fn["Tracing"] == "PassThrough"
+        assert "xray:" not in json.dumps(resources[fn["Role"]["Fn::GetAtt"][0]]), logical
 
 
 def test_with_cognito_the_pool_is_a_stack_parameter(monkeypatch):

@@ -141,17 +141,17 @@ def run_removed(client, aws, rec: Recorder, key: str) -> None:
 
 
 def run_sweeper(client, aws, rec: Recorder, monkeypatch) -> None:
-    """An upload that never came and one whose event was lost, an hour later."""
+    """An upload that never came and two whose events were lost (one not an image), an hour later."""
     import time
 
     import app as app_module
 
     rec.function = "api_handler"
-    for name in ("never.jpg", "lost.jpg"):
+    for name, body in (("never.jpg", None), ("lost.jpg", jpeg()), ("broken-lost.jpg", b"not an image")):
         created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
                                    body=f'{{"filename": "{name}", "content_type": "image/jpeg"}}').json_body
-        if name == "lost.jpg":
-            aws.put(created["upload"]["fields"]["key"], jpeg())
+        if body is not None:
+            aws.put(created["upload"]["fields"]["key"], body)
     later = time.time() + 3600
     monkeypatch.setattr(time, "time", lambda: later)
     monkeypatch.setattr(app_module.get_pipeline(), "clock", lambda: later)

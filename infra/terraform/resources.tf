@@ -94,6 +94,23 @@ resource "aws_s3_bucket_lifecycle_configuration" "lifecycle" {
     }
   }
   dynamic "rule" {
+    # chalicelib/storage.py FAILED_SOURCE_TAG: the pipeline tags what it gives up on.
+    for_each = each.key == "input" && var.failed_source_retention_days > 0 ? [1] : []
+    content {
+      id     = "expire-failed-sources"
+      status = "Enabled"
+      filter {
+        tag {
+          key   = "imgpipe-status"
+          value = "failed"
+        }
+      }
+      expiration {
+        days = var.failed_source_retention_days
+      }
+    }
+  }
+  dynamic "rule" {
     for_each = each.key == "output" ? [1] : []
     content {
       id     = "intelligent-tiering"

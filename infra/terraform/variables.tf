@@ -63,6 +63,12 @@ variable "source_retention_days" {
   default     = 0
 }
 
+variable "failed_source_retention_days" {
+  description = "Delete sources of FAILED uploads (tag imgpipe-status=failed) after this many days; 0 keeps them."
+  type        = number
+  default     = 30
+}
+
 variable "set_api_gateway_log_role" {
   description = "Set the region's API Gateway CloudWatch role (needed once per account and region)."
   type        = bool
@@ -79,4 +85,28 @@ variable "cognito_user_pool_arn" {
   description = "With AUTH=cognito in the tf stage, set its COGNITO_USER_POOL_ARN to \"$${var.cognito_user_pool_arn}\"."
   type        = string
   default     = ""
+}
+
+variable "subnet_ids" {
+  description = "Subnets to place the functions in (with security_group_ids); empty: no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the functions in the VPC (outbound HTTPS to S3 and DynamoDB)."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_id" {
+  description = "The subnets' VPC: S3 and DynamoDB gateway endpoints are created in it; empty: use your own."
+  type        = string
+  default     = ""
+}
+
+variable "route_table_ids" {
+  description = "Route tables of the subnets, for the gateway endpoints' routes."
+  type        = list(string)
+  default     = []
 }

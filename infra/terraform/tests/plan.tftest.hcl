@@ -45,6 +45,17 @@ run "default_deploy_is_guarded_logged_and_alarmed" {
     condition     = length(aws_lambda_function.sweep_stuck_images.dead_letter_config) == 1
     error_message = "the sweeper needs a failure destination"
   }
+  assert {
+    condition = anytrue([for r in aws_s3_bucket_lifecycle_configuration.lifecycle["input"].rule :
+      try(r.id == "expire-failed-sources" && r.status == "Enabled" && r.expiration[0].days == 30 &&
+    r.filter[0].tag[0].key == "imgpipe-status" && r.filter[0].tag[0].value == "failed", false)])
+    error_message = "the sources of FAILED uploads expire after 30 days by default"
+  }
+  assert {
+    condition = (length(aws_lambda_function.resize_image.vpc_config[0].subnet_ids) == 0 &&
+    length(aws_iam_role_policy.vpc_access) == 0 && length(aws_vpc_endpoint.gateway) == 0 && length(aws_iam_role_policy.xray) == 0)
+    error_message = "no VPC and no X-Ray grant by default"
+  }
 }
 
 run "a_given_topic_replaces_the_stack_topic" {
@@ -60,5 +71,57 @@ run "a_given_topic_replaces_the_stack_topic" {
   assert {
     condition     = length(aws_s3_bucket_logging.buckets) == 0 && length(aws_s3_bucket.access_logs) == 0
     error_message = "access logs can be turned off"
+  }
+}
+
+run "failed_sources_can_be_kept" {
+  command = plan
+  variables {
+    failed_source_retention_days = 0
+  }
+  assert {
+    condition     = !anytrue([for r in aws_s3_bucket_lifecycle_configuration.lifecycle["input"].rule : r.id == "expire-failed-sources"])
+    error_message = "0 keeps the sources of FAILED uploads"
+  }
+}
+
+run "functions_can_be_placed_in_a_vpc" {
+  command = plan
+  variables {
+    subnet_ids         = ["subnet-0a", "subnet-0b"]
+    security_group_ids = ["sg-0c"]
+    vpc_id             = "vpc-0d"
+    route_table_ids    = ["rtb-0e"]
+  }
+  assert {
+    condition = alltrue([for f in [aws_lambda_function.api_handler, aws_lambda_function.resize_image,
+      aws_lambda_function.sweep_stuck_images] : length(f.vpc_config) == 1 &&
+    f.vpc_config[0].subnet_ids == toset(["subnet-0a", "subnet-0b"]) && f.vpc_config[0].security_group_ids == toset(["sg-0c"])])
+    error_message = "every function goes into the given subnets"
+  }
+  assert {
+    condition     = length(aws_iam_role_policy.vpc_access) == 3
+    error_message = "every role may manage the functions' network interfaces"
+  }
+  assert {
+    condition = (aws_vpc_endpoint.gateway["s3"].service_name == "com.amazonaws.us-east-1.s3" &&
+      aws_vpc_endpoint.gateway["dynamodb"].vpc_endpoint_type == "Gateway" &&
+    aws_vpc_endpoint.gateway["s3"].route_table_ids == toset(["rtb-0e"]))
+    error_message = "S3 and DynamoDB gateway endpoints route the subnets"
+  }
+}
+
+run "tracing_turns_on_xray_and_its_grant" {
+  command = plan
+  variables {
+    tracing = true
+  }
+  assert {
+    condition     = aws_lambda_function.resize_image.tracing_config[0].mode == "Active" && length(aws_iam_role_policy.xray) == 3
+    error_message = "tracing sets active tracing and lets every role send segments"
+  }
+  assert {
+    condition     = aws_lambda_function.resize_image.environment[0].variables["TRACING"] == "true"
+    error_message = "the code's Tracer follows the stage's switch"
   }
 }
