@@ -82,6 +82,17 @@ class StackProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def __enter__(self) -> "StackProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """A clean stop, and no process left behind even when it fails."""
+        try:
+            self.stop()
+        finally:
+            self.kill()
+
     def client(self, service: str):
         return boto3.client(service, endpoint_url=self.aws_url, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")

@@ -140,10 +140,5 @@ def local_stack(tmp_path_factory):
     """
     from imgpipe.stackprocess import StackProcess
 
-    stack = StackProcess(tmp_path_factory.mktemp("shared-stack") / "state", "--max-receives", "2")
-    stack.start()
-    yield stack
-    try:
-        stack.stop()
-    finally:
-        stack.kill()
+    with StackProcess(tmp_path_factory.mktemp("shared-stack") / "state", "--max-receives", "2") as stack:
+        yield stack

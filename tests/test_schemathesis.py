@@ -25,13 +25,8 @@ MAX_EXAMPLES, SEED = "30", "20261130"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = StackProcess(tmp_path_factory.mktemp("schemathesis-stack") / "state")
-    stack.start()
-    yield stack
-    try:
-        stack.stop()
-    finally:
-        stack.kill()
+    with StackProcess(tmp_path_factory.mktemp("schemathesis-stack") / "state") as stack:
+        yield stack
 
 
 def assert_error(response, status: int, code: str) -> None:
