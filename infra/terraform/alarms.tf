@@ -28,6 +28,24 @@ locals {
     throttles = { metric = "Throttles", statistic = "Sum", threshold = 0 }
     duration  = { metric = "Duration", statistic = "Maximum", threshold = aws_lambda_function.resize_image.timeout * 800 }
   }
+  dead_letter_queue = { QueueName = aws_sqs_queue.dead_letter.name }
+  queue_and_sweeper_alarms = {
+    resize-dead-letters = {
+      description = "Events failed every retry and wait in the dead-letter queue."
+      namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
+      dimensions  = local.dead_letter_queue, threshold = 0
+    }
+    resize-dead-letter-age = {
+      description = "A failed event has waited in the dead-letter queue for over a day."
+      namespace   = "AWS/SQS", metric = "ApproximateAgeOfOldestMessage", statistic = "Maximum"
+      dimensions  = local.dead_letter_queue, threshold = 86400
+    }
+    sweeper-errors = {
+      description = "The sweeper failed: stuck uploads are not being resolved."
+      namespace   = "AWS/Lambda", metric = "Errors", statistic = "Sum", threshold = 0
+      dimensions  = { FunctionName = aws_lambda_function.sweep_stuck_images.function_name }
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "resize" {
@@ -46,47 +64,17 @@ resource "aws_cloudwatch_metric_alarm" "resize" {
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "dead_letter" {
-  alarm_name          = "imgpipe-${var.stage}-resize-dead-letters"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dead_letter.name }
-  statistic           = "Maximum"
+resource "aws_cloudwatch_metric_alarm" "queue_and_sweeper" {
+  for_each            = local.queue_and_sweeper_alarms
+  alarm_name          = "imgpipe-${var.stage}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = 300
   evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letter_age" {
-  alarm_name          = "imgpipe-${var.stage}-resize-dead-letter-age"
-  alarm_description   = "A failed event has waited in the dead-letter queue for over a day."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = aws_sqs_queue.dead_letter.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 86400
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "sweeper_errors" {
-  alarm_name          = "imgpipe-${var.stage}-sweeper-errors"
-  alarm_description   = "The sweeper failed: stuck uploads are not being resolved."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.sweep_stuck_images.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
