@@ -25,17 +25,18 @@ Output = tuple[str, str, int, int, bytes]
 
 
 def naive(data: bytes, workload: str) -> list[Output]:
-    """What most tutorials ship: full decode, LANCZOS from full size each time."""
+    """What most tutorials ship: full decode, LANCZOS from full size each time;
+    encoded with the workload's own quality, as the others are."""
     from PIL import Image, ImageOps
 
     image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
     outputs = []
-    for name, width, height, fmt, _ in WORKLOADS[workload]:
+    for name, width, height, fmt, quality in WORKLOADS[workload]:
         scale = min(width / image.width, height / image.height, 1.0)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         resized = image.resize(size, Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
-        resized.save(buffer, fmt.upper(), quality=85, optimize=True)
+        resized.save(buffer, fmt.upper(), quality=quality)
         outputs.append((name, fmt, *resized.size, buffer.getvalue()))
     return outputs
 
@@ -47,7 +48,7 @@ def imgpipe(data: bytes, workload: str) -> list[Output]:
 
     specs = {}
     outputs = []
-    for name, width, height, fmt, _ in WORKLOADS[workload]:
+    for name, width, height, fmt, quality in WORKLOADS[workload]:
         spec = specs.setdefault(name, RenditionSpec(name, width, height))
         # W1 is the handler's default rendition, whose format is `source`.
         outputs.append((spec, "source" if workload == "W1" else fmt))
