@@ -41,8 +41,11 @@ def observe_invocation() -> Iterator[None]:
 
 
 def record_processed(source_bytes: int, renditions: list[dict], seconds: float) -> None:
-    """Metrics of one COMPLETE image; BytesSaved is source minus `default` rendition."""
-    out = sum(r["bytes"] for r in renditions)
+    """Metrics of one COMPLETE image; BytesSaved is source minus `default` rendition.
+
+    BytesOut is what was stored: renditions that share one object count once.
+    """
+    out = sum({r["key"]: r["bytes"] for r in renditions}.values())
     default = next((r["bytes"] for r in renditions if r["name"] == "default"), source_bytes)
     metrics.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ProcessingTime", unit=MetricUnit.Milliseconds, value=seconds * 1000)

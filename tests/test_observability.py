@@ -7,6 +7,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
+import app as app_module
+
 from chalicelib.observability import NAMESPACE, bind_image, logger, observe_invocation
 from chalicelib.uploads import image_id_for_key
 from tests.conftest import TEST_ENV, invoke_handler
@@ -53,6 +55,17 @@ def test_success_logs_the_image_id_and_emits_size_and_time_metrics(aws, client, 
     assert {"ProcessingTime", "BytesIn", "BytesOut", "BytesSaved"} <= metric_names(doc)
     assert doc["ImagesProcessed"] == [1.0]  # Powertools writes values as lists
     assert doc["BytesIn"][0] > doc["BytesSaved"][0] > 0  # a 1600 px JPEG shrinks to 800 px
+
+
+def test_bytes_out_counts_a_shared_rendition_once(aws, client, capsys):
+    """A 400x300 JPEG: every rendition larger than it is the same object, stored once."""
+    capsys.readouterr()
+    put_and_process(aws, client, "small.jpg", jpeg(400, 300))
+    (doc,) = [d for d in emf_documents(capsys.readouterr().out) if "ImagesProcessed" in metric_names(d)]
+    record = app_module.get_status_store().get(image_id_for_key("small.jpg"))
+    stored = {r["key"]: r["bytes"] for r in record["renditions"]}
+    assert len(stored) < len(record["renditions"])  # the case under test: some entries share a key
+    assert doc["BytesOut"][0] == sum(stored.values())
 
 
 def test_failure_emits_the_failure_metric_with_its_reason(aws, client, capsys, log_lines):
