@@ -110,3 +110,21 @@ variable "route_table_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "cdn" {
+  description = "A CloudFront distribution in front of the output bucket (renditions only); sets CDN_DOMAIN."
+  type        = bool
+  default     = true
+}
+
+variable "generate_webhook_secret" {
+  description = "Generate the webhook secret's value at apply (write-only); false: put your own value."
+  type        = bool
+  default     = true
+}
+
+variable "webhook_secret_version" {
+  description = "Write-only version of the webhook secret: raise it to store a new random value."
+  type        = number
+  default     = 1
+}
