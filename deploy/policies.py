@@ -41,7 +41,7 @@ TERRAFORM = {
     "StatusTable": "${aws_dynamodb_table.status.name}",
     "DeadLetterQueueArn": "${aws_sqs_queue.dead_letter.arn}",
     "EventBusName": "${aws_cloudwatch_event_bus.images.name}",
-    "WebhookSecretArn": "${aws_secretsmanager_secret.webhook.arn}",
+    "WebhookSecretArn": "${local.webhook_secret_arn}",
     "AWS::Partition": "${data.aws_partition.chalice.partition}",
     "AWS::Region": "${data.aws_region.chalice.name}",
     "AWS::AccountId": "${data.aws_caller_identity.chalice.account_id}",

@@ -78,7 +78,7 @@ def adapt(doc: dict, stage: str) -> dict:
     for function in FINISHERS:
         functions[function]["environment"]["variables"].update(
             EVENT_BUS_NAME="${aws_cloudwatch_event_bus.images.name}",
-            WEBHOOK_SECRET_ARN="${aws_secretsmanager_secret.webhook.arn}",
+            WEBHOOK_SECRET_ARN="${local.webhook_secret_arn}",
         )
     resources["aws_lambda_function"]["sweep_stuck_images"]["dead_letter_config"] = {
         "target_arn": "${aws_sqs_queue.dead_letter.arn}"

@@ -38,7 +38,7 @@ output "event_bus_name" {
 
 output "webhook_secret_arn" {
   description = "aws secretsmanager get-secret-value --secret-id ARN --query SecretString --output text"
-  value       = aws_secretsmanager_secret.webhook.arn
+  value       = local.webhook_secret_arn
 }
 
 output "batch_operations_role_arn" {

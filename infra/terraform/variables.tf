@@ -116,15 +116,3 @@ variable "cdn" {
   type        = bool
   default     = true
 }
-
-variable "generate_webhook_secret" {
-  description = "Generate the webhook secret's value at apply (write-only); false: put your own value."
-  type        = bool
-  default     = true
-}
-
-variable "webhook_secret_version" {
-  description = "Write-only version of the webhook secret: raise it to store a new random value."
-  type        = number
-  default     = 1
-}

