@@ -306,8 +306,9 @@ def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, mo
     settings = {**build.stage_settings("dev"), "subnet_ids": subnets, "security_group_ids": groups,
                 "tracing": tracing}
     monkeypatch.setattr(aws, "stage_settings", lambda stage: settings)
-    outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status", "DeadLetterQueueArn": "arn:q",
-               "CdnDomain": "", "EventBusName": "imgpipe-dev", "WebhookSecretArn": "arn:secret"}
+    outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status",
+               "DeadLetterQueueArn": "arn:q", "CdnDomain": "", "EventBusName": "imgpipe-dev",
+               "WebhookSecretArn": "arn:secret"}
     aws.configure_stage("dev", outputs, "000000000000", "eu-west-1", "aws")
     stage = json.loads((tmp_path / "config.json").read_text())["stages"]["dev"]
     functions = stage["lambda_functions"]
@@ -545,7 +546,8 @@ def test_packaged_cloudformation_serves_renditions_through_a_private_cloudfront(
     cache = resources["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]
     key = cache["ParametersInCacheKeyAndForwardedToOrigin"]
     assert key["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["v"]}
-    assert key["CookiesConfig"] == {"CookieBehavior": "none"} and key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
     assert key["EnableAcceptEncodingGzip"] and key["EnableAcceptEncodingBrotli"]
     assert cache["MinTTL"] >= 86400 and cache["DefaultTTL"] == cache["MaxTTL"] == 365 * 86400
     headers = resources["CdnResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
@@ -555,8 +557,10 @@ def test_packaged_cloudformation_serves_renditions_through_a_private_cloudfront(
     # Logs into the logs bucket when access logs are on; standard logging needs its ACLs.
     assert conditions["CdnAccessLogs"] == {"Fn::And": [{"Condition": "Cdn"}, {"Condition": "AccessLogs"}]}
     assert config["Logging"]["Fn::If"][0] == "CdnAccessLogs"
-    assert config["Logging"]["Fn::If"][1]["Bucket"] == {"Fn::GetAtt": ["AccessLogsBucket", "RegionalDomainName"]}
-    ownership = resources["AccessLogsBucket"]["Properties"]["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
+    logs_bucket = {"Fn::GetAtt": ["AccessLogsBucket", "RegionalDomainName"]}
+    assert config["Logging"]["Fn::If"][1]["Bucket"] == logs_bucket
+    ownership = resources["AccessLogsBucket"]["Properties"]["OwnershipControls"]["Rules"][0]
+    ownership = ownership["ObjectOwnership"]
     assert ownership == {"Fn::If": ["CdnAccessLogs", "BucketOwnerPreferred", "BucketOwnerEnforced"]}
 
     # The bucket stays private: only this distribution may read, and only renditions.
@@ -565,10 +569,11 @@ def test_packaged_cloudformation_serves_renditions_through_a_private_cloudfront(
     statements = resources["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     [grant] = [s["Fn::If"] for s in statements if "Fn::If" in s]
     assert grant[0] == "Cdn" and grant[2] == {"Ref": "AWS::NoValue"}
-    assert grant[1]["Principal"] == {"Service": "cloudfront.amazonaws.com"} and grant[1]["Action"] == "s3:GetObject"
+    assert grant[1]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert grant[1]["Action"] == "s3:GetObject"
     assert grant[1]["Condition"]["StringEquals"]["AWS:SourceArn"] == {
         "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"}
-    assert not any("batch/" in json.dumps(r) or r.endswith("/*}") for r in map(json.dumps, grant[1]["Resource"]))
+    assert [r["Fn::Sub"].rsplit("}", 1)[1] for r in grant[1]["Resource"]] == ["/renditions/*", "/processed-*"]
 
     # Its domain reaches the API function (CDN_DOMAIN), and only it; empty without the CDN.
     domain = {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]}
@@ -584,7 +589,8 @@ def test_packaged_cloudformation_has_the_bus_the_secret_and_least_privilege_for_
     assert resources["EventBus"]["Properties"]["Name"] == {"Fn::Sub": "imgpipe-${Stage}"}
     secret = resources["WebhookSecret"]["Properties"]
     assert secret["GenerateSecretString"]["PasswordLength"] >= 32 and "SecretString" not in secret
-    bus_arn = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBus}"}
+    bus_arn = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
+                          "event-bus/${EventBus}"}
     for logical in ("ResizeImage", "SweepStuckImages", "BackfillImage"):
         env = resources[logical]["Properties"]["Environment"]["Variables"]
         assert env["EVENT_BUS_NAME"] == {"Ref": "EventBus"}, logical
@@ -613,23 +619,26 @@ def test_packaged_cloudformation_has_the_backfill_function_and_the_batch_operati
     assert backfill["DependsOn"] == ["BackfillImageLogGroup"]
     assert backfill["Properties"]["Timeout"] < 90  # below the processing lease, like resize
     alarm = resources["BackfillErrorsAlarm"]["Properties"]
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Fn::Sub": "imgpipe-${Stage}-backfill_image"}}]
+    name = {"Fn::Sub": "imgpipe-${Stage}-backfill_image"}
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": name}]
 
     role = resources["BatchOperationsRole"]["Properties"]
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
     grants = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
     assert grants["InvokeBackfill"]["Action"] == "lambda:InvokeFunction"
-    assert grants["InvokeBackfill"]["Resource"]["Fn::Sub"].endswith(":function:imgpipe-${Stage}-backfill_image")
+    function_arn_end = ":function:imgpipe-${Stage}-backfill_image"
+    assert grants["InvokeBackfill"]["Resource"]["Fn::Sub"].endswith(function_arn_end)
     assert grants["ReadManifests"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert grants["ReadManifests"]["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:s3:::${OutputBucket}/batch/manifests/*"}
+    reports = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${OutputBucket}/batch/reports/*"}
     assert grants["WriteReports"] == {"Sid": "WriteReports", "Effect": "Allow", "Action": "s3:PutObject",
-                                      "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${OutputBucket}/batch/reports/*"}}
+                                      "Resource": reports}
     assert set(grants) == {"InvokeBackfill", "ReadManifests", "WriteReports"}
     outputs = template["Outputs"]
     assert outputs["BatchOperationsRoleArn"]["Value"] == {"Fn::GetAtt": ["BatchOperationsRole", "Arn"]}
-    assert outputs["BackfillFunctionArn"]["Value"]["Fn::Sub"].endswith(":function:imgpipe-${Stage}-backfill_image")
+    assert outputs["BackfillFunctionArn"]["Value"]["Fn::Sub"].endswith(function_arn_end)
     # The manifest and report prefixes are the ones `reprocess --batch` writes to.
     from imgpipe.backfill import MANIFEST_PREFIX, REPORT_PREFIX
 
@@ -665,20 +674,23 @@ def test_terraform_has_the_cdn_bus_secret_index_and_batch_role(terraform_dir):
     blocks = hcl_blocks(terraform_dir, "resource")
     cdn = blocks["aws_cloudfront_distribution.cdn"]
     assert cdn["count"] == "${var.cdn ? 1 : 0}" and cdn["http_version"] == "http2and3"
-    assert cdn["origin"][0]["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.output[0].id}"
+    oac_id = "${aws_cloudfront_origin_access_control.output[0].id}"
+    assert cdn["origin"][0]["origin_access_control_id"] == oac_id
     behavior = cdn["default_cache_behavior"][0]
     assert behavior["viewer_protocol_policy"] == "redirect-to-https" and behavior["compress"] is True
     assert cdn["dynamic"][0]["logging_config"]["for_each"] == "${var.enable_access_logs ? [1] : []}"
     oac = blocks["aws_cloudfront_origin_access_control.output"]
     assert (oac["origin_access_control_origin_type"], oac["signing_behavior"]) == ("s3", "always")
-    key = blocks["aws_cloudfront_cache_policy.immutable"]["parameters_in_cache_key_and_forwarded_to_origin"][0]
+    cache = blocks["aws_cloudfront_cache_policy.immutable"]
+    key = cache["parameters_in_cache_key_and_forwarded_to_origin"][0]
     assert key["query_strings_config"][0]["query_strings"][0]["items"] == ["v"]
     assert key["cookies_config"][0]["cookie_behavior"] == "none"
     assert key["enable_accept_encoding_gzip"] and key["enable_accept_encoding_brotli"]
     security = blocks["aws_cloudfront_response_headers_policy.security"]["security_headers_config"][0]
     assert security["content_type_options"][0]["override"] is True
     bucket_policy = blocks["aws_s3_bucket_policy.tls_only"]["policy"]
-    assert "cloudfront.amazonaws.com" in bucket_policy and '"AWS:SourceArn" = distribution.arn' in bucket_policy
+    assert "cloudfront.amazonaws.com" in bucket_policy
+    assert '"AWS:SourceArn" = distribution.arn' in bucket_policy
 
     assert blocks["aws_cloudwatch_event_bus.images"]["name"] == "imgpipe-${var.stage}"
     secret = blocks["aws_cloudformation_stack.webhook_secret"]["template_body"]
@@ -703,10 +715,11 @@ def test_terraform_has_the_cdn_bus_secret_index_and_batch_role(terraform_dir):
         assert env["EVENT_BUS_NAME"] == "${aws_cloudwatch_event_bus.images.name}", function
         assert env["WEBHOOK_SECRET_ARN"] == "${local.webhook_secret_arn}", function
         statements = json.loads(chalice_tf["aws_iam_role_policy"][f"{function}_role"]["policy"])["Statement"]
-        assert {"Sid": "PublishImageEvents", "Effect": "Allow", "Action": "events:PutEvents", "Resource":
-                "arn:${data.aws_partition.chalice.partition}:events:${data.aws_region.chalice.name}:"
-                "${data.aws_caller_identity.chalice.account_id}:event-bus/${aws_cloudwatch_event_bus.images.name}"
-                } in statements, function
+        bus = ("arn:${data.aws_partition.chalice.partition}:events:${data.aws_region.chalice.name}:"
+               "${data.aws_caller_identity.chalice.account_id}:"
+               "event-bus/${aws_cloudwatch_event_bus.images.name}")
+        assert {"Sid": "PublishImageEvents", "Effect": "Allow", "Action": "events:PutEvents",
+                "Resource": bus} in statements, function
     assert functions["backfill_image"]["handler"] == "app.backfill_image"
     outputs = set(re.findall(r'^output "(\w+)"', (terraform_dir / "outputs.tf").read_text(), re.M))
     assert {"cdn_domain", "event_bus_name", "webhook_secret_arn", "batch_operations_role_arn",

@@ -102,7 +102,8 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
 
 
 def grants(function: str) -> list[tuple[str, str]]:
-    named = {"FunctionName": function_name(STAGE, function), "ResizeFunction": function_name(STAGE, "resize_image")}
+    named = {"FunctionName": function_name(STAGE, function),
+             "ResizeFunction": function_name(STAGE, "resize_image")}
     policy = render(policy_template(function), {**VALUES, **named})
     pairs = []
     for statement in policy["Statement"]:
