@@ -646,6 +646,13 @@ def test_packaged_cloudformation_has_the_backfill_function_and_the_batch_operati
     assert grants["WriteReports"]["Resource"]["Fn::Sub"].endswith(f"/{REPORT_PREFIX}/*")
     table = resources["StatusTable"]["Properties"]
     assert BY_WEBHOOK in table["GlobalSecondaryIndexes"]
+    # An S3 Inventory of the input bucket may be delivered where the role reads manifests.
+    bucket_policy = resources["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [inventory] = [s for s in bucket_policy if s.get("Sid") == "InventoryOfInputForBackfills"]
+    assert inventory["Principal"] == {"Service": "s3.amazonaws.com"} and inventory["Action"] == "s3:PutObject"
+    assert inventory["Resource"]["Fn::Sub"].endswith(f"/{MANIFEST_PREFIX}inventory/*")
+    assert inventory["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${InputBucket}"}
 
 
 def unquoted(node: object) -> object:

@@ -56,6 +56,22 @@ resource "aws_s3_bucket_policy" "tls_only" {
       Resource  = [each.value.arn, "${each.value.arn}/*"]
       Condition = { Bool = { "aws:SecureTransport" = "false" } }
       }], [
+      for inventory in(each.key == "output" ? [aws_s3_bucket.input] : []) : {
+        # S3 Inventory of the input bucket, the manifest of `reprocess --batch --inventory`.
+        Sid       = "InventoryOfInputForBackfills"
+        Effect    = "Allow"
+        Principal = { Service = "s3.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = "${each.value.arn}/batch/manifests/inventory/*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = data.aws_caller_identity.chalice.account_id
+            "s3:x-amz-acl"      = "bucket-owner-full-control"
+          }
+          ArnLike = { "aws:SourceArn" = inventory.arn }
+        }
+      }
+      ], [
       # delivery.tf: the distribution (and only it) reads renditions, never manifests or reports.
       for distribution in(each.key == "output" ? aws_cloudfront_distribution.cdn : []) : {
         Sid       = "CloudFrontReadsRenditions"
