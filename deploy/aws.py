@@ -157,3 +157,7 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
                    settings["throttle_burst"], outputs["ApiAccessLogGroupArn"], settings["tracing"])
     print(f"Deployed stage {stage}; resources in stacks imgpipe-{stage}-resources and imgpipe-{stage}-api.")
     print(f"API key: aws apigateway get-api-key --include-value --api-key {api['ApiKeyId']} --query value")
+    if outputs.get("CdnDomain"):
+        print(f"Renditions are served from https://{outputs['CdnDomain']}/ (CDN_DOMAIN).")
+    print(f"Events go to the bus {outputs['EventBusName']}. Webhook signing secret: aws secretsmanager "
+          f"get-secret-value --secret-id {outputs['WebhookSecretArn']} --query SecretString --output text")
