@@ -16,6 +16,7 @@ from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Res
 from chalice.app import Request, S3Event
 
 from chalicelib import api
+from chalicelib.batch import handle_batch
 from chalicelib.config import (
     Settings,
     auth_mode,
@@ -263,6 +264,13 @@ def sweep_stuck_images(event) -> None:
     with observe_invocation():
         outcomes = sweep(get_pipeline(), time.time())
     app.log.info("sweeper resolved %d records", len(outcomes))
+
+
+@app.lambda_function(name="backfill_image")
+def backfill_image(event: dict, context: object) -> dict:
+    """S3 Batch Operations' per-object invocation (`reprocess --batch`): render the object again."""
+    with observe_invocation():
+        return handle_batch(get_pipeline(), event, time.time)
 
 
 if tracing_enabled():

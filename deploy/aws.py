@@ -21,7 +21,7 @@ from deploy.build import (
     run_chalice,
     stage_settings,
 )
-from deploy.policies import VPC_ACCESS, XRAY_WRITE, function_name, write_stage_policies
+from deploy.policies import FINISHERS, VPC_ACCESS, XRAY_WRITE, function_name, write_stage_policies
 
 CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -83,6 +83,12 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         OUTPUT_BUCKET=outputs["OutputBucket"],
         STATUS_TABLE=outputs["StatusTable"],
     )
+    functions = config["stages"][stage]["lambda_functions"]
+    functions["api_handler"].setdefault("environment_variables", {}).update(
+        CDN_DOMAIN=outputs["CdnDomain"], RESIZE_FUNCTION=function_name(stage, "resize_image"))
+    for function in FINISHERS:  # events and signed webhooks on every final state
+        functions[function].setdefault("environment_variables", {}).update(
+            EVENT_BUS_NAME=outputs["EventBusName"], WEBHOOK_SECRET_ARN=outputs["WebhookSecretArn"])
     settings = stage_settings(stage)
     config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
     config["stages"][stage]["xray"] = settings["tracing"]
@@ -151,3 +157,7 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
                    settings["throttle_burst"], outputs["ApiAccessLogGroupArn"], settings["tracing"])
     print(f"Deployed stage {stage}; resources in stacks imgpipe-{stage}-resources and imgpipe-{stage}-api.")
     print(f"API key: aws apigateway get-api-key --include-value --api-key {api['ApiKeyId']} --query value")
+    if outputs.get("CdnDomain"):
+        print(f"Renditions are served from https://{outputs['CdnDomain']}/ (CDN_DOMAIN).")
+    print(f"Events go to the bus {outputs['EventBusName']}. Webhook signing secret: aws secretsmanager "
+          f"get-secret-value --secret-id {outputs['WebhookSecretArn']} --query SecretString --output text")

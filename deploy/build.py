@@ -14,6 +14,7 @@ from pathlib import Path
 from deploy import apigw, terraform
 from deploy.policies import (
     CLOUDFORMATION,
+    FINISHERS,
     TERRAFORM,
     VPC_ACCESS,
     XRAY_WRITE,
@@ -71,6 +72,7 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "SubnetIds": ",".join(settings["subnet_ids"]),
         "VpcId": settings["vpc_id"],
         "RouteTableIds": ",".join(settings["route_table_ids"]),
+        "EnableCdn": "true" if settings["cdn"] else "false",
     }
 
 
@@ -78,7 +80,18 @@ FUNCTION_LOG_GROUPS = {
     "APIHandler": ("api_handler", "ApiHandlerLogGroup"),
     "ResizeImage": ("resize_image", "ResizeImageLogGroup"),
     "SweepStuckImages": ("sweep_stuck_images", "SweepStuckImagesLogGroup"),
+    "BackfillImage": ("backfill_image", "BackfillImageLogGroup"),
 }
+def function_environment(logical: str) -> dict:
+    """Per-function variables (chalicelib/config.py) from the stack's resources."""
+    if logical == "APIHandler":
+        return {
+            "CDN_DOMAIN": {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]},
+            "RESIZE_FUNCTION": {"Fn::Sub": function_name("${Stage}", "resize_image")},
+        }
+    if FUNCTION_LOG_GROUPS[logical][0] in FINISHERS:
+        return {"EVENT_BUS_NAME": {"Ref": "EventBus"}, "WEBHOOK_SECRET_ARN": {"Ref": "WebhookSecret"}}
+    return {}
 
 
 def merge_template(stage: str) -> dict:
@@ -110,7 +123,7 @@ def merge_template(stage: str) -> dict:
             "DependsOn": [log_group],
             "Properties": {
                 "FunctionName": {"Fn::Sub": function_name("${Stage}", function)},
-                "Environment": {"Variables": dict(env)},
+                "Environment": {"Variables": {**env, **function_environment(logical)}},
                 "Tracing": "Active" if settings["tracing"] else "PassThrough",
                 "VpcConfig": CFN_VPC_CONFIG,
             },

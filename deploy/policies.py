@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 CHALICE_DIR = Path(__file__).resolve().parents[1] / ".chalice"
-FUNCTIONS = {"api_handler": "api", "resize_image": "resize", "sweep_stuck_images": "sweeper"}
+FUNCTIONS = {
+    "api_handler": "api", "resize_image": "resize", "sweep_stuck_images": "sweeper",
+    "backfill_image": "backfill",
+}
+# The functions that finish images: they publish events and sign webhooks.
+FINISHERS = ("resize_image", "sweep_stuck_images", "backfill_image")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z:]+)\}")
 
 # Bucket names are computed, never `Ref`s: the resize role names the input
@@ -24,6 +29,8 @@ CLOUDFORMATION = {
     "OutputBucket": BUCKET_NAME_SUB % "output",
     "StatusTable": "${StatusTable}",
     "DeadLetterQueueArn": "${DeadLetterQueue.Arn}",
+    "EventBusName": "${EventBus}",
+    "WebhookSecretArn": "${WebhookSecret}",
     "AWS::Partition": "${AWS::Partition}",
     "AWS::Region": "${AWS::Region}",
     "AWS::AccountId": "${AWS::AccountId}",
@@ -33,6 +40,8 @@ TERRAFORM = {
     "OutputBucket": "${aws_s3_bucket.output.bucket}",
     "StatusTable": "${aws_dynamodb_table.status.name}",
     "DeadLetterQueueArn": "${aws_sqs_queue.dead_letter.arn}",
+    "EventBusName": "${aws_cloudwatch_event_bus.images.name}",
+    "WebhookSecretArn": "${local.webhook_secret_arn}",
     "AWS::Partition": "${data.aws_partition.chalice.partition}",
     "AWS::Region": "${data.aws_region.chalice.name}",
     "AWS::AccountId": "${data.aws_caller_identity.chalice.account_id}",
@@ -94,16 +103,18 @@ def write_stage_policies(
     stage: str, values: Mapping[str, str], wrap_sub: bool = False, name_stage: str | None = None,
     extra: list[dict] | tuple = (),
 ) -> list[Path]:
-    """Write .chalice/policy-{stage}-{api,resize,sweeper}.json, the files config.json names.
+    """Write .chalice/policy-{stage}-{api,resize,sweeper,backfill}.json, the files config.json names.
 
-    Each role may write only to its own function's log group, hence `${FunctionName}`,
-    built from `name_stage` (the CloudFormation path passes `${Stage}`). `extra` is one more
+    Each role may write only to its own function's log group, hence `${FunctionName}` (and the
+    API invoke the resize function, `${ResizeFunction}`), built from `name_stage` (the
+    CloudFormation path passes `${Stage}`). `extra` is one more
     statements for every role (VPC_ACCESS, XRAY_WRITE, or CloudFormation's conditional forms).
     """
     paths = []
     for function, short in FUNCTIONS.items():
         path = CHALICE_DIR / f"policy-{stage}-{short}.json"
-        named = {**values, "FunctionName": function_name(name_stage or stage, function)}
+        named = {**values, "FunctionName": function_name(name_stage or stage, function),
+                 "ResizeFunction": function_name(name_stage or stage, "resize_image")}
         policy = render(policy_template(function), named, wrap_sub)
         policy["Statement"].extend(extra)
         path.write_text(json.dumps(policy, indent=2) + "\n")

@@ -248,8 +248,24 @@ def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
               help="Chalice stage whose buckets and table to use; anything but `local` is real AWS.")
 @click.option("--aws-port", default=4566, show_default=True, help="With --stage local: the stack's AWS port.")
 @click.option("--dry-run", is_flag=True, help="List what would be reprocessed, change nothing.")
-def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int, dry_run: bool) -> None:
-    """Run the handler again for objects already in the input bucket."""
+@click.option("--batch", is_flag=True,
+              help="On AWS: an S3 Batch Operations job invokes the stage's backfill_image per object.")
+@click.option("--inventory", metavar="S3_URL",
+              help="With --batch: an S3 Inventory report's manifest.json instead of listing the bucket.")
+@click.option("--stack", help="With --batch: the stack whose outputs to use [imgpipe-STAGE-resources].")
+@click.option("--terraform-dir", type=click.Path(file_okay=False, exists=True),
+              help="With --batch: read `terraform output -json` here instead of a stack (path 3).")
+def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int, dry_run: bool, batch: bool,
+              inventory: str | None, stack: str | None, terraform_dir: str | None) -> None:
+    """Run the handler again for objects already in the input bucket (here, or with --batch on AWS)."""
+    if batch or inventory or stack or terraform_dir:
+        if not batch:
+            raise click.UsageError("--inventory, --stack and --terraform-dir go with --batch")
+        if stage == "local" or statuses or dry_run:
+            raise click.UsageError("--batch runs on AWS (not --stage local), for every listed object "
+                                   "(no --status, no --dry-run)")
+        reprocess_batch(stage, prefix, inventory, stack, terraform_dir)
+        return
     from rich.progress import BarColumn, Progress, TextColumn
 
     from imgpipe.localstack import aws_environment, stage_environment
@@ -280,6 +296,41 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int,
     _out().print(f"{len(keys)} objects reprocessed: "
                   + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "nothing matched"))
     sys.exit(0 if set(outcomes) <= {"COMPLETE", "FAILED"} else 1)
+
+
+def reprocess_batch(stage: str, prefix: str, inventory: str | None, stack: str | None,
+                    terraform_dir: str | None) -> None:
+    """`reprocess --batch`: the manifest, the S3 Batch Operations job, and how to follow it.
+    Paths and commands are printed unwrapped, to be copied."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from imgpipe import backfill
+
+    try:
+        if terraform_dir:
+            targets = backfill.targets_from_terraform(terraform_dir)
+        else:
+            stack = stack or f"imgpipe-{stage}-resources"  # path 1's; path 2 names its own
+            targets = backfill.targets_from_stack(boto3.client("cloudformation"), stack)
+        s3 = boto3.client("s3", region_name=targets.region)
+        s3control = boto3.client("s3control", region_name=targets.region)
+        job, manifest = backfill.start_backfill(s3, s3control, targets, prefix, inventory)
+    except (ClientError, BotoCoreError, ValueError) as exc:
+        _err().print(f"[red]No backfill job was created: {exc}[/red]", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    where = f"s3://{manifest.bucket}/{manifest.key}"
+    if job is None:
+        _out().print(f"Nothing to backfill: no objects under s3://{targets.input_bucket}/{prefix}",
+                     highlight=False, soft_wrap=True)
+        return
+    listed = f" ({manifest.count} objects)" if manifest.count is not None else ""
+    _out().print(f"Manifest: {where}{listed}", highlight=False, soft_wrap=True)
+    _out().print(f"Batch Operations job {job} created: it invokes {targets.function_arn.rsplit(':', 1)[-1]} "
+                 "once per object and reports the tasks that failed.", highlight=False, soft_wrap=True)
+    _out().print("Follow it:", highlight=False, soft_wrap=True)
+    for command in backfill.follow_commands(targets, job):
+        _out().print(f"  {command}", highlight=False, soft_wrap=True)
 
 
 @cli.command()

@@ -9,6 +9,8 @@ tasks that failed. Nothing here runs on Lambda.
 
 import csv
 import io
+import json
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -81,3 +83,90 @@ def create_job(
         Description=description[:256],
     )
     return response["JobId"]
+
+
+# Where each deploy path publishes what a job needs: CloudFormation stack outputs
+# (paths 1 and 2) and `terraform output -json` (path 3).
+STACK_OUTPUTS = {"input_bucket": "InputBucket", "output_bucket": "OutputBucket",
+                 "role_arn": "BatchOperationsRoleArn", "function_arn": "BackfillFunctionArn"}
+TERRAFORM_OUTPUTS = {"input_bucket": "input_bucket", "output_bucket": "output_bucket",
+                     "role_arn": "batch_operations_role_arn", "function_arn": "backfill_function_arn"}
+
+
+@dataclass(frozen=True)
+class BatchTargets:
+    """The deployed stage's side of a job: the buckets, the role and the function."""
+
+    input_bucket: str
+    output_bucket: str
+    role_arn: str
+    function_arn: str
+
+    @property
+    def account_id(self) -> str:
+        return self.function_arn.split(":")[4]
+
+    @property
+    def region(self) -> str:
+        return self.function_arn.split(":")[3]
+
+
+def targets_from(outputs: dict[str, str], names: dict[str, str], where: str) -> BatchTargets:
+    missing = [name for name in names.values() if not outputs.get(name)]
+    if missing:
+        raise ValueError(f"{where} has no {', '.join(missing)}: deploy this version of imgpipe first")
+    targets = BatchTargets(**{field: outputs[name] for field, name in names.items()})
+    if not targets.function_arn.startswith("arn:") or targets.function_arn.count(":") < 6:
+        raise ValueError(f"{where}: {targets.function_arn!r} is not a Lambda function ARN")
+    return targets
+
+
+def targets_from_stack(cfn: Any, stack: str) -> BatchTargets:
+    """From the outputs of the resources stack (path 1) or the packaged stack (path 2)."""
+    outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    return targets_from({o["OutputKey"]: o["OutputValue"] for o in outputs}, STACK_OUTPUTS, f"stack {stack}")
+
+
+def targets_from_terraform(directory: str) -> BatchTargets:
+    """From `terraform output -json` in the applied configuration's folder (path 3)."""
+    result = subprocess.run(["terraform", f"-chdir={directory}", "output", "-json"], capture_output=True,
+                            text=True, check=False)
+    if result.returncode != 0:
+        raise ValueError(f"terraform output failed in {directory}: {result.stderr.strip()[-300:]}")
+    outputs = {name: entry.get("value") for name, entry in json.loads(result.stdout or "{}").items()}
+    return targets_from(outputs, TERRAFORM_OUTPUTS, f"the Terraform state of {directory}")
+
+
+def check_readable(manifest: Manifest, targets: BatchTargets) -> None:
+    """The Batch Operations role reads manifests under batch/manifests/ of the output bucket only."""
+    if manifest.bucket != targets.output_bucket or not manifest.key.startswith(MANIFEST_PREFIX):
+        raise ValueError(
+            f"the job's role can only read manifests under s3://{targets.output_bucket}/{MANIFEST_PREFIX}: "
+            f"deliver the S3 Inventory report there (destination bucket {targets.output_bucket}, "
+            f"prefix {MANIFEST_PREFIX}inventory)")
+
+
+def start_backfill(s3: Any, s3control: Any, targets: BatchTargets, prefix: str = "",
+                   inventory: str | None = None) -> tuple[str | None, Manifest]:
+    """Write (or take) the manifest and create the job; (job id or None when nothing is listed, manifest)."""
+    if inventory:
+        manifest = inventory_manifest(s3, inventory)
+    else:
+        manifest = write_manifest(s3, targets.input_bucket, prefix, targets.output_bucket)
+    check_readable(manifest, targets)
+    if manifest.count == 0:
+        return None, manifest
+    source = f"the S3 Inventory report {inventory}" if inventory else f"{manifest.count} objects"
+    description = f"imgpipe backfill of {targets.input_bucket}/{prefix}* ({source})"
+    job = create_job(s3control, targets.account_id, targets.function_arn, targets.role_arn, manifest,
+                     targets.output_bucket, description)
+    return job, manifest
+
+
+def follow_commands(targets: BatchTargets, job_id: str) -> list[str]:
+    """What the operator runs to watch the job and read its report of failed tasks."""
+    return [
+        f"aws s3control describe-job --region {targets.region} --account-id {targets.account_id} "
+        f"--job-id {job_id} --query 'Job.[Status,ProgressSummary]'",
+        f"aws s3 ls --recursive s3://{targets.output_bucket}/{REPORT_PREFIX}/job-{job_id}/",
+    ]

@@ -67,11 +67,32 @@ def sam_expand(template: dict) -> dict:
     return transform(template, {}, NoManagedPolicies())
 
 
+# The issue-11 contract's sparse index of pending webhook deliveries; chalicelib/status.py's
+# table_definition gains it with the notify branch, and from then on the code's is compared.
+BY_WEBHOOK = {
+    "IndexName": "by-webhook",
+    "KeySchema": [{"AttributeName": "webhook_due", "KeyType": "HASH"},
+                  {"AttributeName": "webhook_next_at", "KeyType": "RANGE"}],
+    "Projection": {"ProjectionType": "ALL"},
+}
+
+
+def expected_table() -> dict:
+    expected = table_definition("x")
+    if not any(i["IndexName"] == "by-webhook" for i in expected["GlobalSecondaryIndexes"]):
+        expected["GlobalSecondaryIndexes"].append(BY_WEBHOOK)
+        expected["AttributeDefinitions"] += [{"AttributeName": name, "AttributeType": "S"}
+                                             for name in ("webhook_due", "webhook_next_at")]
+    return expected
+
+
 def test_resources_template_lints_and_its_table_matches_the_code():
     cfn_lint(build.RESOURCES)
     table = RESOURCES["Resources"]["StatusTable"]["Properties"]
-    expected = table_definition("x")
-    for field in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+    expected = expected_table()
+    for field in ("AttributeDefinitions", "GlobalSecondaryIndexes"):
+        assert sorted(map(json.dumps, table[field])) == sorted(map(json.dumps, expected[field])), field
+    for field in ("KeySchema", "BillingMode"):
         assert table[field] == expected[field], field
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
@@ -123,10 +144,11 @@ def terraform_declarations(directory: Path) -> tuple[set[str], str]:
 def test_terraform_output_is_json_with_the_expected_resources_and_resolves(terraform_dir):
     chalice_tf = json.loads((terraform_dir / "chalice.tf.json").read_text())
     resources = chalice_tf["resource"]
-    assert set(resources["aws_lambda_function"]) == {"api_handler", "resize_image", "sweep_stuck_images"}
+    assert set(resources["aws_lambda_function"]) == {
+        "api_handler", "resize_image", "sweep_stuck_images", "backfill_image"}
     assert resources["aws_s3_bucket_notification"]["input_notify"]["bucket"] == "${aws_s3_bucket.input.bucket}"
     assert set(resources["aws_iam_role_policy"]) == {
-        "api_handler_role", "resize_image_role", "sweep_stuck_images_role"}
+        "api_handler_role", "resize_image_role", "sweep_stuck_images_role", "backfill_image_role"}
     assert "aws_api_gateway_rest_api" in resources
 
     declared, text = terraform_declarations(terraform_dir)
@@ -284,9 +306,21 @@ def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, mo
     settings = {**build.stage_settings("dev"), "subnet_ids": subnets, "security_group_ids": groups,
                 "tracing": tracing}
     monkeypatch.setattr(aws, "stage_settings", lambda stage: settings)
-    outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status", "DeadLetterQueueArn": "arn:q"}
+    outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status",
+               "DeadLetterQueueArn": "arn:q", "CdnDomain": "", "EventBusName": "imgpipe-dev",
+               "WebhookSecretArn": "arn:secret"}
     aws.configure_stage("dev", outputs, "000000000000", "eu-west-1", "aws")
     stage = json.loads((tmp_path / "config.json").read_text())["stages"]["dev"]
+    functions = stage["lambda_functions"]
+    assert functions["api_handler"]["environment_variables"] == {
+        "CDN_DOMAIN": "", "RESIZE_FUNCTION": "imgpipe-dev-resize_image"}
+    for function in policies.FINISHERS:
+        assert functions[function]["environment_variables"] == {
+            "EVENT_BUS_NAME": "imgpipe-dev", "WEBHOOK_SECRET_ARN": "arn:secret"}, function
+    api_policy = json.loads((tmp_path / "policy-dev-api.json").read_text())
+    assert {"Sid": "RerenderAfterFocusChange", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "arn:aws:lambda:eu-west-1:000000000000:function:imgpipe-dev-resize_image"} in \
+        api_policy["Statement"]
     assert stage.get("subnet_ids") == (subnets or None)
     assert stage.get("security_group_ids") == (["sg-0c"] if subnets else None)
     for short in policies.FUNCTIONS.values():
@@ -476,3 +510,224 @@ def test_the_zip_bundles_manylinux_pillow_and_imports_in_a_clean_python(cfn_temp
             env={**env, "RESIZE_TRIGGER": trigger},
         )
         assert result.returncode == 0 and result.stdout.strip() == "imgpipe", result.stderr
+
+
+def role_statements(resources: dict, function: str) -> list[dict]:
+    """The inline policy statements of a packaged function's role."""
+    role = resources[resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    return [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] if isinstance(s, dict)
+            and "Sid" in s]
+
+
+def test_packaged_cloudformation_serves_renditions_through_a_private_cloudfront(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    params, conditions, resources = template["Parameters"], template["Conditions"], template["Resources"]
+    assert params["EnableCdn"]["Default"] == "true"  # the cfn stage's `cdn`
+    assert build.resource_parameters("prod")["EnableCdn"] == "true"
+    assert build.resource_parameters("dev")["EnableCdn"] == "false"
+    assert conditions["Cdn"] == {"Fn::Equals": [{"Ref": "EnableCdn"}, "true"]}
+    cdn = resources["CdnDistribution"]
+    assert cdn["Condition"] == "Cdn"
+    config = cdn["Properties"]["DistributionConfig"]
+    assert config["HttpVersion"] == "http2and3"
+    [origin] = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["OutputBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # OAC, not the legacy OAI
+    oac = resources["CdnOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == (
+        "s3", "always", "sigv4")
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] in ("redirect-to-https", "https-only")
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"] and behavior["Compress"] is True
+    assert behavior["CachePolicyId"] == {"Ref": "CdnCachePolicy"}
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": "CdnResponseHeadersPolicy"}
+
+    cache = resources["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]
+    key = cache["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["v"]}
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["EnableAcceptEncodingGzip"] and key["EnableAcceptEncodingBrotli"]
+    assert cache["MinTTL"] >= 86400 and cache["DefaultTTL"] == cache["MaxTTL"] == 365 * 86400
+    headers = resources["CdnResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    assert headers["SecurityHeadersConfig"]["ContentTypeOptions"] == {"Override": True}
+    assert headers["SecurityHeadersConfig"]["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+
+    # Logs into the logs bucket when access logs are on; standard logging needs its ACLs.
+    assert conditions["CdnAccessLogs"] == {"Fn::And": [{"Condition": "Cdn"}, {"Condition": "AccessLogs"}]}
+    assert config["Logging"]["Fn::If"][0] == "CdnAccessLogs"
+    logs_bucket = {"Fn::GetAtt": ["AccessLogsBucket", "RegionalDomainName"]}
+    assert config["Logging"]["Fn::If"][1]["Bucket"] == logs_bucket
+    ownership = resources["AccessLogsBucket"]["Properties"]["OwnershipControls"]["Rules"][0]
+    ownership = ownership["ObjectOwnership"]
+    assert ownership == {"Fn::If": ["CdnAccessLogs", "BucketOwnerPreferred", "BucketOwnerEnforced"]}
+
+    # The bucket stays private: only this distribution may read, and only renditions.
+    output = resources["OutputBucket"]["Properties"]
+    assert all(output["PublicAccessBlockConfiguration"].values())
+    statements = resources["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [grant] = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    assert grant[0] == "Cdn" and grant[2] == {"Ref": "AWS::NoValue"}
+    assert grant[1]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert grant[1]["Action"] == "s3:GetObject"
+    assert grant[1]["Condition"]["StringEquals"]["AWS:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"}
+    assert [r["Fn::Sub"].rsplit("}", 1)[1] for r in grant[1]["Resource"]] == ["/renditions/*", "/processed-*"]
+
+    # Its domain reaches the API function (CDN_DOMAIN), and only it; empty without the CDN.
+    domain = {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]}
+    assert resources["APIHandler"]["Properties"]["Environment"]["Variables"]["CDN_DOMAIN"] == domain
+    assert template["Outputs"]["CdnDomain"]["Value"] == domain
+    for logical in ("ResizeImage", "SweepStuckImages", "BackfillImage"):
+        assert "CDN_DOMAIN" not in resources[logical]["Properties"]["Environment"]["Variables"], logical
+
+
+def test_packaged_cloudformation_has_the_bus_the_secret_and_least_privilege_for_them(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    resources = template["Resources"]
+    assert resources["EventBus"]["Properties"]["Name"] == {"Fn::Sub": "imgpipe-${Stage}"}
+    secret = resources["WebhookSecret"]["Properties"]
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32 and "SecretString" not in secret
+    bus_arn = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
+                          "event-bus/${EventBus}"}
+    for logical in ("ResizeImage", "SweepStuckImages", "BackfillImage"):
+        env = resources[logical]["Properties"]["Environment"]["Variables"]
+        assert env["EVENT_BUS_NAME"] == {"Ref": "EventBus"}, logical
+        assert env["WEBHOOK_SECRET_ARN"] == {"Ref": "WebhookSecret"}, logical
+        statements = role_statements(resources, logical)
+        by_action = {s["Action"]: s["Resource"] for s in statements if isinstance(s["Action"], str)}
+        assert by_action["events:PutEvents"] == bus_arn, logical
+        assert by_action["secretsmanager:GetSecretValue"] == {"Fn::Sub": "${WebhookSecret}"}, logical
+    api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert "EVENT_BUS_NAME" not in api_env and "WEBHOOK_SECRET_ARN" not in api_env
+    assert api_env["RESIZE_FUNCTION"] == {"Fn::Sub": "imgpipe-${Stage}-resize_image"}
+    api_actions = json.dumps(role_statements(resources, "APIHandler"))
+    assert "events:" not in api_actions and "secretsmanager:" not in api_actions
+    [invoke] = [s for s in role_statements(resources, "APIHandler") if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
+                                              "function:imgpipe-${Stage}-resize_image"}
+    assert {"EventBusName", "WebhookSecretArn"} <= set(template["Outputs"])
+
+
+def test_packaged_cloudformation_has_the_backfill_function_and_the_batch_operations_role(cfn_template):
+    template = json.loads(cfn_template.read_text())
+    resources = template["Resources"]
+    backfill = resources["BackfillImage"]
+    assert backfill["Properties"]["Handler"] == "app.backfill_image"
+    assert backfill["Properties"]["FunctionName"] == {"Fn::Sub": "imgpipe-${Stage}-backfill_image"}
+    assert backfill["DependsOn"] == ["BackfillImageLogGroup"]
+    assert backfill["Properties"]["Timeout"] < 90  # below the processing lease, like resize
+    alarm = resources["BackfillErrorsAlarm"]["Properties"]
+    name = {"Fn::Sub": "imgpipe-${Stage}-backfill_image"}
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": name}]
+
+    role = resources["BatchOperationsRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    grants = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert grants["InvokeBackfill"]["Action"] == "lambda:InvokeFunction"
+    function_arn_end = ":function:imgpipe-${Stage}-backfill_image"
+    assert grants["InvokeBackfill"]["Resource"]["Fn::Sub"].endswith(function_arn_end)
+    assert grants["ReadManifests"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert grants["ReadManifests"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${OutputBucket}/batch/manifests/*"}
+    reports = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${OutputBucket}/batch/reports/*"}
+    assert grants["WriteReports"] == {"Sid": "WriteReports", "Effect": "Allow", "Action": "s3:PutObject",
+                                      "Resource": reports}
+    assert set(grants) == {"InvokeBackfill", "ReadManifests", "WriteReports"}
+    outputs = template["Outputs"]
+    assert outputs["BatchOperationsRoleArn"]["Value"] == {"Fn::GetAtt": ["BatchOperationsRole", "Arn"]}
+    assert outputs["BackfillFunctionArn"]["Value"]["Fn::Sub"].endswith(function_arn_end)
+    # The manifest and report prefixes are the ones `reprocess --batch` writes to.
+    from imgpipe.backfill import MANIFEST_PREFIX, REPORT_PREFIX
+
+    assert grants["ReadManifests"]["Resource"]["Fn::Sub"].endswith(f"/{MANIFEST_PREFIX}*")
+    assert grants["WriteReports"]["Resource"]["Fn::Sub"].endswith(f"/{REPORT_PREFIX}/*")
+    table = resources["StatusTable"]["Properties"]
+    assert BY_WEBHOOK in table["GlobalSecondaryIndexes"]
+    # An S3 Inventory of the input bucket may be delivered where the role reads manifests.
+    bucket_policy = resources["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [inventory] = [s for s in bucket_policy if s.get("Sid") == "InventoryOfInputForBackfills"]
+    assert inventory["Principal"] == {"Service": "s3.amazonaws.com"} and inventory["Action"] == "s3:PutObject"
+    assert inventory["Resource"]["Fn::Sub"].endswith(f"/{MANIFEST_PREFIX}inventory/*")
+    assert inventory["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${InputBucket}"}
+
+
+def unquoted(node: object) -> object:
+    """python-hcl2 keeps the quotes of string literals: drop them."""
+    if isinstance(node, dict):
+        return {unquoted(k): unquoted(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [unquoted(v) for v in node]
+    if isinstance(node, str) and len(node) > 1 and node[0] == node[-1] == '"':
+        return node[1:-1]
+    return node
+
+
+def hcl_blocks(terraform_dir: Path, kind: str) -> dict[str, dict]:
+    """`type.name` → body of every resource (or data, ...) block in the .tf files."""
+    blocks = {}
+    for path in sorted(terraform_dir.glob("*.tf")):
+        for entry in hcl2.loads(path.read_text()).get(kind, []):
+            for type_, named in entry.items():
+                for name, body in named.items():
+                    blocks[f"{type_}.{name}".replace('"', "")] = unquoted(body)
+    return blocks
+
+
+def test_terraform_has_the_cdn_bus_secret_index_and_batch_role(terraform_dir):
+    blocks = hcl_blocks(terraform_dir, "resource")
+    cdn = blocks["aws_cloudfront_distribution.cdn"]
+    assert cdn["count"] == "${var.cdn ? 1 : 0}" and cdn["http_version"] == "http2and3"
+    oac_id = "${aws_cloudfront_origin_access_control.output[0].id}"
+    assert cdn["origin"][0]["origin_access_control_id"] == oac_id
+    behavior = cdn["default_cache_behavior"][0]
+    assert behavior["viewer_protocol_policy"] == "redirect-to-https" and behavior["compress"] is True
+    assert cdn["dynamic"][0]["logging_config"]["for_each"] == "${var.enable_access_logs ? [1] : []}"
+    oac = blocks["aws_cloudfront_origin_access_control.output"]
+    assert (oac["origin_access_control_origin_type"], oac["signing_behavior"]) == ("s3", "always")
+    cache = blocks["aws_cloudfront_cache_policy.immutable"]
+    key = cache["parameters_in_cache_key_and_forwarded_to_origin"][0]
+    assert key["query_strings_config"][0]["query_strings"][0]["items"] == ["v"]
+    assert key["cookies_config"][0]["cookie_behavior"] == "none"
+    assert key["enable_accept_encoding_gzip"] and key["enable_accept_encoding_brotli"]
+    security = blocks["aws_cloudfront_response_headers_policy.security"]["security_headers_config"][0]
+    assert security["content_type_options"][0]["override"] is True
+    bucket_policy = blocks["aws_s3_bucket_policy.tls_only"]["policy"]
+    assert "cloudfront.amazonaws.com" in bucket_policy
+    assert '"AWS:SourceArn" = distribution.arn' in bucket_policy
+
+    assert blocks["aws_cloudwatch_event_bus.images"]["name"] == "imgpipe-${var.stage}"
+    secret = blocks["aws_cloudformation_stack.webhook_secret"]["template_body"]
+    assert "GenerateSecretString" in secret and "secret_string" not in json.dumps(blocks)
+    role = blocks["aws_iam_role.batch_operations"]["assume_role_policy"]
+    assert "batchoperations.s3.amazonaws.com" in role
+    policy = blocks["aws_iam_role_policy.batch_operations"]["policy"]
+    assert "aws_lambda_function.backfill_image.arn" in policy
+    assert "/batch/manifests/*" in policy and "/batch/reports/*" in policy
+    indexes = blocks["aws_dynamodb_table.status"]["global_secondary_index"]
+    wanted = {"name": "by-webhook", "hash_key": "webhook_due", "range_key": "webhook_next_at",
+              "projection_type": "ALL"}
+    assert any(wanted.items() <= index.items() for index in indexes)
+
+    chalice_tf = json.loads((terraform_dir / "chalice.tf.json").read_text())["resource"]
+    functions = chalice_tf["aws_lambda_function"]
+    api_env = functions["api_handler"]["environment"]["variables"]
+    assert api_env["CDN_DOMAIN"] == '${join("", aws_cloudfront_distribution.cdn[*].domain_name)}'
+    assert api_env["RESIZE_FUNCTION"] == "${aws_lambda_function.resize_image.function_name}"
+    for function in policies.FINISHERS:
+        env = functions[function]["environment"]["variables"]
+        assert env["EVENT_BUS_NAME"] == "${aws_cloudwatch_event_bus.images.name}", function
+        assert env["WEBHOOK_SECRET_ARN"] == "${local.webhook_secret_arn}", function
+        statements = json.loads(chalice_tf["aws_iam_role_policy"][f"{function}_role"]["policy"])["Statement"]
+        bus = ("arn:${data.aws_partition.chalice.partition}:events:${data.aws_region.chalice.name}:"
+               "${data.aws_caller_identity.chalice.account_id}:"
+               "event-bus/${aws_cloudwatch_event_bus.images.name}")
+        assert {"Sid": "PublishImageEvents", "Effect": "Allow", "Action": "events:PutEvents",
+                "Resource": bus} in statements, function
+    assert functions["backfill_image"]["handler"] == "app.backfill_image"
+    outputs = set(re.findall(r'^output "(\w+)"', (terraform_dir / "outputs.tf").read_text(), re.M))
+    assert {"cdn_domain", "event_bus_name", "webhook_secret_arn", "batch_operations_role_arn",
+            "backfill_function_arn"} <= outputs

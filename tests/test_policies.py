@@ -28,6 +28,8 @@ VALUES = {
     "OutputBucket": TEST_ENV["OUTPUT_BUCKET"],
     "StatusTable": TEST_ENV["STATUS_TABLE"],
     "DeadLetterQueueArn": DLQ,
+    "EventBusName": "imgpipe-test",
+    "WebhookSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:imgpipe/test/webhook-AbCdEf",
     "AWS::Partition": "aws",
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT,
@@ -39,6 +41,32 @@ PLATFORM = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
 # boto3 calls whose IAM action is not s3:/dynamodb: plus the operation name.
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "HeadBucket": "s3:ListBucket", "DeleteObjects": "s3:DeleteObject"}
 CHALICELIB = Path(__file__).resolve().parents[1] / "chalicelib"
+APP = CHALICELIB.with_name("app.py")
+# Grants of the issue-11 contract whose calls land with other branches (the API's async
+# invoke of resize on PATCH, events and webhook signing on final states, the sweeper's
+# due-webhook query). Each is excused from "granted but never called" only while the code
+# has no such call (`marker` absent; chalicelib/notify.py's EventPublisher exists but is
+# not built anywhere yet): once it lands, the exercise must make the call.
+AWAITING = [
+    ("api_handler", "lambda:InvokeFunction", ".invoke("),
+    *((function, action, marker) for function in ("resize_image", "sweep_stuck_images", "backfill_image")
+      for action, marker in (("events:PutEvents", "EventPublisher("),
+                             ("secretsmanager:GetSecretValue", ".get_secret_value("))),
+    ("sweep_stuck_images", "dynamodb:Query", "by-webhook"),
+]
+
+
+def code_has(marker: str) -> bool:
+    return any(marker in path.read_text() for path in [APP, *CHALICELIB.glob("*.py")])
+
+
+def awaited(function: str, action: str, resource: str) -> bool:
+    """A contract grant whose call is not in this code yet (see AWAITING)."""
+    return any(
+        function == f and action == a and not code_has(marker)
+        and (a != "dynamodb:Query" or resource.endswith(f"/index/{marker}"))
+        for f, a, marker in AWAITING
+    )
 
 
 def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
@@ -60,11 +88,23 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
         if "IndexName" in params:
             table += f"/index/{params['IndexName']}"
         return [(f"dynamodb:{operation}", table)]
+    if service == "lambda" and operation == "Invoke":
+        name = params["FunctionName"]
+        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        return [("lambda:InvokeFunction", arn)]
+    if service == "events" and operation == "PutEvents":
+        buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
+        return [("events:PutEvents", bus if bus.startswith("arn:") else
+                 f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}") for bus in buses]
+    if service == "secretsmanager" and operation == "GetSecretValue":
+        return [("secretsmanager:GetSecretValue", params["SecretId"])]
     raise AssertionError(f"no IAM mapping for {service}.{operation}: add one, and to the policy")
 
 
 def grants(function: str) -> list[tuple[str, str]]:
-    policy = render(policy_template(function), {**VALUES, "FunctionName": function_name(STAGE, function)})
+    named = {"FunctionName": function_name(STAGE, function),
+             "ResizeFunction": function_name(STAGE, "resize_image")}
+    policy = render(policy_template(function), {**VALUES, **named})
     pairs = []
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
@@ -161,6 +201,56 @@ def run_sweeper(client, aws, rec: Recorder, monkeypatch) -> None:
     client.lambda_.invoke("sweep_stuck_images", event)
 
 
+def batch_event(*keys: str) -> dict:
+    """An S3 Batch Operations invocation (schema 2.0), as `reprocess --batch` starts them."""
+    tasks = [{"taskId": f"t{n}", "s3Bucket": TEST_ENV["INPUT_BUCKET"], "s3Key": quote_plus(key, safe="/"),
+              "s3VersionId": None} for n, key in enumerate(keys)]
+    return {"invocationSchemaVersion": "2.0", "invocationId": "i", "job": {"id": "j", "userArguments": {}},
+            "tasks": tasks}
+
+
+def upload(client, rec: Recorder, name: str) -> tuple[str, str]:
+    """(image path, source key) of a fresh upload through the API."""
+    rec.function = "api_handler"
+    created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
+                               body=f'{{"filename": "{name}", "content_type": "image/jpeg"}}').json_body
+    return f"/images/{created['image_id']}", created["upload"]["fields"]["key"]
+
+
+def run_backfill(client, aws, rec: Recorder, monkeypatch) -> None:
+    """Through backfill_image: a finished image rendered again, a broken one, one never
+    uploaded, a late upload of a deleted image, and an image deleted while it is re-rendered."""
+    import app as app_module
+
+    for key, body in (("again.jpg", jpeg()), ("broken-again.jpg", b"not an image")):
+        aws.put(key, body)
+        run_resize(client, rec, key)
+    late_image, late = upload(client, rec, "late.jpg")
+    assert client.http.delete(late_image).status_code == 204
+    aws.put(late, jpeg())
+    racing_image, racing = upload(client, rec, "racing.jpg")
+    aws.put(racing, jpeg())
+    run_resize(client, rec, racing)
+
+    store = app_module.get_status_store()
+    complete = store.complete
+
+    def deleted_meanwhile(claim, *args):
+        if claim.image_id == racing_image.rsplit("/", 1)[1]:
+            rec.function = "api_handler"
+            assert client.http.delete(racing_image).status_code == 204
+            rec.function = "backfill_image"
+        return complete(claim, *args)
+
+    monkeypatch.setattr(store, "complete", deleted_meanwhile)
+    rec.function = "backfill_image"
+    keys = ("again.jpg", "broken-again.jpg", "gone.jpg", late, racing)
+    response = client.lambda_.invoke("backfill_image", batch_event(*keys))
+    codes = [r["resultCode"] for r in response.payload["results"]]
+    assert codes == ["Succeeded"] + ["PermanentFailure"] * 4, response.payload
+    assert [r["resultString"] for r in response.payload["results"][3:]] == ["Not processed (deleted)."] * 2
+
+
 def test_each_function_is_granted_exactly_what_it_calls(aws, client, recorder, monkeypatch):
     exercise_api(client, aws, recorder)
     aws.put("broken.jpg", b"not an image")
@@ -168,15 +258,17 @@ def test_each_function_is_granted_exactly_what_it_calls(aws, client, recorder, m
     run_resize(client, recorder, "deleted-before-the-event.jpg")
     run_removed(client, aws, recorder, "removed.jpg")
     run_sweeper(client, aws, recorder, monkeypatch)
+    run_backfill(client, aws, recorder, monkeypatch)
 
-    for function in ("api_handler", "resize_image", "sweep_stuck_images"):
+    for function in FUNCTIONS:
         granted, calls = grants(function), recorder.calls[function]
         denied = sorted(
             (a, arn) for a, arn in calls if not any(a == ga and fnmatch.fnmatchcase(arn, gr) for ga, gr in granted)
         )
         unused = sorted(
             (ga, gr) for ga, gr in granted
-            if ga not in PLATFORM and not any(a == ga and fnmatch.fnmatchcase(arn, gr) for a, arn in calls)
+            if ga not in PLATFORM and not awaited(function, ga, gr)
+            and not any(a == ga and fnmatch.fnmatchcase(arn, gr) for a, arn in calls)
         )
         assert not denied, f"{function} calls what its policy does not grant: {denied}"
         assert not unused, f"{function}'s policy grants what it never calls: {unused}"
@@ -200,6 +292,7 @@ def test_the_exercise_covers_every_boto3_call_the_code_makes(aws, client, record
     run_resize(client, recorder, "deleted-before-the-event.jpg")
     run_removed(client, aws, recorder, "removed.jpg")
     run_sweeper(client, aws, recorder, monkeypatch)
+    run_backfill(client, aws, recorder, monkeypatch)
     in_code = {"describe_table" if m == "load" else m for m in boto3_methods_in_chalicelib()}
     in_code = {"get_object" if m == "generate_presigned_url" else m for m in in_code}
     assert in_code, "found no boto3 calls: did the adapters rename their client attributes?"

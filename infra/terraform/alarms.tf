@@ -1,5 +1,5 @@
 # Errors, throttles and duration near the timeout of the resize function, a
-# non-empty or old dead-letter queue, API 5xx and latency, sweeper errors; all
+# non-empty or old dead-letter queue, API 5xx and latency, sweeper and backfill errors; all
 # to an SNS topic (this one unless alarm_topic_arn names another), and one
 # dashboard. Mirrors the alarms in infra/resources.json.
 
@@ -44,6 +44,11 @@ locals {
       description = "The sweeper failed: stuck uploads are not being resolved."
       namespace   = "AWS/Lambda", metric = "Errors", statistic = "Sum", threshold = 0
       dimensions  = { FunctionName = aws_lambda_function.sweep_stuck_images.function_name }
+    }
+    backfill-errors = {
+      description = "The backfill function failed (not a task: an invocation)."
+      namespace   = "AWS/Lambda", metric = "Errors", statistic = "Sum", threshold = 0
+      dimensions  = { FunctionName = aws_lambda_function.backfill_image.function_name }
     }
   }
 }

@@ -26,3 +26,25 @@ output "dead_letter_queue" {
 output "alarm_topic_arn" {
   value = local.alarm_topic
 }
+
+output "cdn_domain" {
+  description = "CloudFront domain of the renditions (CDN_DOMAIN); empty without var.cdn."
+  value       = join("", aws_cloudfront_distribution.cdn[*].domain_name)
+}
+
+output "event_bus_name" {
+  value = aws_cloudwatch_event_bus.images.name
+}
+
+output "webhook_secret_arn" {
+  description = "aws secretsmanager get-secret-value --secret-id ARN --query SecretString --output text"
+  value       = local.webhook_secret_arn
+}
+
+output "batch_operations_role_arn" {
+  value = aws_iam_role.batch_operations.arn
+}
+
+output "backfill_function_arn" {
+  value = aws_lambda_function.backfill_image.arn
+}

@@ -48,14 +48,40 @@ resource "aws_s3_bucket_policy" "tls_only" {
   bucket   = each.value.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Sid       = "DenyInsecureTransport"
       Effect    = "Deny"
       Principal = "*"
       Action    = "s3:*"
       Resource  = [each.value.arn, "${each.value.arn}/*"]
       Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
+      }], [
+      for inventory in(each.key == "output" ? [aws_s3_bucket.input] : []) : {
+        # S3 Inventory of the input bucket, the manifest of `reprocess --batch --inventory`.
+        Sid       = "InventoryOfInputForBackfills"
+        Effect    = "Allow"
+        Principal = { Service = "s3.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = "${each.value.arn}/batch/manifests/inventory/*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = data.aws_caller_identity.chalice.account_id
+            "s3:x-amz-acl"      = "bucket-owner-full-control"
+          }
+          ArnLike = { "aws:SourceArn" = inventory.arn }
+        }
+      }
+      ], [
+      # delivery.tf: the distribution (and only it) reads renditions, never manifests or reports.
+      for distribution in(each.key == "output" ? aws_cloudfront_distribution.cdn : []) : {
+        Sid       = "CloudFrontReadsRenditions"
+        Effect    = "Allow"
+        Principal = { Service = "cloudfront.amazonaws.com" }
+        Action    = "s3:GetObject"
+        Resource  = ["${each.value.arn}/renditions/*", "${each.value.arn}/processed-*"]
+        Condition = { StringEquals = { "AWS:SourceArn" = distribution.arn } }
+      }
+    ])
   })
   depends_on = [aws_s3_bucket_public_access_block.private]
 }
@@ -146,7 +172,7 @@ resource "aws_dynamodb_table" "status" {
   hash_key     = "image_id"
 
   dynamic "attribute" {
-    for_each = ["image_id", "status", "created_at", "kind"]
+    for_each = ["image_id", "status", "created_at", "kind", "webhook_due", "webhook_next_at"]
     content {
       name = attribute.value
       type = "S"
@@ -162,6 +188,13 @@ resource "aws_dynamodb_table" "status" {
     name            = "by-created"
     hash_key        = "kind"
     range_key       = "created_at"
+    projection_type = "ALL"
+  }
+  # Sparse: only records with a webhook delivery pending carry webhook_due ("due").
+  global_secondary_index {
+    name            = "by-webhook"
+    hash_key        = "webhook_due"
+    range_key       = "webhook_next_at"
     projection_type = "ALL"
   }
   point_in_time_recovery {
@@ -196,6 +229,16 @@ resource "aws_lambda_function_event_invoke_config" "resize_image" {
 resource "aws_s3_bucket" "access_logs" {
   count  = var.enable_access_logs ? 1 : 0
   bucket = "imgpipe-${var.stage}-logs-${local.suffix}"
+}
+
+# CloudFront's standard logging writes with an ACL grant to its log-delivery account, which a
+# bucket with ACLs disabled (BucketOwnerEnforced) refuses; S3 server access logs need no ACL.
+resource "aws_s3_bucket_ownership_controls" "access_logs" {
+  count  = var.enable_access_logs ? 1 : 0
+  bucket = aws_s3_bucket.access_logs[0].id
+  rule {
+    object_ownership = var.cdn ? "BucketOwnerPreferred" : "BucketOwnerEnforced"
+  }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {

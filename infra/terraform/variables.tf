@@ -110,3 +110,9 @@ variable "route_table_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "cdn" {
+  description = "A CloudFront distribution in front of the output bucket (renditions only); sets CDN_DOMAIN."
+  type        = bool
+  default     = true
+}

@@ -7,6 +7,7 @@ locals {
     api_handler        = aws_iam_role.api_handler_role.id
     resize_image       = aws_iam_role.resize_image_role.id
     sweep_stuck_images = aws_iam_role.sweep_stuck_images_role.id
+    backfill_image     = aws_iam_role.backfill_image_role.id
   }
 }
 

@@ -1,5 +1,5 @@
 # `terraform test` plans the packaged configuration against a mocked AWS
-# provider: no account, no credentials. Run by tests/test_terraform.py.
+# provider: no account, no credentials. Run by tests/test_deploy.py.
 
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
@@ -95,12 +95,12 @@ run "functions_can_be_placed_in_a_vpc" {
   }
   assert {
     condition = alltrue([for f in [aws_lambda_function.api_handler, aws_lambda_function.resize_image,
-      aws_lambda_function.sweep_stuck_images] : length(f.vpc_config) == 1 &&
+      aws_lambda_function.sweep_stuck_images, aws_lambda_function.backfill_image] : length(f.vpc_config) == 1 &&
     f.vpc_config[0].subnet_ids == toset(["subnet-0a", "subnet-0b"]) && f.vpc_config[0].security_group_ids == toset(["sg-0c"])])
     error_message = "every function goes into the given subnets"
   }
   assert {
-    condition     = length(aws_iam_role_policy.vpc_access) == 3
+    condition     = length(aws_iam_role_policy.vpc_access) == 4
     error_message = "every role may manage the functions' network interfaces"
   }
   assert {
@@ -117,11 +117,72 @@ run "tracing_turns_on_xray_and_its_grant" {
     tracing = true
   }
   assert {
-    condition     = aws_lambda_function.resize_image.tracing_config[0].mode == "Active" && length(aws_iam_role_policy.xray) == 3
+    condition     = aws_lambda_function.resize_image.tracing_config[0].mode == "Active" && length(aws_iam_role_policy.xray) == 4
     error_message = "tracing sets active tracing and lets every role send segments"
   }
   assert {
     condition     = aws_lambda_function.resize_image.environment[0].variables["TRACING"] == "true"
     error_message = "the code's Tracer follows the stage's switch"
+  }
+}
+
+run "renditions_are_served_by_cloudfront_and_images_announce_themselves" {
+  command = plan
+  assert {
+    condition = (aws_cloudfront_distribution.cdn[0].http_version == "http2and3" &&
+      aws_cloudfront_distribution.cdn[0].default_cache_behavior[0].viewer_protocol_policy == "redirect-to-https" &&
+    aws_cloudfront_distribution.cdn[0].logging_config[0].prefix == "cdn/")
+    error_message = "the CDN is HTTPS only, speaks HTTP/2 and 3, and logs to the logs bucket"
+  }
+  assert {
+    condition = (aws_cloudfront_origin_access_control.output[0].signing_behavior == "always" &&
+    aws_s3_bucket_ownership_controls.access_logs[0].rule[0].object_ownership == "BucketOwnerPreferred")
+    error_message = "CloudFront signs every request (OAC); its standard logging needs the logs bucket's ACLs"
+  }
+  assert {
+    condition = (aws_cloudfront_cache_policy.immutable[0].parameters_in_cache_key_and_forwarded_to_origin[0].query_strings_config[0].query_strings[0].items == toset(["v"]) &&
+    aws_cloudfront_cache_policy.immutable[0].min_ttl >= 86400)
+    error_message = "only ?v= is in the cache key, and renditions are cached long"
+  }
+  assert {
+    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_type_options[0].override
+    error_message = "the CDN answers with nosniff"
+  }
+  assert {
+    condition = alltrue([for f in [aws_lambda_function.resize_image, aws_lambda_function.sweep_stuck_images,
+      aws_lambda_function.backfill_image] : f.environment[0].variables["EVENT_BUS_NAME"] == "imgpipe-tf" &&
+    contains(keys(f.environment[0].variables), "WEBHOOK_SECRET_ARN")])
+    error_message = "every function that finishes images publishes to the stage's bus and signs webhooks"
+  }
+  assert {
+    condition     = aws_lambda_function.api_handler.environment[0].variables["RESIZE_FUNCTION"] == "imgpipe-tf-resize_image"
+    error_message = "PATCH /images/{id} invokes the resize function"
+  }
+  assert {
+    condition = anytrue([for i in aws_dynamodb_table.status.global_secondary_index : i.name == "by-webhook" &&
+    i.hash_key == "webhook_due" && i.range_key == "webhook_next_at"])
+    error_message = "the sweeper finds due webhooks through the sparse by-webhook index"
+  }
+  assert {
+    condition     = strcontains(aws_iam_role.batch_operations.assume_role_policy, "batchoperations.s3.amazonaws.com")
+    error_message = "S3 Batch Operations assumes the backfill role"
+  }
+  assert {
+    condition = (strcontains(aws_cloudformation_stack.webhook_secret.template_body, "GenerateSecretString") &&
+    !strcontains(aws_cloudformation_stack.webhook_secret.template_body, "\"SecretString\""))
+    error_message = "Secrets Manager generates the webhook secret; no value is written by Terraform"
+  }
+}
+
+run "without_the_cdn_renditions_are_presigned" {
+  command = plan
+  variables {
+    cdn = false
+  }
+  assert {
+    condition = (length(aws_cloudfront_distribution.cdn) == 0 &&
+      aws_lambda_function.api_handler.environment[0].variables["CDN_DOMAIN"] == "" &&
+    aws_s3_bucket_ownership_controls.access_logs[0].rule[0].object_ownership == "BucketOwnerEnforced")
+    error_message = "no distribution, an empty CDN_DOMAIN, and the logs bucket keeps ACLs off without var.cdn"
   }
 }
