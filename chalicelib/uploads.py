@@ -99,7 +99,8 @@ def validate_focus(value: object) -> dict[str, float]:
             raise InvalidRequestError(_FOCUS_SHAPE)
         if not 0 <= number <= 1:
             raise InvalidRequestError(f"focus {axis} must be from 0 to 1")
-        point[axis] = float(number)
+        # A millionth of the picture is finer than any pixel; DynamoDB stores no number under 1e-130.
+        point[axis] = round(float(number), 6)
     return point
 
 
