@@ -102,7 +102,8 @@ def cover_group(outputs: Sequence[tuple[RenditionSpec, str]], entries: list[dict
     any rendition sharing an object with one (its bytes must not change under it).
     Every output when the record was made with other RENDITIONS or OUTPUT_FORMATS."""
     aligned = len(entries) == len(outputs) and all(
-        e["name"] == spec.name and fmt in ("source", "auto", e["format"]) for e, (spec, fmt) in zip(entries, outputs)
+        e["name"] == spec.name and fmt in ("source", "auto", e["format"])
+        for e, (spec, fmt) in zip(entries, outputs)
     )
     if not aligned:
         return list(range(len(outputs)))
@@ -241,9 +242,9 @@ class ImagePipeline:
 
     def _lost(self, claim: Claim, key: str, written: list[dict]) -> Outcome:
         """Our result could not be recorded: say why, and clean up after a delete."""
-        if (self.store.get(claim.image_id) or {}).get("status") == DELETED:
-            # Deleted through the API while we worked: take back what we wrote, and what
-            # the record pointed to before (the tombstone no longer knows those keys).
+        if (self.store.get(claim.image_id) or {"status": DELETED})["status"] == DELETED:
+            # Deleted (through the API, or its source) while we worked: take back what we
+            # wrote, and what the record pointed to before (no record knows those keys now).
             self.storage.delete_renditions([r["key"] for r in written] + list(claim.stale_keys))
             return Outcome(key, claim.image_id, "deleted")
         log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)

@@ -209,7 +209,9 @@ class DynamoStatusStore:
             token = secrets.token_hex(16)
             stale = _rendition_keys(item)
             try:
-                self._write_claim(item, image_id, source, now, now_epoch + lease_seconds, token, attempts, stale)
+                self._write_claim(
+                    item, image_id, source, now, now_epoch + lease_seconds, token, attempts, stale
+                )
             except ClientError as exc:
                 if _is_condition_failure(exc):
                     continue  # someone else moved it between our read and write
@@ -348,7 +350,8 @@ class DynamoStatusStore:
             try:
                 self._table.update_item(
                     Key={"image_id": image_id},
-                    UpdateExpression="SET claim_token = :token, lease_until = :lease, version = version + :one",
+                    UpdateExpression="SET claim_token = :token, lease_until = :lease,"
+                    " version = version + :one",
                     # Exactly the record we read: the focus we will render is its focus.
                     ConditionExpression="version = :seen",
                     ExpressionAttributeValues={

@@ -254,7 +254,8 @@ def _lambda_error(start_response: Any, status: str, code: str, message: str) -> 
 
 def _region(environ: dict) -> str:
     """The region in the request's SigV4 credential scope, as Lambda names it in ARNs."""
-    match = re.search(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/lambda/", environ.get("HTTP_AUTHORIZATION", ""))
+    scope = r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/lambda/"
+    match = re.search(scope, environ.get("HTTP_AUTHORIZATION", ""))
     return match[1] if match else "us-east-1"
 
 

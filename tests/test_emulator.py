@@ -106,7 +106,8 @@ def test_lambda_async_invoke_of_the_resize_function_reaches_its_queue(emulator):
     received: list[bytes] = []
     layer = emulator.lambda_invoke
     layer.functions["imgpipe-local-resize_image"] = received.append
-    answer = aws.invoke(FunctionName="imgpipe-local-resize_image", InvocationType="Event", Payload=b'{"a": 1}')
+    answer = aws.invoke(FunctionName="imgpipe-local-resize_image", InvocationType="Event",
+                        Payload=b'{"a": 1}')
     assert answer["StatusCode"] == 202 and received == [b'{"a": 1}']
     arn = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-local-resize_image:$LATEST"
     assert aws.invoke(FunctionName=arn, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202

@@ -244,7 +244,28 @@ def test_a_reprocess_deletes_renditions_the_new_result_does_not_have(aws, client
 
 def test_a_focus_is_kept_to_a_millionth(aws, client, invoker):
     """DynamoDB refuses numbers under 1e-130 (schemathesis sent 2.2e-311 and got a 500)."""
-    body = {"filename": "a.png", "content_type": "image/png", "focus": {"x": 2.225073858507e-311, "y": 0.1234567}}
+    focus = {"x": 2.225073858507e-311, "y": 0.1234567}
+    body = {"filename": "a.png", "content_type": "image/png", "focus": focus}
     response = client.http.post("/uploads", headers=JSON, body=json.dumps(body))
     assert response.status_code == 201, response.body
     assert record(client, response.json_body["image_id"])["focus"] == {"x": 0, "y": 0.123457}
+
+
+@pytest.mark.parametrize("key", ["a b+c.jpg", "dir/ünï cödé (1).png", "100%.gif"])
+def test_the_invoked_event_names_the_key_as_s3_would(key):
+    event = object_created_event("bucket", key, 0)
+    assert object_events(event, "bucket") == [("ObjectCreated", key)]
+
+
+def test_a_patch_after_renditions_changed_rerenders_all_under_the_claim(aws, client, invoker, monkeypatch):
+    """The record no longer matches RENDITIONS: covers cannot be swapped in alone, so every
+    rendition is made again (still COMPLETE throughout), and the dropped ones are deleted."""
+    image_id, _ = uploaded(aws, client)
+    monkeypatch.setenv("RENDITIONS", "thumb:160x160:cover,small:200x200")
+    app_module.get_settings.cache_clear(), app_module.get_pipeline.cache_clear()
+    patch(client, image_id, {"focus": RIGHT})
+    assert [o.result for o in deliver(invoker.events[0])] == ["covers"]
+    after = record(client, image_id)
+    assert sorted(r["name"] for r in after["renditions"]) == ["default", "small", "thumb"]
+    assert set(aws.output_keys()) == {r["key"] for r in after["renditions"]}
+    assert colour_of(aws, after, "thumb") == "blue" and after["status"] == "COMPLETE"
