@@ -190,7 +190,7 @@ class ImagePipeline:
     def _fail(self, claim: Claim, key: str, code: str, message: str) -> None:
         """PROCESSING → FAILED, with its log line and failure metric; the source is
         tagged for its lifecycle rule, and a tagging fault changes nothing but the log."""
-        if self.store.fail(claim, code, message, iso_now(self.clock())):
+        if self.store.fail(claim, code, message, iso_now(self.clock())) and claim.stale_keys:
             self.storage.delete_renditions(list(claim.stale_keys))  # an earlier result's, now unreferenced
         log.info("image %s failed: %s %s", claim.image_id, code, message)
         record_failed(code)
@@ -254,7 +254,9 @@ class ImagePipeline:
         """Remove the objects of an earlier result the new one does not reuse (a rendition
         dropped from RENDITIONS, a re-upload in another format): no orphans in the bucket."""
         kept = {r["key"] for r in renditions}
-        self.storage.delete_renditions([k for k in stale_keys if k not in kept])
+        stale = [k for k in stale_keys if k not in kept]
+        if stale:
+            self.storage.delete_renditions(stale)
 
     def _store_renditions(self, source_key: str, encoded: list[EncodedRendition]) -> list[dict]:
         """Write each distinct object once under its deterministic key; the record's entries."""
