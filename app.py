@@ -28,12 +28,14 @@ from chalicelib.config import (
 )
 from chalicelib.errors import (
     BodyTooLargeError,
+    ImageConflictError,
     ImageNotFoundError,
     ImgpipeError,
     InvalidRequestError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from chalicelib.invoke import ResizeInvoker
 from chalicelib.observability import observe_invocation
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
@@ -76,6 +78,12 @@ def get_status_store() -> DynamoStatusStore:
 
 
 @functools.cache
+def get_invoker() -> ResizeInvoker:
+    settings = get_settings()
+    return ResizeInvoker(boto3.client("lambda", region_name=settings.region), settings.resize_function)
+
+
+@functools.cache
 def get_pipeline() -> ImagePipeline:
     return ImagePipeline(get_settings(), get_storage(), get_status_store())
 
@@ -85,6 +93,7 @@ _STATUS_OF = [
     (UnsupportedMediaTypeError, 415),
     (InvalidRequestError, 400),
     (ImageNotFoundError, 404),
+    (ImageConflictError, 409),
 ]
 
 
@@ -138,7 +147,7 @@ def error_shape_and_cors(request: Request, get_response):
         response.headers.update(
             {
                 "Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
-                "Access-Control-Allow-Methods": "GET,POST,DELETE,OPTIONS",
+                "Access-Control-Allow-Methods": "GET,POST,PATCH,DELETE,OPTIONS",
                 "Access-Control-Allow-Headers": "Content-Type,Authorization,X-Api-Key",
                 "Access-Control-Max-Age": "600",
                 "Vary": "Origin",
@@ -193,6 +202,14 @@ def list_images():
 @json_errors
 def get_image(image_id: str):
     return api.get_image(image_id, get_settings(), get_storage(), get_status_store(), _owner())
+
+
+@app.route("/images/{image_id}", methods=["PATCH"], **PROTECTED)
+@json_errors
+def update_image(image_id: str):
+    body = api.set_focus(image_id, _json_body(app.current_request), get_settings(), get_storage(),
+                         get_status_store(), get_invoker(), _owner())
+    return Response(body, status_code=202)
 
 
 @app.route("/images/{image_id}", methods=["DELETE"], **PROTECTED)

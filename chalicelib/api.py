@@ -6,16 +6,19 @@ Functions raise domain errors; app.py turns them into status codes.
 import time
 
 from chalicelib.config import Settings, whole_number
-from chalicelib.errors import ImageNotFoundError, InvalidRequestError
+from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
+from chalicelib.invoke import ResizeInvoker
 from chalicelib.renditions import CONTENT_TYPES
-from chalicelib.status import DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
+from chalicelib.status import COMPLETE, DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
     check_image_id,
     image_id_for_key,
     is_upload_key,
     new_image_id,
+    upload_focus,
     upload_key,
+    validate_focus_request,
     validate_upload_request,
 )
 
@@ -64,7 +67,8 @@ def create_upload(
     )
     expires = now + settings.upload_url_ttl
     store.create_pending(
-        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner
+        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner,
+        focus=upload_focus(body),  # type: ignore[arg-type]  # a dict: validate_upload_request checked
     )
     return {
         "image_id": image_id,
@@ -150,6 +154,33 @@ def delete_image(
     if source_key:
         storage.delete_source(source_key)
     storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
+
+
+def set_focus(
+    image_id: str, body: object, settings: Settings, storage: S3Storage, store: DynamoStatusStore,
+    invoker: ResizeInvoker, owner: str | None = None,
+) -> dict:
+    """Record a COMPLETE image's new focal point and have its covers re-rendered.
+
+    The re-render is asynchronous: the record answered keeps the old covers
+    (and `cover_focus`) until the resize function has replaced them.
+    """
+    check_image_id(image_id)
+    focus = validate_focus_request(body)
+    record = _owned(store.get(image_id), owner)
+    if record is None:
+        raise ImageNotFoundError(f"no image {image_id}")
+    if record["status"] != COMPLETE:
+        raise ImageConflictError(
+            f"image {image_id} is {record['status']}; its focus can change once it is COMPLETE"
+        )
+    updated = store.set_focus(image_id, focus, iso_now(time.time()))
+    if updated is None:  # deleted, or re-uploaded, since we read it
+        if _owned(store.get(image_id), owner) is None:
+            raise ImageNotFoundError(f"no image {image_id}")
+        raise ImageConflictError(f"image {image_id} is being processed again; try once it is COMPLETE")
+    invoker.reprocess(updated["source"]["bucket"], updated["source"]["key"])
+    return with_download_urls(updated, settings, storage)
 
 
 def health(storage: S3Storage, store: DynamoStatusStore) -> tuple[bool, dict]:

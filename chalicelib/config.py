@@ -34,6 +34,8 @@ class Settings:
     lease_seconds: int = 90
     max_attempts: int = 3
     region: str = "us-east-1"
+    # The resize function PATCH /images/{id} invokes asynchronously; empty: re-renders are off.
+    resize_function: str = ""
 
 
 def whole_number(text: str) -> int | None:
@@ -83,6 +85,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lease_seconds=_int(env, "PROCESSING_LEASE_SECONDS", 90, 1, 3600),
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 100),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        resize_function=env.get("RESIZE_FUNCTION", "").strip(),
     )
 
 

@@ -75,6 +75,12 @@ class ImageNotFoundError(ImgpipeError):
     code = "not_found"
 
 
+class ImageConflictError(ImgpipeError):
+    """The image is not in a state that allows the change (e.g. still processing)."""
+
+    code = "conflict"
+
+
 class ConfigError(ImgpipeError):
     """An environment variable is missing or malformed."""
 

@@ -6,8 +6,9 @@ deterministic, and the object is read by ETag. A bad image ends FAILED and
 returns normally; a transient fault raises so Lambda retries the event.
 """
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -21,10 +22,11 @@ from chalicelib.errors import (
     ImageRejectedError,
     SourceChangedError,
 )
-from chalicelib.imaging import process_image
+from chalicelib.crop import Point
+from chalicelib.imaging import EncodedRendition, process_image
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
-from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
+from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
@@ -39,7 +41,8 @@ class Outcome:
 
     key: str
     image_id: str | None
-    result: str  # COMPLETE, FAILED, duplicate, ignored, gone, superseded, lost_lease, deleted
+    # COMPLETE, FAILED, covers (re-rendered), duplicate, ignored, gone, superseded, lost_lease, deleted
+    result: str
 
 
 def object_events(event: dict, bucket: str) -> list[tuple[str, str]]:
@@ -67,12 +70,45 @@ def rendition_outputs(settings: Settings) -> list[tuple[RenditionSpec, str]]:
     return [(default, "source")] + [(s, f) for s in settings.renditions for f in settings.output_formats]
 
 
+def rendition_version(data: bytes) -> str:
+    """16 hex digits of the MD5 of a stored object's bytes: CDN URLs carry it
+    (`?v=`), so re-rendered bytes under the same key get a new URL."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()[:16]
+
+
+def focus_point(focus: dict | None) -> Point | None:
+    return (float(focus["x"]), float(focus["y"])) if focus else None
+
+
+def keeps_focus(spec: RenditionSpec) -> bool:
+    """Whether a rendition's pixels depend on the focal point (`cover`, not `cover:center`)."""
+    return spec.mode == COVER and not spec.centred
+
+
 def check_size(size: int, limit: int) -> None:
     """Refuse before reading: the upload policy alone is not trusted."""
     if size == 0:
         raise EmptyFileError("The file is empty.")
     if size > limit:
         raise FileTooLargeError(f"The file is {size} bytes; the limit is {limit}.")
+
+
+# Re-renders one event may run back to back, each for a focus PATCHed during the one before.
+_RERENDER_ROUNDS = 5
+
+
+def cover_group(outputs: Sequence[tuple[RenditionSpec, str]], entries: list[dict]) -> list[int]:
+    """Indices of the outputs to re-render for a new focus: the covers that keep it, and
+    any rendition sharing an object with one (its bytes must not change under it).
+    Every output when the record was made with other RENDITIONS or OUTPUT_FORMATS."""
+    aligned = len(entries) == len(outputs) and all(
+        e["name"] == spec.name and fmt in ("source", "auto", e["format"])
+        for e, (spec, fmt) in zip(entries, outputs)
+    )
+    if not aligned:
+        return list(range(len(outputs)))
+    covers = {entries[i]["key"] for i, (spec, _) in enumerate(outputs) if keeps_focus(spec)}
+    return [i for i, (spec, _) in enumerate(outputs) if keeps_focus(spec) or entries[i]["key"] in covers]
 
 
 class ImagePipeline:
@@ -124,8 +160,8 @@ class ImagePipeline:
         except ImageDeletedError:  # a late upload for an image deleted through the API
             self.storage.delete_source(key)
             return Outcome(key, image_id, "deleted")
-        if claim is None:
-            return Outcome(key, image_id, "duplicate")
+        if claim is None:  # this ETag is finished; a PATCHed focus may still want new covers
+            return self._rerender_covers(image_id, info)
         if claim.attempts > self.settings.max_attempts:
             # Earlier attempts died without a word (timeout, out of memory):
             # stop feeding this object to a function it kills.
@@ -154,7 +190,8 @@ class ImagePipeline:
     def _fail(self, claim: Claim, key: str, code: str, message: str) -> None:
         """PROCESSING → FAILED, with its log line and failure metric; the source is
         tagged for its lifecycle rule, and a tagging fault changes nothing but the log."""
-        self.store.fail(claim, code, message, iso_now(self.clock()))
+        if self.store.fail(claim, code, message, iso_now(self.clock())) and claim.stale_keys:
+            self.storage.delete_renditions(list(claim.stale_keys))  # an earlier result's, now unreferenced
         log.info("image %s failed: %s %s", claim.image_id, code, message)
         record_failed(code)
         try:
@@ -182,26 +219,8 @@ class ImagePipeline:
         started = time.perf_counter()
         check_size(info.size, self.settings.max_upload_bytes)
         data = self.storage.read_source(info, self.settings.max_upload_bytes)
-        result = process_image(data, self.outputs, self.settings.max_pixels)
-
-        renditions: list[dict] = []
-        for rendition in result.renditions:
-            if rendition.same_as is None:
-                key = output_key(info.key, rendition.name, rendition.format)
-                self.storage.write_rendition(key, rendition.data, rendition.content_type)
-            else:  # the same bytes as an earlier rendition: one object, two entries
-                key = renditions[rendition.same_as]["key"]
-            renditions.append(
-                {
-                    "name": rendition.name,
-                    "format": rendition.format,
-                    "width": rendition.width,
-                    "height": rendition.height,
-                    "bytes": len(rendition.data),
-                    "key": key,
-                    **({"frames": rendition.frames} if rendition.frames > 1 else {}),
-                }
-            )
+        result = process_image(data, self.outputs, self.settings.max_pixels, focus_point(claim.focus))
+        renditions = self._store_renditions(info.key, result.renditions)
         source = {
             **source,
             "format": result.source.format,
@@ -216,11 +235,88 @@ class ImagePipeline:
                 "dominant_color": result.placeholder.dominant_color,
             }
         if not self.store.complete(claim, source, renditions, iso_now(self.clock())):
-            if (self.store.get(claim.image_id) or {}).get("status") == DELETED:
-                # Deleted through the API while we worked: take back what we wrote.
-                self.storage.delete_renditions([r["key"] for r in renditions])
-                return Outcome(info.key, claim.image_id, "deleted")
-            log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
-            return Outcome(info.key, claim.image_id, "lost_lease")
+            return self._lost(claim, info.key, renditions)
+        self._delete_stale(claim.stale_keys, renditions)
         record_processed(info.size, renditions, time.perf_counter() - started)
         return Outcome(info.key, claim.image_id, COMPLETE)
+
+    def _lost(self, claim: Claim, key: str, written: list[dict]) -> Outcome:
+        """Our result could not be recorded: say why, and clean up after a delete."""
+        if (self.store.get(claim.image_id) or {"status": DELETED})["status"] == DELETED:
+            # Deleted (through the API, or its source) while we worked: take back what we
+            # wrote, and what the record pointed to before (no record knows those keys now).
+            self.storage.delete_renditions([r["key"] for r in written] + list(claim.stale_keys))
+            return Outcome(key, claim.image_id, "deleted")
+        log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
+        return Outcome(key, claim.image_id, "lost_lease")
+
+    def _delete_stale(self, stale_keys: Sequence[str], renditions: list[dict]) -> None:
+        """Remove the objects of an earlier result the new one does not reuse (a rendition
+        dropped from RENDITIONS, a re-upload in another format): no orphans in the bucket."""
+        kept = {r["key"] for r in renditions}
+        stale = [k for k in stale_keys if k not in kept]
+        if stale:
+            self.storage.delete_renditions(stale)
+
+    def _store_renditions(self, source_key: str, encoded: list[EncodedRendition]) -> list[dict]:
+        """Write each distinct object once under its deterministic key; the record's entries."""
+        renditions: list[dict] = []
+        for rendition in encoded:
+            if rendition.same_as is None:
+                key = output_key(source_key, rendition.name, rendition.format)
+                self.storage.write_rendition(key, rendition.data, rendition.content_type)
+                version = rendition_version(rendition.data)
+            else:  # the same bytes as an earlier rendition: one object, two entries
+                key, version = renditions[rendition.same_as]["key"], renditions[rendition.same_as]["version"]
+            renditions.append(
+                {
+                    "name": rendition.name,
+                    "format": rendition.format,
+                    "width": rendition.width,
+                    "height": rendition.height,
+                    "bytes": len(rendition.data),
+                    "key": key,
+                    "version": version,
+                    **({"frames": rendition.frames} if rendition.frames > 1 else {}),
+                }
+            )
+        return renditions
+
+    def _rerender_covers(self, image_id: str, info: ObjectInfo) -> Outcome:
+        """Re-render the covers of a COMPLETE image whose focus changed (PATCH /images/{id}),
+        until they keep the latest focus: a PATCH landing meanwhile is rendered next."""
+        outcome = Outcome(info.key, image_id, "duplicate")
+        for _ in range(_RERENDER_ROUNDS):
+            claim = self.store.claim_covers(image_id, info.etag, self.clock(), self.settings.lease_seconds)
+            if claim is None:
+                return outcome
+            try:
+                outcome = self._rerender_claimed(claim, info)
+            except SourceChangedError:  # a new upload: its own event processes it, focus included
+                self.store.release_covers(claim)
+                return Outcome(info.key, image_id, "superseded")
+            except Exception:
+                self.store.release_covers(claim)  # a retry of this event may start at once
+                raise
+            if outcome.result != "covers":
+                return outcome
+        return outcome
+
+    def _rerender_claimed(self, claim: Claim, info: ObjectInfo) -> Outcome:
+        entries = (self.store.get(claim.image_id) or {}).get("renditions", [])
+        chosen = cover_group(self.outputs, entries)
+        data = self.storage.read_source(info, self.settings.max_upload_bytes)
+        result = process_image(data, [self.outputs[i] for i in chosen], self.settings.max_pixels,
+                               focus_point(claim.focus))
+        made = self._store_renditions(info.key, result.renditions)
+        if len(chosen) == len(self.outputs):
+            renditions = made
+        else:
+            renditions = list(entries)
+            for i, entry in zip(chosen, made):
+                renditions[i] = entry
+        if not self.store.finish_covers(claim, renditions, iso_now(self.clock())):
+            return self._lost(claim, info.key, made)
+        self._delete_stale(claim.stale_keys, renditions)
+        log.info("image %s: covers re-rendered for focus %s", claim.image_id, claim.focus)
+        return Outcome(info.key, claim.image_id, "covers")

@@ -32,7 +32,7 @@ STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
 # and removes what it wrote. Never listed nor returned by the API.
 DELETED = "DELETED"
 _KIND = "image"
-_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads")
+_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads", "stale_keys")
 _CLAIM_RETRIES = 5
 
 
@@ -43,6 +43,10 @@ class Claim:
     image_id: str
     token: str
     attempts: int
+    # The record's focal point ({"x", "y"} or None): what the cover renditions keep in frame.
+    focus: dict | None = None
+    # Rendition keys of earlier results: whatever the new result does not reuse is deleted.
+    stale_keys: tuple[str, ...] = ()
 
 
 def iso_now(epoch: float) -> str:
@@ -92,6 +96,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def stored_focus(focus: dict) -> dict:
+    """DynamoDB takes numbers as Decimal, never float."""
+    return {axis: Decimal(str(value)) for axis, value in focus.items()}
+
+
 def public_record(item: dict) -> dict:
     """The record as the API documents it, without bookkeeping attributes."""
     return {k: _plain(v) for k, v in item.items() if k not in _INTERNAL}
@@ -124,6 +133,20 @@ def decode_cursor(cursor: str, status: str | None) -> dict:
     return {"image_id": image_id, "created_at": created_at, **index_key}
 
 
+def _rerendering(item: dict, now_epoch: float) -> bool:
+    """A COMPLETE record whose covers a live invocation is re-rendering
+    (complete() removes claim_token but leaves lease_until behind)."""
+    return "claim_token" in item and item.get("lease_until", 0) > now_epoch
+
+
+def _rendition_keys(item: dict | None) -> tuple[str, ...]:
+    """The keys a record's renditions (and earlier, unfinished results) occupy."""
+    if not item:
+        return ()
+    keys = [r["key"] for r in item.get("renditions", []) if "key" in r] + list(item.get("stale_keys", []))
+    return tuple(dict.fromkeys(keys))
+
+
 class DynamoStatusStore:
     """Records and their transitions: PENDING → PROCESSING → COMPLETE | FAILED."""
 
@@ -135,12 +158,14 @@ class DynamoStatusStore:
         return public_record(item) if item else None
 
     def create_pending(
-        self, image_id: str, bucket: str, key: str, now: str, expires_at: int, owner: str | None = None
+        self, image_id: str, bucket: str, key: str, now: str, expires_at: int, owner: str | None = None,
+        focus: dict | None = None,
     ) -> None:
         """The record of an upload the API has just issued a URL for."""
         self._table.put_item(
             Item={
                 **({"owner": owner} if owner else {}),
+                **({"focus": stored_focus(focus)} if focus else {}),
                 "image_id": image_id,
                 "status": PENDING,
                 "kind": _KIND,
@@ -178,20 +203,26 @@ class DynamoStatusStore:
                 return None
             if item and item["status"] == PROCESSING and item.get("lease_until", 0) > now_epoch:
                 raise ImageBusyError(f"{image_id} is being processed by another invocation")
+            if item and item["status"] == COMPLETE and _rerendering(item, now_epoch):
+                raise ImageBusyError(f"{image_id} is having its covers re-rendered")
             attempts = int(item.get("attempts", 0)) + 1 if same_etag else 1
             token = secrets.token_hex(16)
+            stale = _rendition_keys(item)
             try:
-                self._write_claim(item, image_id, source, now, now_epoch + lease_seconds, token, attempts)
+                self._write_claim(
+                    item, image_id, source, now, now_epoch + lease_seconds, token, attempts, stale
+                )
             except ClientError as exc:
                 if _is_condition_failure(exc):
                     continue  # someone else moved it between our read and write
                 raise
-            return Claim(image_id, token, attempts)
+            focus = _plain(item["focus"]) if item and "focus" in item else None
+            return Claim(image_id, token, attempts, focus, stale)
         raise ImageBusyError(f"{image_id} keeps changing under us")
 
     def _write_claim(
         self, item: dict | None, image_id: str, source: dict, now: str, lease_until: float,
-        token: str, attempts: int,
+        token: str, attempts: int, stale_keys: tuple[str, ...],
     ) -> None:
         values = {
             ":processing": PROCESSING,
@@ -202,6 +233,8 @@ class DynamoStatusStore:
             ":attempts": attempts,
             ":kind": _KIND,
             ":one": 1,
+            # Kept until a result is recorded: a holder that dies must not lose them.
+            ":stale": list(stale_keys),
         }
         if item:
             # The record is exactly as we read it: our decision still holds.
@@ -214,7 +247,7 @@ class DynamoStatusStore:
             UpdateExpression=(
                 "SET #status = :processing, #source = :source, updated_at = :now,"
                 " created_at = if_not_exists(created_at, :now), kind = :kind,"
-                " lease_until = :lease, claim_token = :token, attempts = :attempts,"
+                " lease_until = :lease, claim_token = :token, attempts = :attempts, stale_keys = :stale,"
                 " version = if_not_exists(version, :one) + :one"
                 " REMOVE expires_at, #error, renditions, refuses_uploads"
             ),
@@ -224,16 +257,21 @@ class DynamoStatusStore:
         )
 
     def complete(self, claim: Claim, source: dict, renditions: list[dict], now: str) -> bool:
-        """PROCESSING → COMPLETE; False if our lease was taken over meanwhile."""
+        """PROCESSING → COMPLETE, recording the focus the covers were made with;
+        False if our lease was taken over meanwhile."""
+        update = "SET #status = :status, #source = :source, renditions = :renditions"
+        values = {":status": COMPLETE, ":source": source, ":renditions": renditions}
+        if claim.focus:
+            update += ", cover_focus = :focus"
+            values[":focus"] = stored_focus(claim.focus)
         return self._finish(
-            claim, now, "SET #status = :status, #source = :source, renditions = :renditions",
-            {":status": COMPLETE, ":source": source, ":renditions": renditions},
+            claim, now, update + " REMOVE stale_keys" + ("" if claim.focus else ", cover_focus"), values,
         )
 
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
         return self._finish(
-            claim, now, "SET #status = :status, #error = :error",
+            claim, now, "SET #status = :status, #error = :error REMOVE stale_keys",
             {":status": FAILED, ":error": {"code": code, "message": message}},
         )
 
@@ -242,7 +280,10 @@ class DynamoStatusStore:
         return self._finish(claim, now, "SET lease_until = :zero", {":zero": 0})
 
     def _finish(self, claim: Claim, now: str, update: str, values: dict) -> bool:
-        update += ", updated_at = :now, version = version + :one REMOVE claim_token"
+        # One REMOVE clause per expression: the caller's, if any, gets claim_token added.
+        sets, _, removes = update.partition(" REMOVE ")
+        update = f"{sets}, updated_at = :now, version = version + :one REMOVE claim_token"
+        update += f", {removes}" if removes else ""
         # DynamoDB rejects names the expressions do not use.
         names = {k: v for k, v in {"#status": "status", "#source": "source", "#error": "error"}.items()
                  if k in update or k == "#status"}
@@ -264,6 +305,101 @@ class DynamoStatusStore:
                 return False
             raise
         return True
+
+    def set_focus(self, image_id: str, focus: dict, now: str) -> dict | None:
+        """Record a new focal point on a COMPLETE record; the record as it now is,
+        or None when it is not COMPLETE (any more)."""
+        try:
+            item = self._table.update_item(
+                Key={"image_id": image_id},
+                UpdateExpression="SET focus = :focus, updated_at = :now, version = version + :one",
+                # COMPLETE only: a record still processing would record covers made with the
+                # focus it read when it started, and forget this one. Each PATCH is its own
+                # write (version + 1), so a later PATCH is never lost to an earlier one.
+                ConditionExpression="#status = :complete",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":focus": stored_focus(focus), ":now": now, ":one": 1, ":complete": COMPLETE,
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return public_record(item)
+
+    def claim_covers(self, image_id: str, etag: str, now_epoch: float, lease_seconds: int) -> Claim | None:
+        """Take the right to re-render the cover renditions of a COMPLETE record of
+        this ETag whose focus differs from the one its covers were made with.
+
+        The status stays COMPLETE (the old covers are valid until replaced); the
+        claim token and lease keep two re-renders, or a re-render and a new
+        upload's processing, from interleaving. None when there is nothing to do;
+        ImageBusyError while another re-render holds a live lease.
+        """
+        for _ in range(_CLAIM_RETRIES):
+            item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+            if not item or item.get("status") != COMPLETE or item.get("source", {}).get("etag") != etag:
+                return None
+            if item.get("focus") == item.get("cover_focus"):
+                return None
+            if _rerendering(item, now_epoch):
+                raise ImageBusyError(f"{image_id} is having its covers re-rendered")
+            token = secrets.token_hex(16)
+            try:
+                self._table.update_item(
+                    Key={"image_id": image_id},
+                    UpdateExpression="SET claim_token = :token, lease_until = :lease,"
+                    " version = version + :one",
+                    # Exactly the record we read: the focus we will render is its focus.
+                    ConditionExpression="version = :seen",
+                    ExpressionAttributeValues={
+                        ":token": token, ":lease": int(now_epoch + lease_seconds), ":one": 1,
+                        ":seen": item["version"],
+                    },
+                )
+            except ClientError as exc:
+                if _is_condition_failure(exc):
+                    continue
+                raise
+            return Claim(image_id, token, int(item.get("attempts", 1)), _plain(item.get("focus")),
+                         _rendition_keys(item))
+        raise ImageBusyError(f"{image_id} keeps changing under us")
+
+    def finish_covers(self, claim: Claim, renditions: list[dict], now: str) -> bool:
+        """Record re-rendered covers and the focus they keep; False if the record
+        changed hands meanwhile (deleted, re-uploaded, or the lease taken over)."""
+        try:
+            self._table.update_item(
+                Key={"image_id": claim.image_id},
+                UpdateExpression="SET renditions = :renditions, cover_focus = :focus, updated_at = :now,"
+                " version = version + :one REMOVE claim_token",
+                ConditionExpression="#status = :complete AND claim_token = :token",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":renditions": renditions, ":focus": stored_focus(claim.focus or {}), ":now": now,
+                    ":one": 1, ":complete": COMPLETE, ":token": claim.token,
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_covers(self, claim: Claim) -> None:
+        """Give up a re-render's lease early (it failed), so a retry can take over at once."""
+        try:
+            self._table.update_item(
+                Key={"image_id": claim.image_id},
+                UpdateExpression="SET lease_until = :zero REMOVE claim_token",
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeValues={":zero": 0, ":token": claim.token},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
 
     def expire_pending(self, image_id: str, message: str, now: str) -> bool:
         """PENDING → FAILED(upload_expired); False if the upload arrived meanwhile."""

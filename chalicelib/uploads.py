@@ -6,6 +6,7 @@ their key, so every event for the same key lands on the same record.
 """
 
 import hashlib
+import math
 import re
 import unicodedata
 import uuid
@@ -83,11 +84,39 @@ def sanitize_filename(name: object) -> str:
     return clean
 
 
+_FOCUS_SHAPE = 'focus must be an object like {"x": 0.5, "y": 0.3}, each a number from 0 to 1'
+
+
+def validate_focus(value: object) -> dict[str, float]:
+    """{"x", "y"}, each a finite number in 0..1 (of the upright picture's width and height)."""
+    if not isinstance(value, dict) or set(value) != {"x", "y"}:
+        raise InvalidRequestError(_FOCUS_SHAPE)
+    point = {}
+    for axis in ("x", "y"):
+        number = value[axis]
+        # bool is an int to Python, and JSON's NaN/Infinity extensions parse to floats.
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise InvalidRequestError(_FOCUS_SHAPE)
+        if not 0 <= number <= 1:
+            raise InvalidRequestError(f"focus {axis} must be from 0 to 1")
+        # A millionth of the picture is finer than any pixel; DynamoDB stores no number under 1e-130.
+        point[axis] = round(float(number), 6)
+    return point
+
+
+def validate_focus_request(body: object) -> dict[str, float]:
+    """The focus of a PATCH /images/{id} body, or a 400."""
+    if not isinstance(body, dict) or set(body) != {"focus"}:
+        raise InvalidRequestError('body must be a JSON object like {"focus": {"x": 0.5, "y": 0.3}}')
+    return validate_focus(body["focus"])
+
+
 def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int | None]:
-    """(filename, content_type, size) from a POST /uploads body, or a 4xx error."""
+    """(filename, content_type, size) from a POST /uploads body, or a 4xx error.
+    An optional `focus` is checked too; upload_focus() returns it."""
     if not isinstance(body, dict):
         raise InvalidRequestError('body must be a JSON object like {"filename": "a.jpg", "content_type": "image/jpeg"}')
-    unknown = set(body) - {"filename", "content_type", "size"}
+    unknown = set(body) - {"filename", "content_type", "size", "focus"}
     if unknown:
         raise InvalidRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
     filename = sanitize_filename(body.get("filename"))
@@ -106,4 +135,10 @@ def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int
             raise InvalidRequestError("the file is empty")
         if size > max_bytes:
             raise PayloadTooLargeError(f"{size} bytes is over the {max_bytes}-byte limit")
+    upload_focus(body)
     return filename, content_type, size
+
+
+def upload_focus(body: dict) -> dict[str, float] | None:
+    """The optional `focus` of a POST /uploads body (a dict already checked for its fields)."""
+    return validate_focus(body["focus"]) if "focus" in body else None

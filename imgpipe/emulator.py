@@ -13,15 +13,20 @@ Serialised lets one request at a time into moto's backends, which are not
 thread-safe: two conditional writes on one item could both win, where
 DynamoDB's are atomic. WriteThrough then saves each change to a journaled
 bucket to disk before the client hears "stored" (imgpipe.state).
+
+moto's Lambda would run functions in Docker; LambdaInvoke answers Lambda's
+Invoke API instead, for the async (Event) invocations the app makes: the
+payload goes to the function's queue, as Lambda's own async queue would hold it.
 """
 
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from werkzeug.serving import make_server
 
@@ -191,6 +196,69 @@ class WriteThrough:
         return chunks
 
 
+_LAMBDA_PATH = re.compile(r"^/20[0-9]{2}-[0-9]{2}-[0-9]{2}/functions(/|$)")
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+ACCOUNT_ID = "123456789012"  # moto's default account: ARNs in error messages look like AWS's
+
+
+def function_name(name_or_arn: str) -> str:
+    """`name`, `123456789012:function:name` or a full ARN, with or without a qualifier → `name`."""
+    return name_or_arn.split(":function:")[-1].split(":")[0]
+
+
+class LambdaInvoke:
+    """WSGI middleware: Lambda's Invoke API, InvocationType=Event, for the functions in
+    `functions` (name → what receives the payload bytes); 202 with no body, as Lambda.
+
+    Every other Lambda call (another function, a synchronous invoke, any other
+    operation) is refused as Lambda refuses an unknown function. The table is
+    filled once the stack has made the queues (`functions[name] = send`).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.functions: dict[str, Callable[[bytes], None]] = {}
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not _LAMBDA_PATH.match(path):
+            return self.app(environ, start_response)
+        from werkzeug.wsgi import get_input_stream
+
+        invoke = _INVOKE_PATH.match(path)
+        name = function_name(unquote(invoke["name"])) if invoke else ""
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        send = self.functions.get(name)
+        if environ.get("REQUEST_METHOD") != "POST" or kind != "Event" or send is None:
+            what = f"arn:aws:lambda:{_region(environ)}:{ACCOUNT_ID}:function:{name}" if name else "Function"
+            return _lambda_error(start_response, "404 Not Found", "ResourceNotFoundException",
+                                 f"Function not found: {what}")
+        payload = get_input_stream(environ).read()
+        try:
+            json.loads(payload or b"{}")
+        except ValueError:  # Lambda takes JSON only
+            return _lambda_error(start_response, "400 Bad Request", "InvalidRequestContentException",
+                                 "Could not parse request body into json")
+        send(payload or b"{}")
+        start_response("202 Accepted", [("Content-Length", "0")])
+        return [b""]
+
+
+def _lambda_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+    """An error as Lambda's REST-JSON protocol sends it: botocore reads the code from the header."""
+    body = json.dumps({"Type": "User", "message": message}).encode()
+    start_response(status, [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _region(environ: dict) -> str:
+    """The region in the request's SigV4 credential scope, as Lambda names it in ARNs."""
+    scope = r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/lambda/"
+    match = re.search(scope, environ.get("HTTP_AUTHORIZATION", ""))
+    return match[1] if match else "us-east-1"
+
+
 class AwsEmulator:
     """moto's server in a thread, bound to `host` only (moto's default is 0.0.0.0).
 
@@ -205,7 +273,9 @@ class AwsEmulator:
 
         self.write_through = WriteThrough(DomainDispatcherApplication(create_backend_app), set(journaled),
                                           journal or (lambda bucket: None))
-        app = FormUploadCors(PostPolicyCheck(Serialised(self.write_through), credentials))
+        self.lambda_invoke = LambdaInvoke(FormUploadCors(PostPolicyCheck(Serialised(self.write_through),
+                                                                         credentials)))
+        app = self.lambda_invoke
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="imgpipe-aws", daemon=True)
 

@@ -52,7 +52,7 @@ def shared_corpus(*parts: str) -> Path:
 
 def reset_app_clients() -> None:
     for getter in (app_module.get_settings, app_module.get_storage,
-                   app_module.get_status_store, app_module.get_pipeline):
+                   app_module.get_status_store, app_module.get_pipeline, app_module.get_invoker):
         getter.cache_clear()
 
 

@@ -85,3 +85,12 @@ def test_ten_kilobyte_and_traversal_ids(client):
 def test_list_parameters_never_fail_badly(client, params):
     response = client.http.get("/images?" + urlencode(params))
     assert_error_shape(response, {200, 400})
+
+
+@FUZZ
+@given(image_id=st.sampled_from(["0" * 32, "not-an-id"]), body=st.one_of(
+    json_values, st.fixed_dictionaries({"focus": json_values}),
+    st.fixed_dictionaries({"focus": st.fixed_dictionaries({"x": json_values, "y": json_values})})))
+def test_patch_bodies_never_fail_badly(client, image_id, body):
+    response = client.http.patch("/images/" + image_id, headers=JSON, body=json.dumps(body))
+    assert_error_shape(response, {400, 404})

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OPEN_ROUTES = {("/", "GET"), ("/health", "GET")}
 PROTECTED_ROUTES = {("/uploads", "POST"), ("/images", "GET"), ("/images/{image_id}", "GET"),
-                    ("/images/{image_id}", "DELETE")}
+                    ("/images/{image_id}", "DELETE"), ("/images/{image_id}", "PATCH")}
 SCRIPT = """
 import importlib, json, os, sys
 out = {}

@@ -185,7 +185,7 @@ def test_every_route_but_the_page_and_health_needs_a_key_in_every_package(cfn_te
         assert swagger["securityDefinitions"]["api_key"] == key
         routes = {(p, m): op for p, ops in swagger["paths"].items() for m, op in ops.items()
                   if m != "options"}
-        assert len(routes) == 6, path_name
+        assert len(routes) == 7, path_name
         for route, operation in routes.items():
             expected = [] if route in OPEN_ROUTES else [{"api_key": []}]
             assert operation.get("security", []) == expected, (path_name, route)

@@ -33,6 +33,7 @@ def emulator():
     client("dynamodb").create_table(
         TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    client.lambda_invoke = aws.lambda_invoke  # type: ignore[attr-defined]
     yield client
     aws.stop()
 
@@ -94,3 +95,32 @@ def test_a_long_poll_does_not_hold_the_emulator(emulator):
     sqs.send_message(QueueUrl=url, MessageBody="hello")  # a poll holding the lock would keep this out for 5 s
     waiting.join(10)
     assert [m["Body"] for m in got] == ["hello"]
+
+
+def test_lambda_async_invoke_of_the_resize_function_reaches_its_queue(emulator):
+    """Event invocations of a known function are handed over (202); anything else is refused as
+    Lambda refuses an unknown function, so the app's error handling meets AWS's shapes."""
+    from imgpipe.emulator import LambdaInvoke
+
+    aws = emulator("lambda")
+    received: list[bytes] = []
+    layer = emulator.lambda_invoke
+    layer.functions["imgpipe-local-resize_image"] = received.append
+    answer = aws.invoke(FunctionName="imgpipe-local-resize_image", InvocationType="Event",
+                        Payload=b'{"a": 1}')
+    assert answer["StatusCode"] == 202 and received == [b'{"a": 1}']
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-local-resize_image:$LATEST"
+    assert aws.invoke(FunctionName=arn, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    for call in (dict(FunctionName="other", InvocationType="Event"),
+                 dict(FunctionName="imgpipe-local-resize_image", InvocationType="RequestResponse")):
+        with pytest.raises(ClientError) as refused:
+            aws.invoke(Payload=b"{}", **call)
+        assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert "Function not found: arn:aws:lambda:us-east-1:123456789012:function:" in str(refused.value)
+    with pytest.raises(ClientError) as refused:
+        aws.list_functions()
+    assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as refused:
+        aws.invoke(FunctionName="imgpipe-local-resize_image", InvocationType="Event", Payload=b"{not json")
+    assert refused.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert len(received) == 2 and isinstance(layer, LambdaInvoke)
