@@ -40,7 +40,7 @@ def run_task(pipeline: ImagePipeline, task: dict, clock: Callable[[], float]) ->
     except Exception:  # an AWS fault: Batch Operations redrives the task
         log.exception("backfill of %s failed; Batch Operations will retry it", key)
         return TEMPORARY, "A transient error; the task will be retried."
-    if outcome.result in (COMPLETE, "duplicate"):
+    if outcome.result in (COMPLETE, "duplicate", "covers"):  # covers: a PATCH re-render ran meanwhile
         return SUCCEEDED, outcome.result
     if outcome.result == FAILED:
         record = pipeline.store.get(outcome.image_id) or {}
