@@ -34,6 +34,8 @@ class Settings:
     lease_seconds: int = 90
     max_attempts: int = 3
     region: str = "us-east-1"
+    # CloudFront domain in front of the output bucket; empty = presigned GET URLs (urls.py).
+    cdn_domain: str = ""
 
 
 def whole_number(text: str) -> int | None:
@@ -60,6 +62,17 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+# A host name (a CloudFront domain or the stage's own alias): no scheme, path or port.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")
+
+
+def _cdn_domain(env: Mapping[str, str]) -> str:
+    value = env.get("CDN_DOMAIN", "").strip().lower()
+    if value and not _HOST.fullmatch(value):
+        raise ConfigError(f"CDN_DOMAIN={value!r} must be a host name like d111111abcdef8.cloudfront.net")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the environment; raises ConfigError naming the variable at fault."""
     env = os.environ if env is None else env
@@ -83,6 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lease_seconds=_int(env, "PROCESSING_LEASE_SECONDS", 90, 1, 3600),
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 100),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        cdn_domain=_cdn_domain(env),
     )
 
 
