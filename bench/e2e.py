@@ -30,12 +30,11 @@ from pathlib import Path
 
 import requests
 
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the replay's handler logs a line per image
-
 from imgpipe.client import ApiClient
 from imgpipe.localstack import stage_environment
 from imgpipe.stackprocess import StackProcess
 
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the replay's handler logs a line per image
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos"
 PHOTO = PHOTOS / "L03_ianare_42_IndexError_12mp.jpg"
 

@@ -109,6 +109,9 @@ def process_image(
         specs = sorted({spec for spec, _ in outputs}, key=lambda s: -s.width * s.height)
         extent = _draft(image, display_size, specs)
         picture, to_srgb = _normalise(decode_frame(image, orientation))
+    # Only `picture` from here on: a rotated or converted decode leaves `image`
+    # holding a second full-size copy (13 MB for a 24 MP photo at 3/8) until the end.
+    del image
     picture.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
     source = SourceInfo(source_format, *display_size, frames=frames)
 
@@ -152,11 +155,11 @@ def process_image(
         if target is picture:
             unresized += stills
         elif stills:  # a picture already being saved on a thread is copied (its save options)
-            jobs.append(_submit(_encode_picture, target.copy() if id(target) in submitted else target,
+            jobs.append(_submit(_encode_picture, [target.copy() if id(target) in submitted else target],
                                 stills, to_srgb))
             submitted.add(id(target))
     if unresized:
-        jobs.append(_submit(_encode_picture, picture, unresized, to_srgb))
+        jobs.append(_submit(_encode_picture, [picture], unresized, to_srgb))
     with stage("Making the placeholder"):
         placeholder = make_placeholder(_to_srgb(resized[specs[-1]], to_srgb)) if specs else None
     del picture, resized  # the full-size pixels can go while encoders finish
@@ -179,11 +182,17 @@ def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
 
 
 def _encode_picture(
-    picture: Image.Image,
+    holder: list[Image.Image],
     wanted: list[tuple[int, RenditionSpec, str]],
     to_srgb: ImageCms.ImageCmsTransform | None,
 ) -> list[tuple[int, EncodedRendition]]:
-    """Each (output index, spec, concrete format) of one picture, in turn."""
+    """Each (output index, spec, concrete format) of one picture, in turn.
+
+    The picture comes in a one-item list, taken out here: an executor holds a
+    call's arguments until it returns, which would keep the picture before its
+    sRGB conversion (11 MB at 2048 px) alive through the slow WebP encode.
+    """
+    picture = holder.pop()
     with stage("Converting the colours to sRGB"):
         picture = _to_srgb(picture, to_srgb)
     encoded = []
