@@ -195,6 +195,7 @@ def main() -> int:
     for name, row in results["encoders"].items():
         print(f"encoder {name:<24} {row['cpu_ms_per_2048']:>6.1f} ms per 2048 px rendition, "
               f"bytes ×{row['bytes_vs_shipped']:.3f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
