@@ -186,7 +186,8 @@ def main() -> int:
                 stack.stop()
             finally:
                 stack.kill()
-    uploads, delivery, processing, lists = (got.pop(k) for k in ("uploads", "delivery", "processing", "lists"))
+    uploads, delivery, processing, lists = (got.pop(k) for k in ("uploads", "delivery", "processing",
+                                                                  "lists"))
     total = [a + b + c for a, b, c in zip(uploads, delivery, processing)]
     imaging = imaging_seconds(args.photo)
     print(f"{args.photo.name}, {args.uploads} uploads one after another (load {os.getloadavg()[0]:.2f})")

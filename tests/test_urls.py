@@ -161,7 +161,8 @@ def _expected_version(rendition: dict, record: dict) -> str:
 
 
 def test_cdn_urls_from_both_routes_with_a_srcset_of_the_fit_renditions(aws, client, monkeypatch):
-    """With CDN_DOMAIN: unsigned, versioned CDN URLs; srcset per format, fit renditions only, one per width."""
+    """With CDN_DOMAIN: unsigned, versioned CDN URLs; a srcset per format of the fit renditions,
+    one per width."""
     from tests import images
 
     monkeypatch.setenv("CDN_DOMAIN", CDN)
@@ -206,16 +207,20 @@ def test_record_without_version_or_etag_still_changes_with_the_record():
     from chalicelib.config import load_settings
     from chalicelib.urls import with_urls
 
-    settings = load_settings({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "STATUS_TABLE": "t", "CDN_DOMAIN": CDN})
-    rendition = {"name": "medium", "format": "webp", "width": 1024, "height": 768, "key": "renditions/k/m.webp"}
-    first = with_urls({"source": {"key": "k"}, "updated_at": "2026-05-01T00:00:00Z", "renditions": [rendition]},
-                      settings, None)
-    second = with_urls({"source": {"key": "k"}, "updated_at": "2026-05-02T00:00:00Z",
-                        "renditions": [rendition]}, settings, None)
+    settings = load_settings({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "STATUS_TABLE": "t",
+                              "CDN_DOMAIN": CDN})
+    rendition = {"name": "medium", "format": "webp", "width": 1024, "height": 768,
+                 "key": "renditions/k/m.webp"}
+
+    def record(**extra) -> dict:
+        return {"source": {"key": "k"}, "renditions": [rendition], **extra}
+
+    first = with_urls(record(updated_at="2026-05-01T00:00:00Z"), settings, None)
+    second = with_urls(record(updated_at="2026-05-02T00:00:00Z"), settings, None)
     assert first["renditions"][0]["url"].startswith(f"https://{CDN}/renditions/k/m.webp?v=")
     assert first["renditions"][0]["url"] != second["renditions"][0]["url"]
-    versioned = with_urls({"source": {"key": "k", "etag": "e1"}, "renditions": [{**rendition, "version": "ab12"}]},
-                          settings, None)
+    versioned = with_urls({"source": {"key": "k", "etag": "e1"},
+                           "renditions": [{**rendition, "version": "ab12"}]}, settings, None)
     assert versioned["renditions"][0]["url"] == f"https://{CDN}/renditions/k/m.webp?v=ab12"
     assert versioned["srcset"] == {"webp": f"https://{CDN}/renditions/k/m.webp?v=ab12 1024w"}
 
