@@ -29,7 +29,9 @@ help:
 	@echo "make package-terraform   Terraform in build/terraform"
 
 # Two steps: `make run` needs only requirements-run.txt (the app, moto's server,
-# the CLI); `make test` and `make bench` add requirements-dev.txt.
+# the CLI); `make test` and `make bench` add requirements-dev.txt. The run set is
+# installed with --no-compile: Python writes the .pyc of what a run imports
+# (18 MB) instead of pip compiling every module of moto, botocore & co. (59 MB).
 $(VENV)/.run-installed: requirements.txt requirements-run.txt
 	@if [ -z "$(PYTHON312)" ]; then \
 	  echo "imgpipe needs Python 3.12 (the AWS Lambda python3.12 runtime)."; \
@@ -40,8 +42,6 @@ $(VENV)/.run-installed: requirements.txt requirements-run.txt
 	  echo "Recreating $(VENV): it is not Python 3.12"; rm -rf $(VENV); fi
 	@[ -x $(PY) ] || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --no-compile --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
-	# --no-compile: Python writes the .pyc of what a run imports (18 MB) instead of pip
-	# compiling every module of moto, botocore & co. up front (59 MB).
 	$(PY) -m pip install --quiet --no-compile -r requirements-run.txt
 	@touch $@
 
