@@ -29,7 +29,9 @@ help:
 	@echo "make package-terraform   Terraform in build/terraform"
 
 # Two steps: `make run` needs only requirements-run.txt (the app, moto's server,
-# the CLI); `make test` and `make bench` add requirements-dev.txt.
+# the CLI); `make test` and `make bench` add requirements-dev.txt. The run set is
+# installed with --no-compile: Python writes the .pyc of what a run imports
+# (18 MB) instead of pip compiling every module of moto, botocore & co. (59 MB).
 $(VENV)/.run-installed: requirements.txt requirements-run.txt
 	@if [ -z "$(PYTHON312)" ]; then \
 	  echo "imgpipe needs Python 3.12 (the AWS Lambda python3.12 runtime)."; \
@@ -39,8 +41,8 @@ $(VENV)/.run-installed: requirements.txt requirements-run.txt
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then \
 	  echo "Recreating $(VENV): it is not Python 3.12"; rm -rf $(VENV); fi
 	@[ -x $(PY) ] || $(PYTHON312) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
-	$(PY) -m pip install --quiet -r requirements-run.txt
+	$(PY) -m pip install --quiet --no-compile --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
+	$(PY) -m pip install --quiet --no-compile -r requirements-run.txt
 	@touch $@
 
 $(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt

@@ -5,10 +5,12 @@ one record, through the real Chalice routes (chalice.test.Client: routing,
 api.py, URL signing, JSON). DynamoDB round trips are excluded: the records
 come from a real pipeline run in moto, then an in-memory store serves them.
 Variants, interleaved per round: botocore's generate_presigned_url (before),
-chalicelib/urls.py (shipped) and `?urls=false`. CPU is time.process_time().
+chalicelib/urls.py's signer (shipped), CDN URLs (CDN_DOMAIN set: no signing) and
+`?urls=false`. CPU is time.process_time().
 """
 
 import argparse
+import dataclasses
 import io
 import os
 import statistics
@@ -93,21 +95,25 @@ def main() -> None:
         app_module.get_status_store.cache_clear()
         one = next(iter(store.records))
         shipped = S3Storage.presign_download
+        signed = app_module.get_settings()
+        cdn = dataclasses.replace(signed, cdn_domain="d111111abcdef8.cloudfront.net")
         variants = {
-            "botocore": (botocore_presign, "/images?limit=25", f"/images/{one}"),
-            "urls.py": (shipped, "/images?limit=25", f"/images/{one}"),
-            "urls=false": (shipped, "/images?limit=25&urls=false", None),
+            "botocore": (botocore_presign, signed, "/images?limit=25", f"/images/{one}"),
+            "urls.py": (shipped, signed, "/images?limit=25", f"/images/{one}"),
+            "CDN": (shipped, cdn, "/images?limit=25", f"/images/{one}"),
+            "urls=false": (shipped, signed, "/images?limit=25&urls=false", None),
         }
         results: dict[str, dict[str, list[float]]] = {v: {"list": [], "get": []} for v in variants}
-        original_store = app_module.get_status_store
+        original_store, original_settings = app_module.get_status_store, app_module.get_settings
         app_module.get_status_store = lambda: store
         try:
             with Client(app_module.app, stage_name="bench") as client:
                 for rnd in range(args.rounds + 1):  # round 0 warms up every path
                     names = list(variants)
                     for name in names[rnd % len(names):] + names[:rnd % len(names)]:
-                        presign, list_path, get_path = variants[name]
+                        presign, settings, list_path, get_path = variants[name]
                         S3Storage.presign_download = presign
+                        app_module.get_settings = lambda settings=settings: settings
                         for route, path in (("list", list_path), ("get", get_path)):
                             if path:
                                 ms = measure(client, path, args.repeat)
@@ -115,16 +121,18 @@ def main() -> None:
                                     results[name][route].append(ms)
         finally:
             S3Storage.presign_download = shipped
-            app_module.get_status_store = original_store
+            app_module.get_status_store, app_module.get_settings = original_store, original_settings
     print(f"API handler CPU per request, ms (median of {args.rounds} interleaved rounds of "
           f"{args.repeat}; DynamoDB excluded; load {os.getloadavg()[0]:.2f})")
     print(f"{'variant':<12} {'GET /images (25×7)':>20} {'GET /images/{id}':>18}")
     for name, per in results.items():
         cells = [f"{statistics.median(per[r]):.2f}" if per[r] else "–" for r in ("list", "get")]
         print(f"{name:<12} {cells[0]:>20} {cells[1]:>18}")
-    for route, target in TARGETS.items():
-        got = statistics.median(results["urls.py"][route])
-        print(f"target {route} ≤ {target:.0f} ms: {got:.2f} ms, {'met' if got <= target else 'NOT met'}")
+    for variant in ("urls.py", "CDN"):
+        for route, target in TARGETS.items():
+            got = statistics.median(results[variant][route])
+            print(f"target {route} ≤ {target:.0f} ms ({variant}): {got:.2f} ms, "
+                  f"{'met' if got <= target else 'NOT met'}")
 
 
 if __name__ == "__main__":

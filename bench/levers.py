@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from chalicelib import imaging
+from chalicelib import decoding, imaging
 from chalicelib.renditions import RenditionSpec
 
 from bench import quality
@@ -50,8 +50,18 @@ def _draft_twice(image, display_size, specs):
             image.draft(image.mode, wanted if display_size == image.size else wanted[::-1])
 
 
-def _no_cascade(image, spec, made, extent=None):
-    return _RESIZE(image, spec, {}, extent)
+def _no_cascade(image, spec, made, extent=None, framing=None, orientation=1):
+    return _RESIZE(image, spec, {}, extent, framing, orientation)
+
+
+def _resize_upright(image, spec, made, extent=None, framing=None, orientation=1):
+    """With _load_upright: the picture was turned before resizing."""
+    return _RESIZE(image, spec, made, extent, framing, 1)
+
+
+def _load_upright(image):
+    """Before: the whole decoded picture turned upright, then resized."""
+    return decoding.decode_frame(image, decoding.orientation_of(image))
 
 
 def _icc_before_resize(image):
@@ -59,20 +69,27 @@ def _icc_before_resize(image):
     return imaging._to_srgb(picture, transform), None
 
 
-def _exif_transpose_decode(image, orientation):
+def _exif_transpose_decode(image):
     image.load()
     return ImageOps.exif_transpose(image)  # parses EXIF again; copies when upright
 
 
-_RESIZE, _NORMALISE = imaging._resize, imaging._normalise
+def _placeholder_full_icc(picture, to_srgb):
+    """Before: the whole smallest rendition converted to sRGB for the placeholder."""
+    return _MAKE_PLACEHOLDER(imaging._to_srgb(picture, to_srgb))
+
+
+_RESIZE, _NORMALISE, _MAKE_PLACEHOLDER = imaging._resize, imaging._normalise, imaging.make_placeholder
 VARIANTS = {
     "shipped": {},
     "draft_2x_always": {"_draft": _draft_twice},
     "no_draft": {"_draft": lambda *args: None},
     "no_cascade": {"_resize": _no_cascade},
     "icc_before_resize": {"_normalise": _icc_before_resize},
-    "exif_transpose": {"_decode": _exif_transpose_decode},
+    "exif_transpose": {"load_frame": _exif_transpose_decode, "_resize": _resize_upright},
+    "transpose_before_resize": {"load_frame": _load_upright, "_resize": _resize_upright},
     "no_pool": {"_POOL": None},
+    "placeholder_full_icc": {"make_placeholder": _placeholder_full_icc},
 }
 
 
@@ -120,6 +137,10 @@ def main() -> int:
     parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "corpus" / "photos"))
     parser.add_argument("--subset", default="L")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--variants", nargs="*", default=[v for v in VARIANTS if v != "shipped"],
+                        choices=[v for v in VARIANTS if v != "shipped"])
+    parser.add_argument("--workloads", nargs="*", default=["W1", "W2"], choices=["W1", "W2"])
+    parser.add_argument("--no-encoders", action="store_true", help="skip the encoder settings table")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "levers.json"),
                         help="git-ignored; copy to bench/results/levers.json to update the baseline")
     args = parser.parse_args()
@@ -129,10 +150,8 @@ def main() -> int:
         return 2
     cpus = sorted(os.sched_getaffinity(0))
     results: dict = {"photos": [p.name for p in photos], "rounds": args.rounds, "levers": {}}
-    for workload in ("W1", "W2"):
-        for variant in VARIANTS:
-            if variant == "shipped":
-                continue
+    for workload in args.workloads:
+        for variant in args.variants:
             two_cpus = variant == "no_pool"
             os.sched_setaffinity(0, set(cpus[:2] if two_cpus else cpus[:1]))
             imaging._POOL = imaging.ThreadPoolExecutor(2) if two_cpus else None
@@ -172,10 +191,11 @@ def main() -> int:
                   f"bytes ×{row['bytes_vs_shipped']:.3f}  SSIM {row['ssim_shipped']:.4f} → "
                   f"{row['ssim_variant']:.4f}", flush=True)
     os.sched_setaffinity(0, set(cpus[:1]))
-    results["encoders"] = encoder_levers(photos, args.rounds)
+    results["encoders"] = {} if args.no_encoders else encoder_levers(photos, args.rounds)
     for name, row in results["encoders"].items():
         print(f"encoder {name:<24} {row['cpu_ms_per_2048']:>6.1f} ms per 2048 px rendition, "
               f"bytes ×{row['bytes_vs_shipped']:.3f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     return 0
 

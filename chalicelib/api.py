@@ -8,7 +8,6 @@ import time
 from chalicelib.config import Settings, whole_number
 from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
 from chalicelib.invoke import ResizeInvoker
-from chalicelib.renditions import CONTENT_TYPES
 from chalicelib.status import COMPLETE, DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
@@ -21,6 +20,7 @@ from chalicelib.uploads import (
     validate_focus_request,
     validate_upload_request,
 )
+from chalicelib.urls import with_urls
 
 # A PENDING record whose upload never arrives is dropped by DynamoDB's TTL
 # this long after its upload URL expired.
@@ -79,12 +79,8 @@ def create_upload(
 
 
 def with_download_urls(record: dict, settings: Settings, storage: S3Storage) -> dict:
-    """The record with a presigned GET `url` on each rendition."""
-    renditions = [
-        {**r, "url": storage.presign_download(r["key"], CONTENT_TYPES[r["format"]], settings.download_url_ttl)}
-        for r in record.get("renditions", [])
-    ]
-    return {**record, "renditions": renditions} if "renditions" in record else record
+    """The record with a `url` on each rendition and a `srcset` per format (urls.py)."""
+    return with_urls(record, settings, storage)
 
 
 def get_image(

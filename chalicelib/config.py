@@ -36,6 +36,8 @@ class Settings:
     region: str = "us-east-1"
     # The resize function PATCH /images/{id} invokes asynchronously; empty: re-renders are off.
     resize_function: str = ""
+    # CloudFront domain in front of the output bucket; empty = presigned GET URLs (urls.py).
+    cdn_domain: str = ""
 
 
 def whole_number(text: str) -> int | None:
@@ -59,6 +61,17 @@ def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
         raise ConfigError(f"{name} is required")
+    return value
+
+
+# A host name (a CloudFront domain or the stage's own alias): no scheme, path or port.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")
+
+
+def _cdn_domain(env: Mapping[str, str]) -> str:
+    value = env.get("CDN_DOMAIN", "").strip().lower()
+    if value and not _HOST.fullmatch(value):
+        raise ConfigError(f"CDN_DOMAIN={value!r} must be a host name like d111111abcdef8.cloudfront.net")
     return value
 
 
@@ -86,6 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 100),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         resize_function=env.get("RESIZE_FUNCTION", "").strip(),
+        cdn_domain=_cdn_domain(env),
     )
 
 

@@ -206,6 +206,37 @@ def frame_count(image: Image.Image) -> int:
 
 def decode_frame(image: Image.Image, orientation: int) -> Image.Image:
     """Decode the current frame's pixels and apply the EXIF orientation."""
+    # Not ImageOps.exif_transpose: it parses EXIF again and copies the whole
+    # image even when there is nothing to turn (300 MB for a 100 MP PNG).
+    return upright(load_frame(image), orientation)
+
+
+def upright(picture: Image.Image, orientation: int) -> Image.Image:
+    """`picture` as stored turned by its EXIF orientation (itself when upright)."""
+    return picture.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else picture
+
+
+def stored_box(
+    box: tuple[float, float, float, float], stored_size: tuple[float, float], orientation: int
+) -> tuple[float, float, float, float]:
+    """A box of the upright picture in the stored picture's pixels, whose
+    extent is `stored_size` (width, height as stored): cutting and resizing
+    there, then turning the result, gives that box of the upright picture."""
+    left, top, right, bottom = box
+    width, height = stored_size
+    return {
+        2: (width - right, top, width - left, bottom),
+        3: (width - right, height - bottom, width - left, height - top),
+        4: (left, height - bottom, right, height - top),
+        5: (top, left, bottom, right),
+        6: (top, height - right, bottom, height - left),
+        7: (width - bottom, height - right, width - top, height - left),
+        8: (width - bottom, left, width - top, right),
+    }.get(orientation, box)
+
+
+def load_frame(image: Image.Image) -> Image.Image:
+    """Decode the current frame's pixels, as stored (no EXIF orientation)."""
     try:
         image.load()
     except BOMB as exc:
@@ -214,6 +245,4 @@ def decode_frame(image: Image.Image, orientation: int) -> Image.Image:
         raise
     except Exception as exc:  # truncated data, bad CRCs, bad Huffman tables...
         raise CorruptImageError(f"The {image.format} data is damaged or truncated.") from exc
-    # Not ImageOps.exif_transpose: it parses EXIF again and copies the whole
-    # image even when there is nothing to turn (300 MB for a 100 MP PNG).
-    return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image
+    return image

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from PIL import Image, ImageCms
 
 from chalicelib.animation import encode_animated, read_frames
-from chalicelib.decoding import decode_frame, frame_count, open_image, orientation_of
+from chalicelib.decoding import frame_count, load_frame, open_image, orientation_of, stored_box, upright
 from chalicelib.encoding import encode, resolve_format
 from chalicelib.errors import ImageProcessingError, ImgpipeError
 from chalicelib.placeholder import Placeholder, make_placeholder
-from chalicelib.crop import CENTRE, Framing, Point, place_crop
+from chalicelib.crop import CENTRE, SALIENCY_EDGE, Framing, Point, place_crop
 from chalicelib.renditions import CONTENT_TYPES, COVER, RenditionSpec
 
 # Animated GIF/WebP: the `webp` and `source` outputs keep the animation (as
@@ -108,7 +108,11 @@ def process_image(
         animated = 1 < frames <= MAX_ANIMATION_FRAMES and frames * width * height <= max_pixels
         specs = sorted({spec for spec, _ in outputs}, key=lambda s: -s.width * s.height)
         extent = _draft(image, display_size, specs)
-        picture, to_srgb = _normalise(decode_frame(image, orientation))
+        # As stored: each rendition is turned upright once resized (far fewer pixels).
+        picture, to_srgb = _normalise(load_frame(image))
+    # Only `picture` from here on: a converted decode leaves `image` holding a
+    # second full-size copy (13 MB for a 24 MP photo at 3/8) until the end.
+    del image
     picture.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
     source = SourceInfo(source_format, *display_size, frames=frames)
 
@@ -126,7 +130,7 @@ def process_image(
     framing = Framing(focus)
     for spec in specs:
         with stage("Resizing the image"):
-            made = _resize(picture, spec, resized, extent, framing)
+            made = _resize(picture, spec, resized, extent, framing, orientation)
         # Two boxes that give the same pixel size give the same picture (a crop
         # to that size is the whole frame), unless one is a plain centre crop.
         same = [p for other, p in resized.items() if p.size == made.size and other.centred == spec.centred]
@@ -152,13 +156,13 @@ def process_image(
         if target is picture:
             unresized += stills
         elif stills:  # a picture already being saved on a thread is copied (its save options)
-            jobs.append(_submit(_encode_picture, target.copy() if id(target) in submitted else target,
+            jobs.append(_submit(_encode_picture, [target.copy() if id(target) in submitted else target],
                                 stills, to_srgb))
             submitted.add(id(target))
     if unresized:
-        jobs.append(_submit(_encode_picture, picture, unresized, to_srgb))
+        jobs.append(_submit(_encode_picture, [picture], unresized, to_srgb))
     with stage("Making the placeholder"):
-        placeholder = make_placeholder(_to_srgb(resized[specs[-1]], to_srgb)) if specs else None
+        placeholder = make_placeholder(resized[specs[-1]], to_srgb) if specs else None
     del picture, resized  # the full-size pixels can go while encoders finish
     if moving:
         jobs += _animate(data, source, orientation, max_pixels, moving, framing)
@@ -179,11 +183,17 @@ def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
 
 
 def _encode_picture(
-    picture: Image.Image,
+    holder: list[Image.Image],
     wanted: list[tuple[int, RenditionSpec, str]],
     to_srgb: ImageCms.ImageCmsTransform | None,
 ) -> list[tuple[int, EncodedRendition]]:
-    """Each (output index, spec, concrete format) of one picture, in turn."""
+    """Each (output index, spec, concrete format) of one picture, in turn.
+
+    The picture comes in a one-item list, taken out here: an executor holds a
+    call's arguments until it returns, which would keep the picture before its
+    sRGB conversion (11 MB at 2048 px) alive through the slow WebP encode.
+    """
+    picture = holder.pop()
     with stage("Converting the colours to sRGB"):
         picture = _to_srgb(picture, to_srgb)
     encoded = []
@@ -353,17 +363,20 @@ def _resize(
     made: dict[RenditionSpec, Image.Image],
     extent: tuple[float, float] | None = None,
     framing: Framing | None = None,
+    orientation: int = 1,
 ) -> Image.Image:
     """Fit or cover-crop `image` into the spec's box, never upscaling; a cover
     crop is placed by `framing` (centred without one, or for `cover:center`).
 
-    `extent` is the source's exact size in `image`'s pixels when a DCT-scaled
-    decode rounded it up (see _draft). Resamples from the smallest
-    already-made full-frame rendition that still has twice the pixels needed,
-    which costs far less than starting from the full image each time and
-    looks the same.
+    `image` is as stored, with its EXIF `orientation` still to apply; `made`
+    renditions and the result are upright. `extent` is the source's exact
+    upright size in `image`'s pixels when a DCT-scaled decode rounded it up
+    (see _draft). Resamples from the smallest already-made full-frame
+    rendition that still has twice the pixels needed, which costs far less
+    than starting from the full image each time and looks the same.
     """
-    width, height = extent or image.size
+    turned = orientation in (5, 6, 7, 8)  # stored width is the upright height
+    width, height = extent or (image.size[::-1] if turned else image.size)
     scale = _scale(spec, width, height)
     if spec.mode == COVER:
         if scale > 1:  # too small to fill the box: crop to its aspect, no resampling
@@ -378,25 +391,40 @@ def _resize(
     centre = CENTRE
     if spec.mode == COVER and framing and not spec.centred and (crop_w < width or crop_h < height):
         fits = [other for other_spec, other in made.items() if other_spec.mode != COVER]
-        centre = framing.centre((width, height), (crop_w, crop_h), min(fits or [image], key=lambda p: p.width))
+        smallest = min(fits, key=lambda p: p.width) if fits else _preview(image, orientation)
+        centre = framing.centre((width, height), (crop_w, crop_h), smallest)
     box = place_crop((width, height), (crop_w, crop_h), centre)
-    if size == image.size and box == (0, 0, width, height):
-        return image
+    if size == (image.size[::-1] if turned else image.size) and box == (0, 0, width, height):
+        return upright(image, orientation)
 
-    base = image
+    base, base_width = image, (image.height if turned else image.width)
     for other_spec, other in made.items():
         ratio_x, ratio_y = other.width / width, other.height / height
         if (
             other_spec.mode != COVER
             and crop_w * ratio_x >= 2 * size[0]
             and crop_h * ratio_y >= 2 * size[1]
-            and other.width < base.width
+            and other.width < base_width
         ):
-            base = other
-    # `box` is in `image`'s pixels; a made rendition covers exactly (width, height).
-    ratio_x, ratio_y = (1.0, 1.0) if base is image else (base.width / width, base.height / height)
-    scaled_box = (box[0] * ratio_x, box[1] * ratio_y, box[2] * ratio_x, box[3] * ratio_y)
+            base, base_width = other, other.width
     # reducing_gap: a box-filter reduce() by an integer factor first while the
     # result stays ≥ 2× the target (libvips' shrink, then lanczos3 reduce).
     # It only engages for large non-JPEG sources; JPEGs shrank in draft().
+    if base is image:  # `box` is in upright pixels of `image`: cut the stored picture, then turn
+        stored = stored_box(box, (height, width) if turned else (width, height), orientation)
+        made_size = size[::-1] if turned else size
+        resized = image.resize(made_size, Image.Resampling.LANCZOS, box=stored, reducing_gap=2.0)
+        return upright(resized, orientation)
+    # A made rendition covers exactly (width, height).
+    ratio_x, ratio_y = base.width / width, base.height / height
+    scaled_box = (box[0] * ratio_x, box[1] * ratio_y, box[2] * ratio_x, box[3] * ratio_y)
     return base.resize(size, Image.Resampling.LANCZOS, box=scaled_box, reducing_gap=2.0)
+
+
+def _preview(image: Image.Image, orientation: int) -> Image.Image:
+    """An upright copy of at most SALIENCY_EDGE pixels a side, for a cover crop's
+    interest map when no smaller rendition exists yet (as crop.measure_interest shrinks)."""
+    scale = min(1.0, SALIENCY_EDGE / max(image.size))
+    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                         Image.Resampling.BOX)
+    return upright(small, orientation)

@@ -9,7 +9,7 @@ import math
 from operator import mul
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageCms
 
 from chalicelib.encoding import flatten_on_white
 
@@ -24,10 +24,14 @@ class Placeholder:
     dominant_color: str  # "#rrggbb"
 
 
-def make_placeholder(image: Image.Image) -> Placeholder:
-    """`image` is any L, RGB or RGBA picture; transparency is shown on white."""
+def make_placeholder(image: Image.Image, to_srgb: ImageCms.ImageCmsTransform | None = None) -> Placeholder:
+    """`image` is any L, RGB or RGBA picture (or CMYK with `to_srgb`); transparency is
+    shown on white. `to_srgb`, the picture's ICC transform, is applied to the ≤ 32 px
+    copy: the same colours as converting the whole rendition, for a few hundred pixels."""
     small = image.copy()
     small.thumbnail((_SIDE, _SIDE), Image.Resampling.BOX)
+    if to_srgb is not None:
+        small = to_srgb.apply(small)
     small = flatten_on_white(small).convert("RGB")
     cx, cy = _COMPONENTS if small.width >= small.height else _COMPONENTS[::-1]
     return Placeholder(blurhash(small, cx, cy), _dominant_color(small))

@@ -74,3 +74,15 @@ def test_avif_output_without_avif_support_fails_at_cold_start(monkeypatch):
     with pytest.raises(ConfigError, match="OUTPUT_FORMATS"):
         load_settings({**BASE, "OUTPUT_FORMATS": "jpeg,avif"})
     assert load_settings({**BASE, "OUTPUT_FORMATS": "jpeg,webp"}).output_formats == ("jpeg", "webp")
+
+
+@pytest.mark.parametrize("value", ["https://d1.cloudfront.net", "d1.cloudfront.net/", "cdn", "a..b.net",
+                                   "d1.cloudfront.net:443", "-a.example.net", "ünï.example"])
+def test_cdn_domain_must_be_a_bare_host_name(value):
+    with pytest.raises(ConfigError, match="CDN_DOMAIN"):
+        load_settings({**BASE, "CDN_DOMAIN": value})
+
+
+def test_cdn_domain_is_optional_and_case_insensitive():
+    assert load_settings(BASE).cdn_domain == ""
+    assert load_settings({**BASE, "CDN_DOMAIN": " D111.CloudFront.net "}).cdn_domain == "d111.cloudfront.net"
