@@ -33,6 +33,7 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from chalicelib.notify import EventPublisher, Notifier, StageSecret, WebhookSender
 from chalicelib.observability import observe_invocation
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
@@ -75,8 +76,21 @@ def get_status_store() -> DynamoStatusStore:
 
 
 @functools.cache
+def get_notifier() -> Notifier:
+    """Events on EVENT_BUS_NAME (none when empty) and webhooks signed with the stage secret,
+    read from Secrets Manager on the first delivery and kept for the cold start."""
+    settings = get_settings()
+    publisher = None
+    if settings.event_bus_name:
+        publisher = EventPublisher(boto3.client("events", region_name=settings.region), settings.event_bus_name)
+    secret = StageSecret(lambda: boto3.client("secretsmanager", region_name=settings.region),
+                         settings.webhook_secret_arn)
+    return Notifier(get_status_store(), publisher, WebhookSender(secret, settings.unsafe_local_webhooks))
+
+
+@functools.cache
 def get_pipeline() -> ImagePipeline:
-    return ImagePipeline(get_settings(), get_storage(), get_status_store())
+    return ImagePipeline(get_settings(), get_storage(), get_status_store(), notifier=get_notifier())
 
 
 _STATUS_OF = [
@@ -259,7 +273,7 @@ else:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep_stuck_images(event) -> None:
-    """Finish uploads whose event was lost; fail those that never arrived."""
+    """Finish uploads whose event was lost; fail those that never arrived; send due notifications."""
     with observe_invocation():
         outcomes = sweep(get_pipeline(), time.time())
     app.log.info("sweeper resolved %d records", len(outcomes))

@@ -7,6 +7,7 @@ import time
 
 from chalicelib.config import Settings, whole_number
 from chalicelib.errors import ImageNotFoundError, InvalidRequestError
+from chalicelib.notify import check_callback_url
 from chalicelib.renditions import CONTENT_TYPES
 from chalicelib.status import DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
 from chalicelib.storage import S3Storage
@@ -54,6 +55,10 @@ def create_upload(
     owner: str | None = None,
 ) -> dict:
     """Issue a presigned POST for one image and record it as PENDING."""
+    callback_url = None
+    if isinstance(body, dict) and "callback_url" in body:  # given, it must be a URL: null is none
+        callback_url = check_callback_url(body["callback_url"], settings.unsafe_local_webhooks)
+        body = {k: v for k, v in body.items() if k != "callback_url"}
     filename, content_type, size = validate_upload_request(body, settings.max_upload_bytes)
     image_id = new_image_id()
     key = upload_key(image_id, filename)
@@ -64,7 +69,8 @@ def create_upload(
     )
     expires = now + settings.upload_url_ttl
     store.create_pending(
-        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner
+        image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner,
+        callback_url,
     )
     return {
         "image_id": image_id,

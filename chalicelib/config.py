@@ -34,6 +34,9 @@ class Settings:
     lease_seconds: int = 90
     max_attempts: int = 3
     region: str = "us-east-1"
+    event_bus_name: str = ""  # empty: no EventBridge events
+    webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
+    unsafe_local_webhooks: bool = False
 
 
 def whole_number(text: str) -> int | None:
@@ -60,6 +63,13 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower() or "false"
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name}={value!r} must be true or false")
+    return value == "true"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the environment; raises ConfigError naming the variable at fault."""
     env = os.environ if env is None else env
@@ -83,6 +93,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lease_seconds=_int(env, "PROCESSING_LEASE_SECONDS", 90, 1, 3600),
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 100),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        event_bus_name=env.get("EVENT_BUS_NAME", "").strip(),
+        webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
+        # UNSAFE outside one's own machine: plain-http callbacks and receivers on
+        # loopback. Only the `local` stage sets it; unset, every target must be https and public.
+        unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
     )
 
 

@@ -22,6 +22,7 @@ from chalicelib.errors import (
     SourceChangedError,
 )
 from chalicelib.imaging import process_image
+from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec, output_key
@@ -82,12 +83,22 @@ class ImagePipeline:
         storage: S3Storage,
         store: DynamoStatusStore,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.store = store
         self.clock = clock
+        self.notifier = notifier
         self.outputs = rendition_outputs(settings)
+
+    def notify_final(self, image_id: str) -> None:
+        """The one call after a final write (COMPLETE or FAILED): its event and webhook.
+        Never raises; whatever fails stays due for the sweeper."""
+        if self.notifier is not None:
+            said = self.notifier.deliver(image_id, self.clock())
+            if said:
+                log.info("image %s notified: %s", image_id, said)
 
     def handle_event(self, event: dict) -> list[Outcome]:
         """Process every record; the first transient error propagates after the rest ran."""
@@ -154,7 +165,8 @@ class ImagePipeline:
     def _fail(self, claim: Claim, key: str, code: str, message: str) -> None:
         """PROCESSING → FAILED, with its log line and failure metric; the source is
         tagged for its lifecycle rule, and a tagging fault changes nothing but the log."""
-        self.store.fail(claim, code, message, iso_now(self.clock()))
+        if self.store.fail(claim, code, message, iso_now(self.clock())):
+            self.notify_final(claim.image_id)
         log.info("image %s failed: %s %s", claim.image_id, code, message)
         record_failed(code)
         try:
@@ -223,4 +235,5 @@ class ImagePipeline:
             log.warning("lease on %s was taken over; its new holder records the result", claim.image_id)
             return Outcome(info.key, claim.image_id, "lost_lease")
         record_processed(info.size, renditions, time.perf_counter() - started)
+        self.notify_final(claim.image_id)
         return Outcome(info.key, claim.image_id, COMPLETE)

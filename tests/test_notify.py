@@ -2,8 +2,6 @@
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -20,6 +18,7 @@ from chalicelib.notify import (
     sign,
     verify,
 )
+from tests.receiver import Receiver
 
 SECRET = b"s3cret-for-tests"
 RECORD = {
@@ -80,42 +79,6 @@ def test_public_names_resolve_and_local_allows_only_loopback(monkeypatch):
         resolve_target("intranet", 80, allow_local=True)
 
 
-class Receiver:
-    """An HTTP receiver on 127.0.0.1 that records what it got and answers `status`."""
-
-    def __init__(self, status: int = 204) -> None:
-        received, self.status = [], status
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((self.path, dict(self.headers), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/imgpipe?tenant=7"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
 def test_a_delivery_is_signed_and_verifiable_by_the_receiver():
     sender = WebhookSender(SECRET, allow_local=True, clock=lambda: 1700000000)
     with Receiver() as receiver:
@@ -130,7 +93,7 @@ def test_a_delivery_is_signed_and_verifiable_by_the_receiver():
 
 
 def test_a_receiver_error_is_an_attempt_to_retry_and_a_private_target_is_final():
-    with Receiver(status=503) as receiver:
+    with Receiver(503) as receiver:
         failed = WebhookSender(SECRET, allow_local=True).send(receiver.url, RECORD, "t")
         refused = WebhookSender(SECRET, allow_local=False).send(receiver.url, RECORD, "t")
     assert (failed.status, failed.delivered, failed.retry) == (503, False, True)
