@@ -83,8 +83,9 @@ def get_notifier() -> Notifier:
     publisher = None
     if settings.event_bus_name:
         publisher = EventPublisher(boto3.client("events", region_name=settings.region), settings.event_bus_name)
-    secret = StageSecret(lambda: boto3.client("secretsmanager", region_name=settings.region),
-                         settings.webhook_secret_arn)
+    # The client now (clients are made before threads race, see localstack.py), the secret on first use.
+    secrets = boto3.client("secretsmanager", region_name=settings.region) if settings.webhook_secret_arn else None
+    secret = StageSecret(secrets, settings.webhook_secret_arn)
     return Notifier(get_status_store(), publisher, WebhookSender(secret, settings.unsafe_local_webhooks))
 
 

@@ -188,15 +188,15 @@ class StageSecret:
     """The webhook signing secret (Secrets Manager SecretString), read on first use and kept
     for the life of the process: one GetSecretValue per cold start, not one per delivery."""
 
-    def __init__(self, make_client: Callable[[], Any], arn: str) -> None:
-        self._make_client, self._arn = make_client, arn
+    def __init__(self, secrets_client: Any, arn: str) -> None:
+        self._secrets, self._arn = secrets_client, arn  # an ARN, or the secret's name
         self._value: bytes | None = None
 
     def __call__(self) -> bytes:
         if not self._arn:
             raise WebhookRefusedError("this stage has no webhook secret (WEBHOOK_SECRET_ARN)")
         if self._value is None:  # a failed read is not kept: the next delivery tries again
-            self._value = self._make_client().get_secret_value(SecretId=self._arn)["SecretString"].encode()
+            self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
         return self._value
 
 
