@@ -6,7 +6,7 @@ queue is peeked, not drained, so each run shows every event still on it.
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from imgpipe.state import peek_messages
@@ -33,8 +33,7 @@ def _sent_at(message: dict) -> int:
     return int(message.get("Attributes", {}).get("SentTimestamp", 0))
 
 
-def watch(sqs: Any, queue_url: str, follow: bool, poll_seconds: float = 1.0,
-          keep_going: Callable[[], bool] = lambda: True) -> Iterator[str]:
+def watch(sqs: Any, queue_url: str, follow: bool, poll_seconds: float = 1.0) -> Iterator[str]:
     """Lines for the events on the queue, oldest first; with `follow`, then each new one."""
     seen: set[str] = set()
     while True:
@@ -42,6 +41,6 @@ def watch(sqs: Any, queue_url: str, follow: bool, poll_seconds: float = 1.0,
         for message in sorted(fresh, key=_sent_at):
             seen.add(message["MessageId"])
             yield describe(message["Body"])
-        if not follow or not keep_going():
+        if not follow:
             return
         time.sleep(poll_seconds)

@@ -2,13 +2,19 @@
 
 import json
 import socket
+from pathlib import Path
 
 import boto3
+import jsonschema_rs
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib import notify
 from chalicelib.errors import InvalidRequestError
 from chalicelib.notify import (
+    CALLBACK_URL_PATTERN,
     EventPublisher,
     WebhookRefusedError,
     WebhookSender,
@@ -132,3 +138,25 @@ def test_final_states_become_eventbridge_events(aws):
     [event] = [json.loads(m["Body"]) for m in messages]
     assert (event["source"], event["detail-type"]) == ("imgpipe", "Image Failed")
     assert event["detail"]["image_id"] == "bad" and event["detail"]["error"]["code"] == "corrupt_image"
+
+
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml").read_text())
+CALLBACK_SCHEMA = SPEC["paths"]["/uploads"]["post"]["requestBody"]["content"]["application/json"][
+    "schema"]["properties"]["callback_url"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(url=st.text(max_size=40) | st.from_regex(CALLBACK_URL_PATTERN) | st.sampled_from([
+    "https://a.example/\n", "https://a.example:65535/x?y=1", "https://a.example:65536/", "https://a_b.example/",
+    "https://-a.example/", "https://a.example./", "https://xn--d1acufc.xn--p1ai/", "https://[::1]/"]))
+def test_the_openapi_callback_url_schema_is_exactly_what_is_accepted(url):
+    """docs/openapi.yaml's callback_url as jsonschema_rs (ECMA regexes, schemathesis' judge) reads
+    it, with plain http as the local stack (where schemathesis runs) allows it."""
+    by_ecma = jsonschema_rs.validator_for(CALLBACK_SCHEMA).is_valid(url)
+    try:
+        check_callback_url(url, allow_local=True)
+        accepted = True
+    except InvalidRequestError:
+        accepted = False
+    assert accepted == by_ecma
+    assert CALLBACK_SCHEMA["pattern"] == CALLBACK_URL_PATTERN

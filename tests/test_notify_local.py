@@ -99,3 +99,35 @@ def test_a_receiver_that_answers_500_then_200_is_retried_by_the_sweeper(stack):
             ExpressionAttributeValues={":then": {"S": "2000-01-01T00:00:00.000Z"}})
         hook = wait_for(lambda: (hook := webhook_of(stack, image_id))["state"] == "delivered" and hook)
     assert [a["status"] for a in hook["attempts"]] == [500, 200] and len(receiver.received) == 2
+
+
+def test_events_follow_shows_a_new_event_and_stops_on_ctrl_c(stack):
+    import queue
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from imgpipe.stackprocess import ROOT
+    from tests.stack import cli_env
+
+    follower = subprocess.Popen([sys.executable, "-m", "imgpipe", "events", "--follow", "--aws-port",
+                                 str(stack.aws_port)], cwd=ROOT, env=cli_env(COLUMNS="200"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout], daemon=True)
+    reader.start()
+    try:
+        image_id = post_file(stack, "followed.jpg", images.jpeg(64, 48), "image/jpeg")
+        assert stack.wait_final(image_id)["status"] == "COMPLETE"
+        while image_id not in (line := lines.get(timeout=60)):  # what the follower prints, as it prints it
+            pass
+        assert "Image Completed" in line
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(30) == 0
+        assert "Traceback" not in follower.stderr.read()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        reader.join(10)
