@@ -82,10 +82,11 @@ def get_notifier() -> Notifier:
     settings = get_settings()
     publisher = None
     if settings.event_bus_name:
-        publisher = EventPublisher(boto3.client("events", region_name=settings.region), settings.event_bus_name)
+        events = boto3.client("events", region_name=settings.region)
+        publisher = EventPublisher(events, settings.event_bus_name)
     # The client now (clients are made before threads race, see localstack.py), the secret on first use.
-    secrets = boto3.client("secretsmanager", region_name=settings.region) if settings.webhook_secret_arn else None
-    secret = StageSecret(secrets, settings.webhook_secret_arn)
+    arn = settings.webhook_secret_arn
+    secret = StageSecret(boto3.client("secretsmanager", region_name=settings.region) if arn else None, arn)
     return Notifier(get_status_store(), publisher, WebhookSender(secret, settings.unsafe_local_webhooks))
 
 

@@ -1,9 +1,10 @@
 """Telling other systems that an image reached its final state.
 
-Two channels, both called once by the pipeline after COMPLETE or FAILED:
-an EventBridge event (for AWS-side consumers, through rules) and the
-uploader's webhook (for anything on the internet). Neither may change the
-image's result: a failure to notify is logged and recorded, never raised.
+Two channels, sent by the Notifier once per outcome, right after COMPLETE or
+FAILED is written: an EventBridge event (for AWS-side consumers, through
+rules) and the uploader's webhook (for anything on the internet). Neither may
+change the image's result: a failure to notify is logged and recorded, never
+raised, and retried by the sweeper (the status store keeps what is due).
 
 A webhook target is an address an anonymous caller chose, so it is checked
 when it is sent to, not only when it was given: every address the name

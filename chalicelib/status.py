@@ -164,7 +164,8 @@ class DynamoStatusStore:
         self._table.put_item(
             Item={
                 **({"owner": owner} if owner else {}),
-                **({"webhook": {"url": callback_url, "state": "pending", "attempts": []}} if callback_url else {}),
+                **({"webhook": {"url": callback_url, "state": "pending", "attempts": []}}
+                   if callback_url else {}),
                 "image_id": image_id,
                 "status": PENDING,
                 "kind": _KIND,
@@ -416,7 +417,9 @@ class DynamoStatusStore:
         )
         return [item["image_id"] for item in page.get("Items", [])]
 
-    def lease_notification(self, image_id: str, now: float, lease_seconds: int, events: bool) -> Delivery | None:
+    def lease_notification(
+        self, image_id: str, now: float, lease_seconds: int, events: bool
+    ) -> Delivery | None:
         """The right to send what `image_id` owes, until now + lease_seconds.
 
         A final state not notified yet starts afresh: its event (with `events`) and its

@@ -19,12 +19,14 @@ def describe(body: str) -> str:
         detail = event["detail"]
         source = detail.get("source", {})
         if detail.get("status") == "COMPLETE":
-            size = f"{source['width']}×{source['height']} {source.get('format', '')}".strip() if "width" in source else ""
-            outcome = f"{len(detail.get('renditions', []))} renditions" + (f" of a {size} image" if size else "")
+            outcome = f"{len(detail.get('renditions', []))} renditions"
+            if "width" in source:
+                outcome += f" of a {source['width']}×{source['height']} {source.get('format', '')}".rstrip() + " image"
         else:
             error = detail.get("error") or {}
             outcome = f"{error.get('code', 'unknown')}: {error.get('message', '')}".rstrip(": ")
-        return f"{event['time']}  {event['detail-type']:<15}  {detail['image_id']}  {source.get('key', '')}  {outcome}"
+        what = f"{event['detail-type']:<15}  {detail['image_id']}  {source.get('key', '')}"
+        return f"{event['time']}  {what}  {outcome}"
     except (ValueError, KeyError, TypeError, AttributeError):
         return f"(not an imgpipe event) {body[:120]}"
 

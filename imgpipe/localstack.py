@@ -131,16 +131,18 @@ def provision_notifications(env: dict[str, str], sqs: Any, events: Any, secretsm
         bus = env["EVENT_BUS_NAME"]
         queue_url = sqs.create_queue(QueueName=events_queue_name(env))["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = f"{bus}-all-images"
         events.create_event_bus(Name=bus)
-        events.put_rule(Name=f"{bus}-all-images", EventBusName=bus, EventPattern=json.dumps({"source": ["imgpipe"]}))
-        events.put_targets(Rule=f"{bus}-all-images", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["imgpipe"]}))
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
     if env.get("WEBHOOK_SECRET_ARN"):
         path = state_dir / "webhook-secret"
         if not path.exists():
             state_dir.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(32), "utf-8")
-        secretsmanager.create_secret(Name=env["WEBHOOK_SECRET_ARN"], SecretString=path.read_text("utf-8").strip())
+        value = path.read_text("utf-8").strip()
+        secretsmanager.create_secret(Name=env["WEBHOOK_SECRET_ARN"], SecretString=value)
     return queue_url
 
 

@@ -35,7 +35,8 @@ class Events:
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         self.client.create_event_bus(Name=name)
-        self.client.put_rule(Name="all-images", EventBusName=name, EventPattern=json.dumps({"source": ["imgpipe"]}))
+        pattern = json.dumps({"source": ["imgpipe"]})
+        self.client.put_rule(Name="all-images", EventBusName=name, EventPattern=pattern)
         self.client.put_targets(Rule="all-images", EventBusName=name, Targets=[{"Id": "q", "Arn": arn}])
 
     def received(self) -> list[dict]:
@@ -103,7 +104,8 @@ def test_a_final_state_sends_one_signed_webhook_and_one_event(client, aws, event
     [event] = events.received()
     assert (event["source"], event["detail-type"]) == ("imgpipe", "Image Completed")
     assert event["detail"]["image_id"] == image_id and "webhook" not in event["detail"]
-    assert {r["key"] for r in event["detail"]["renditions"]} == {r["key"] for r in record(image_id)["renditions"]}
+    keys = {r["key"] for r in record(image_id)["renditions"]}
+    assert {r["key"] for r in event["detail"]["renditions"]} == keys
     assert due(T0 + GIVE_UP_AFTER_SECONDS * 2) == []  # nothing left for the sweeper
 
 
@@ -254,7 +256,8 @@ def test_the_secret_is_read_once_per_cold_start(client, aws, events):
     assert len(receiver.received) == 2 and len(calls) == 1
 
 
-@pytest.mark.parametrize("url", ["http://hooks.example.com/x", "https://127.0.0.1:99999/", "ftp://x/", None, 7])
+@pytest.mark.parametrize("url", ["http://hooks.example.com/x", "https://127.0.0.1:99999/", "ftp://x/",
+                                 "https://a@hooks.example.com/", None, 7])
 def test_post_uploads_refuses_a_bad_callback_url(client, aws, url):
     body = {"filename": "a.jpg", "content_type": "image/jpeg", "callback_url": url}
     response = client.http.post("/uploads", headers=JSON, body=json.dumps(body))
@@ -263,7 +266,8 @@ def test_post_uploads_refuses_a_bad_callback_url(client, aws, url):
 
 
 def test_plain_http_and_loopback_only_with_the_local_switch(client, aws, monkeypatch):
-    body = json.dumps({"filename": "a.jpg", "content_type": "image/jpeg", "callback_url": "http://127.0.0.1:9/h"})
+    body = json.dumps({"filename": "a.jpg", "content_type": "image/jpeg",
+                       "callback_url": "http://127.0.0.1:9/h"})
     assert client.http.post("/uploads", headers=JSON, body=body).status_code == 400
     monkeypatch.setenv("UNSAFE_LOCAL_WEBHOOKS", "true")
     reset_app_clients()

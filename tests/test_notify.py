@@ -147,8 +147,9 @@ CALLBACK_SCHEMA = SPEC["paths"]["/uploads"]["post"]["requestBody"]["content"]["a
 
 @settings(max_examples=150, deadline=None)
 @given(url=st.text(max_size=40) | st.from_regex(CALLBACK_URL_PATTERN) | st.sampled_from([
-    "https://a.example/\n", "https://a.example:65535/x?y=1", "https://a.example:65536/", "https://a_b.example/",
-    "https://-a.example/", "https://a.example./", "https://xn--d1acufc.xn--p1ai/", "https://[::1]/"]))
+    "https://a.example/\n", "https://a.example:65535/x?y=1", "https://a.example:65536/",
+    "https://a_b.example/", "https://-a.example/", "https://a.example./", "https://xn--d1acufc.xn--p1ai/",
+    "https://[::1]/"]))
 def test_the_openapi_callback_url_schema_is_exactly_what_is_accepted(url):
     """docs/openapi.yaml's callback_url as jsonschema_rs (ECMA regexes, schemathesis' judge) reads
     it, with plain http as the local stack (where schemathesis runs) allows it."""
