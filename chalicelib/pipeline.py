@@ -165,14 +165,15 @@ class ImagePipeline:
     def _fail(self, claim: Claim, key: str, code: str, message: str) -> None:
         """PROCESSING → FAILED, with its log line and failure metric; the source is
         tagged for its lifecycle rule, and a tagging fault changes nothing but the log."""
-        if self.store.fail(claim, code, message, iso_now(self.clock())):
-            self.notify_final(claim.image_id)
+        failed = self.store.fail(claim, code, message, iso_now(self.clock()))
         log.info("image %s failed: %s %s", claim.image_id, code, message)
         record_failed(code)
         try:
             self.storage.tag_failed_source(key)
         except Exception:
             log.exception("could not tag the failed source %s for expiry", key)
+        if failed:
+            self.notify_final(claim.image_id)
 
     def forget_object(self, key: str) -> Outcome:
         """The source was deleted: remove its renditions and its record.
