@@ -36,6 +36,7 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
 )
 from chalicelib.invoke import ResizeInvoker
+from chalicelib.notify import EventPublisher, Notifier, StageSecret, WebhookSender
 from chalicelib.observability import observe_invocation
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.status import DynamoStatusStore
@@ -84,8 +85,23 @@ def get_invoker() -> ResizeInvoker:
 
 
 @functools.cache
+def get_notifier() -> Notifier:
+    """Events on EVENT_BUS_NAME (none when empty) and webhooks signed with the stage secret,
+    read from Secrets Manager on the first delivery and kept for the cold start."""
+    settings = get_settings()
+    publisher = None
+    if settings.event_bus_name:
+        events = boto3.client("events", region_name=settings.region)
+        publisher = EventPublisher(events, settings.event_bus_name)
+    # The client now (clients are made before threads race, see localstack.py), the secret on first use.
+    arn = settings.webhook_secret_arn
+    secret = StageSecret(boto3.client("secretsmanager", region_name=settings.region) if arn else None, arn)
+    return Notifier(get_status_store(), publisher, WebhookSender(secret, settings.unsafe_local_webhooks))
+
+
+@functools.cache
 def get_pipeline() -> ImagePipeline:
-    return ImagePipeline(get_settings(), get_storage(), get_status_store())
+    return ImagePipeline(get_settings(), get_storage(), get_status_store(), notifier=get_notifier())
 
 
 _STATUS_OF = [
@@ -277,7 +293,7 @@ else:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep_stuck_images(event) -> None:
-    """Finish uploads whose event was lost; fail those that never arrived."""
+    """Finish uploads whose event was lost; fail those that never arrived; send due notifications."""
     with observe_invocation():
         outcomes = sweep(get_pipeline(), time.time())
     app.log.info("sweeper resolved %d records", len(outcomes))

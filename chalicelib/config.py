@@ -38,6 +38,9 @@ class Settings:
     resize_function: str = ""
     # CloudFront domain in front of the output bucket; empty = presigned GET URLs (urls.py).
     cdn_domain: str = ""
+    event_bus_name: str = ""  # empty: no EventBridge events
+    webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
+    unsafe_local_webhooks: bool = False
 
 
 def whole_number(text: str) -> int | None:
@@ -73,6 +76,11 @@ def _cdn_domain(env: Mapping[str, str]) -> str:
     if value and not _HOST.fullmatch(value):
         raise ConfigError(f"CDN_DOMAIN={value!r} must be a host name like d111111abcdef8.cloudfront.net")
     return value
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower() or "false"
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name}={value!r} must be true or false")
+    return value == "true"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +108,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         resize_function=env.get("RESIZE_FUNCTION", "").strip(),
         cdn_domain=_cdn_domain(env),
+        event_bus_name=env.get("EVENT_BUS_NAME", "").strip(),
+        webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
+        # UNSAFE outside one's own machine: plain-http callbacks and receivers on
+        # loopback. Only the `local` stage sets it; unset, every target must be https and public.
+        unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
     )
 
 

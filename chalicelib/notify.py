@@ -1,9 +1,10 @@
 """Telling other systems that an image reached its final state.
 
-Two channels, both called once by the pipeline after COMPLETE or FAILED:
-an EventBridge event (for AWS-side consumers, through rules) and the
-uploader's webhook (for anything on the internet). Neither may change the
-image's result: a failure to notify is logged and recorded, never raised.
+Two channels, sent by the Notifier once per outcome, right after COMPLETE or
+FAILED is written: an EventBridge event (for AWS-side consumers, through
+rules) and the uploader's webhook (for anything on the internet). Neither may
+change the image's result: a failure to notify is logged and recorded, never
+raised, and retried by the sweeper (the status store keeps what is due).
 
 A webhook target is an address an anonymous caller chose, so it is checked
 when it is sent to, not only when it was given: every address the name
@@ -16,14 +17,21 @@ import hmac
 import http.client
 import ipaddress
 import json
+import logging
+import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.errors import InvalidRequestError
+from chalicelib.status import Delivery, DynamoStatusStore, iso_now
+
+log = logging.getLogger(__name__)
 
 EVENT_SOURCE = "imgpipe"
 DETAIL_TYPES = {"COMPLETE": "Image Completed", "FAILED": "Image Failed"}
@@ -35,6 +43,16 @@ SEND_TIMEOUT_SECONDS = 5
 # Exponential backoff between webhook attempts, and when to give up.
 FIRST_RETRY_SECONDS = 60
 GIVE_UP_AFTER_SECONDS = 24 * 3600
+# How long one invocation may take to send before the sweeper may try instead.
+LEASE_SECONDS = 60
+# Statuses worth another try: the receiver may be back later. Any other non-2xx is final.
+RETRY_STATUSES = (408, 429)
+# What a callback URL may look like, exactly (docs/openapi.yaml has the same pattern, with
+# https? for the local stage): a host name or IPv4 address, an optional port 1-65535, then a
+# path and query of printable ASCII, no user name, password or #fragment.
+_HOST = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+CALLBACK_URL_PATTERN = rf"^https?://{_HOST}(:{_PORT})?([/?][\x21\x22\x24-\x7e]*)?$"
 
 
 class WebhookRefusedError(Exception):
@@ -92,21 +110,18 @@ def check_callback_url(url: object, allow_local: bool) -> str:
     """The `callback_url` of POST /uploads, or InvalidRequestError saying why not.
 
     Only the form is checked here; the address is checked again at send time,
-    when it is resolved. `allow_local` (the `local` stage only) allows plain
-    http and loopback receivers.
+    when it is resolved. `allow_local` (UNSAFE_LOCAL_WEBHOOKS, the `local` stage
+    only) allows plain http and loopback receivers.
     """
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_LENGTH:
         raise InvalidRequestError(f"callback_url must be a URL of at most {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises for a port that is not a number)
-    except ValueError:
-        raise InvalidRequestError("callback_url is not a valid URL") from None
-    schemes = ("https", "http") if allow_local else ("https",)
-    if parts.scheme not in schemes:
+    if not (url.startswith("https://") or (allow_local and url.startswith("http://"))):
         raise InvalidRequestError("callback_url must be an https:// URL")
-    if not parts.hostname or parts.username or parts.password or parts.fragment:
-        raise InvalidRequestError("callback_url needs a host name, and no user name, password or #fragment")
+    if not re.fullmatch(CALLBACK_URL_PATTERN, url):
+        raise InvalidRequestError(
+            "callback_url needs a host name (letters, digits, dots and dashes) and at most a port,"
+            " a path and a query: no user name, password, spaces or #fragment"
+        )
     return url
 
 
@@ -165,15 +180,37 @@ class Attempt:
     def delivered(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
-    def as_dict(self) -> dict:
-        return {"at": self.at, "status": self.status, **({"error": self.error} if self.error else {})}
+    def as_dict(self, retry_at: str | None) -> dict:
+        """As kept in the record: `retry` is when the next attempt is due, None when none follows."""
+        return {"at": self.at, "status": self.status, "error": self.error, "retry": retry_at}
+
+
+class StageSecret:
+    """The webhook signing secret (Secrets Manager SecretString), read on first use and kept
+    for the life of the process: one GetSecretValue per cold start, not one per delivery."""
+
+    def __init__(self, secrets_client: Any, arn: str) -> None:
+        self._secrets, self._arn = secrets_client, arn  # an ARN, or the secret's name
+        self._value: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if not self._arn:
+            raise WebhookRefusedError("this stage has no webhook secret (WEBHOOK_SECRET_ARN)")
+        if self._value is None:  # a failed read is not kept: the next delivery tries again
+            self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
+        return self._value
+
+
+def retryable(status: int) -> bool:
+    """5xx, 408 and 429 may pass later; another 4xx or a redirect (not followed) will not."""
+    return status >= 500 or status in RETRY_STATUSES
 
 
 class WebhookSender:
     """POSTs a final record to its callback URL, signed with the stage secret."""
 
-    def __init__(self, secret: bytes, allow_local: bool, clock=time.time) -> None:
-        self._secret = secret
+    def __init__(self, secret: bytes | Callable[[], bytes], allow_local: bool, clock=time.time) -> None:
+        self._secret = secret if callable(secret) else (lambda: secret)
         self.allow_local = allow_local
         self.clock = clock
 
@@ -181,15 +218,15 @@ class WebhookSender:
         """One attempt; never raises: what happened is in the Attempt."""
         body = json.dumps(event_detail(record), separators=(",", ":")).encode()
         timestamp = str(int(self.clock()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "imgpipe-webhook/1",
-            EVENT_HEADER: DETAIL_TYPES[record["status"]],
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
-        }
         parts = urlsplit(url)
         try:
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "imgpipe-webhook/1",
+                EVENT_HEADER: DETAIL_TYPES[record["status"]],
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(self._secret(), timestamp, body),
+            }
             check_callback_url(url, self.allow_local)
             port = parts.port or (443 if parts.scheme == "https" else 80)
             address = resolve_target(parts.hostname, port, self.allow_local)
@@ -205,7 +242,12 @@ class WebhookSender:
             return Attempt(now_iso, None, f"refused: {exc}", retry=False)
         except (OSError, http.client.HTTPException) as exc:
             return Attempt(now_iso, None, f"no response: {type(exc).__name__}")
-        return Attempt(now_iso, status, None if 200 <= status < 300 else "the receiver did not answer 2xx")
+        except Exception:  # the secret could not be read (Secrets Manager): ours, and passing
+            log.exception("webhook secret unavailable")
+            return Attempt(now_iso, None, "not sent: the signing secret could not be read")
+        if 200 <= status < 300:
+            return Attempt(now_iso, status)
+        return Attempt(now_iso, status, f"the receiver answered {status}", retry=retryable(status))
 
 
 def next_attempt_at(first: float, last: float, attempts: int) -> float | None:
@@ -213,3 +255,79 @@ def next_attempt_at(first: float, last: float, attempts: int) -> float | None:
     the last), or None once that would be more than a day after the first."""
     due = last + FIRST_RETRY_SECONDS * 2 ** (attempts - 1)
     return due if due - first <= GIVE_UP_AFTER_SECONDS else None
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+class Notifier:
+    """Sends what a final state owes, its event and its webhook, and records each attempt.
+
+    Called by the pipeline right after a final write and by the sweeper for whatever is
+    due again; the status store's lease makes one of them send at a time. It never
+    raises: a notification can fail, the image's result stands.
+    """
+
+    def __init__(
+        self, store: DynamoStatusStore, publisher: EventPublisher | None, sender: WebhookSender,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store, self._publisher, self._sender, self.clock = store, publisher, sender, clock
+
+    def deliver(self, image_id: str, now: float | None = None) -> str | None:
+        """Send what is due for `image_id`; a few words on what happened, None if nothing was."""
+        try:
+            return self._deliver(image_id, self.clock() if now is None else now)
+        except Exception:  # DynamoDB itself failed: the due mark stays for the sweeper
+            log.exception("notifying for %s failed; the sweeper will try again", image_id)
+            return None
+
+    def _deliver(self, image_id: str, now: float) -> str | None:
+        delivery = self._store.lease_notification(image_id, now, LEASE_SECONDS, self._publisher is not None)
+        if delivery is None:
+            return None
+        event_due, event_next, said = self._publish(delivery, now)
+        webhook, webhook_next = delivery.webhook, None
+        if webhook and webhook.get("state") == "pending":
+            webhook, webhook_next = self._send(delivery, webhook, now)
+            said.append(f"webhook {webhook['state']}")
+        due = min((t for t in (event_next, webhook_next) if t is not None), default=None)
+        if not self._store.save_notification(delivery, webhook, event_due, iso_now(due) if due else None):
+            log.warning("the notification of %s was superseded by a newer final state", image_id)
+        return ", ".join(said) or None
+
+    def _publish(self, delivery: Delivery, now: float) -> tuple[dict | None, float | None, list[str]]:
+        due = delivery.event_due
+        if due is None:
+            return None, None, []
+        if self._publisher is None:
+            log.warning("event of %s dropped: EVENT_BUS_NAME is no longer set", delivery.image_id)
+            return None, None, ["event dropped"]
+        try:
+            self._publisher.publish(delivery.record)
+            return None, None, ["event sent"]
+        except Exception:
+            attempts = int(due["attempts"]) + 1
+            next_at = next_attempt_at(due["since"], now, attempts)
+            if next_at is None:
+                log.exception("gave up on the event of %s after %d attempts", delivery.image_id, attempts)
+                return None, None, ["event given up"]
+            log.exception("the event of %s was not published (attempt %d); next try at %s",
+                          delivery.image_id, attempts, iso_now(next_at))
+            return {"attempts": attempts, "since": due["since"]}, next_at, ["event pending"]
+
+    def _send(self, delivery: Delivery, webhook: dict, now: float) -> tuple[dict, float | None]:
+        attempts = list(webhook.get("attempts", []))
+        attempt = self._sender.send(webhook["url"], delivery.record, iso_now(now))
+        next_at = None
+        if attempt.delivered:
+            state = "delivered"
+        else:
+            first = _epoch(attempts[0]["at"]) if attempts else now
+            next_at = next_attempt_at(first, now, len(attempts) + 1) if attempt.retry else None
+            state = "pending" if next_at else "failed"
+            log.info("webhook of %s: %s; %s", delivery.image_id, attempt.error,
+                     f"next try at {iso_now(next_at)}" if next_at else "no further attempt")
+        attempts.append(attempt.as_dict(iso_now(next_at) if next_at else None))
+        return {**webhook, "state": state, "attempts": attempts}, next_at

@@ -24,6 +24,7 @@ from chalicelib.errors import (
 )
 from chalicelib.crop import Point
 from chalicelib.imaging import EncodedRendition, process_image
+from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
@@ -118,12 +119,22 @@ class ImagePipeline:
         storage: S3Storage,
         store: DynamoStatusStore,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.store = store
         self.clock = clock
+        self.notifier = notifier
         self.outputs = rendition_outputs(settings)
+
+    def notify_final(self, image_id: str) -> None:
+        """The one call after a final write (COMPLETE or FAILED): its event and webhook.
+        Never raises; whatever fails stays due for the sweeper."""
+        if self.notifier is not None:
+            said = self.notifier.deliver(image_id, self.clock())
+            if said:
+                log.info("image %s notified: %s", image_id, said)
 
     def handle_event(self, event: dict) -> list[Outcome]:
         """Process every record; the first transient error propagates after the rest ran."""
@@ -190,7 +201,8 @@ class ImagePipeline:
     def _fail(self, claim: Claim, key: str, code: str, message: str) -> None:
         """PROCESSING → FAILED, with its log line and failure metric; the source is
         tagged for its lifecycle rule, and a tagging fault changes nothing but the log."""
-        if self.store.fail(claim, code, message, iso_now(self.clock())) and claim.stale_keys:
+        failed = self.store.fail(claim, code, message, iso_now(self.clock()))
+        if failed and claim.stale_keys:
             self.storage.delete_renditions(list(claim.stale_keys))  # an earlier result's, now unreferenced
         log.info("image %s failed: %s %s", claim.image_id, code, message)
         record_failed(code)
@@ -198,6 +210,8 @@ class ImagePipeline:
             self.storage.tag_failed_source(key)
         except Exception:
             log.exception("could not tag the failed source %s for expiry", key)
+        if failed:
+            self.notify_final(claim.image_id)
 
     def forget_object(self, key: str) -> Outcome:
         """The source was deleted: remove its renditions and its record.
@@ -238,6 +252,7 @@ class ImagePipeline:
             return self._lost(claim, info.key, renditions)
         self._delete_stale(claim.stale_keys, renditions)
         record_processed(info.size, renditions, time.perf_counter() - started)
+        self.notify_final(claim.image_id)
         return Outcome(info.key, claim.image_id, COMPLETE)
 
     def _lost(self, claim: Claim, key: str, written: list[dict]) -> Outcome:

@@ -5,6 +5,8 @@ Table layout (also in the README):
     partition key  image_id (S)
     GSI by-status  status (S) / created_at (S)      GET /images?status=...
     GSI by-created kind (S, always "image") / created_at (S)   GET /images
+    GSI by-webhook webhook_due (S, "due") / webhook_next_at (S)   sparse: only records
+                   with a notification (event or webhook) still to send; the sweeper
     TTL attribute  expires_at: set only on PENDING records and tombstones, so
                    uploads that never arrive, and deleted images' tombstones,
                    disappear a day after their URL expired
@@ -32,8 +34,24 @@ STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
 # and removes what it wrote. Never listed nor returned by the API.
 DELETED = "DELETED"
 _KIND = "image"
-_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads", "stale_keys")
+_INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads",
+             "stale_keys", "webhook_due", "webhook_next_at", "notified", "notify_token", "event_due")
 _CLAIM_RETRIES = 5
+# Every write of a final state also marks its notification due, in the same write:
+# should the invocation die before it notifies, the sweeper still finds the record.
+DUE = "due"
+_NOTIFY_DUE = ", webhook_due = :due, webhook_next_at = :now"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The right to send what a final record still owes (notify.py), until its lease ends."""
+
+    image_id: str
+    token: str
+    record: dict  # the public record, as it was leased
+    event_due: dict | None  # {"attempts", "since"} while the event is still to be published
+    webhook: dict | None  # the record's `webhook`, attempts reset for a new final state
 
 
 @dataclass(frozen=True)
@@ -55,11 +73,11 @@ def iso_now(epoch: float) -> str:
 
 def table_definition(name: str) -> dict:
     """CreateTable arguments for the status table (tests, local stack, docs)."""
-    by = lambda index, hash_key: {  # noqa: E731
+    by = lambda index, hash_key, range_key="created_at": {  # noqa: E731
         "IndexName": index,
         "KeySchema": [
             {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": "created_at", "KeyType": "RANGE"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "ALL"},
     }
@@ -68,10 +86,14 @@ def table_definition(name: str) -> dict:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name_, "AttributeType": "S"}
-            for name_ in ("image_id", "status", "created_at", "kind")
+            for name_ in ("image_id", "status", "created_at", "kind", "webhook_due", "webhook_next_at")
         ],
         "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
-        "GlobalSecondaryIndexes": [by("by-status", "status"), by("by-created", "kind")],
+        "GlobalSecondaryIndexes": [
+            by("by-status", "status"), by("by-created", "kind"),
+            # Sparse: only records whose event or webhook is still to be sent (the sweeper's work).
+            by("by-webhook", "webhook_due", "webhook_next_at"),
+        ],
     }
 
 
@@ -160,12 +182,15 @@ class DynamoStatusStore:
     def create_pending(
         self, image_id: str, bucket: str, key: str, now: str, expires_at: int, owner: str | None = None,
         focus: dict | None = None,
+        callback_url: str | None = None,
     ) -> None:
         """The record of an upload the API has just issued a URL for."""
         self._table.put_item(
             Item={
                 **({"owner": owner} if owner else {}),
                 **({"focus": stored_focus(focus)} if focus else {}),
+                **({"webhook": {"url": callback_url, "state": "pending", "attempts": []}}
+                   if callback_url else {}),
                 "image_id": image_id,
                 "status": PENDING,
                 "kind": _KIND,
@@ -260,19 +285,19 @@ class DynamoStatusStore:
         """PROCESSING → COMPLETE, recording the focus the covers were made with;
         False if our lease was taken over meanwhile."""
         update = "SET #status = :status, #source = :source, renditions = :renditions"
-        values = {":status": COMPLETE, ":source": source, ":renditions": renditions}
+        values = {":status": COMPLETE, ":source": source, ":renditions": renditions, ":due": DUE}
         if claim.focus:
             update += ", cover_focus = :focus"
             values[":focus"] = stored_focus(claim.focus)
         return self._finish(
-            claim, now, update + " REMOVE stale_keys" + ("" if claim.focus else ", cover_focus"), values,
+            claim, now, update + _NOTIFY_DUE + " REMOVE stale_keys" + ("" if claim.focus else ", cover_focus"), values
         )
 
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
         return self._finish(
-            claim, now, "SET #status = :status, #error = :error REMOVE stale_keys",
-            {":status": FAILED, ":error": {"code": code, "message": message}},
+            claim, now, "SET #status = :status, #error = :error" + _NOTIFY_DUE + " REMOVE stale_keys",
+            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE},
         )
 
     def release(self, claim: Claim, now: str) -> bool:
@@ -407,11 +432,11 @@ class DynamoStatusStore:
             self._table.update_item(
                 Key={"image_id": image_id},
                 UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
-                " version = version + :one",
+                " version = version + :one" + _NOTIFY_DUE,
                 ConditionExpression="#status = :pending",  # an arriving upload wins
                 ExpressionAttributeNames={"#status": "status", "#error": "error"},
                 ExpressionAttributeValues={
-                    ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1,
+                    ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1, ":due": DUE,
                     ":error": {"code": "upload_expired", "message": message},
                 },
             )
@@ -512,6 +537,117 @@ class DynamoStatusStore:
             query["FilterExpression"] = Attr("owner").eq(owner)
         page = self._table.query(**query)
         return [public_record(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+
+    # Notifications: what a final state owes (chalicelib/notify.py), kept together here.
+    # A final write marks the record due (webhook_due/webhook_next_at, the sparse
+    # by-webhook index); `notified` is "STATUS ETAG" of the last final state notified,
+    # so duplicates, re-renders and reprocessing of the same bytes never notify twice.
+
+    def due_notifications(self, now: str, limit: int) -> "list[str]":
+        """Ids of up to `limit` records whose notification is due at `now` or before, oldest first."""
+        from boto3.dynamodb.conditions import Key
+
+        page = self._table.query(
+            IndexName="by-webhook", Limit=limit,
+            KeyConditionExpression=Key("webhook_due").eq(DUE) & Key("webhook_next_at").lte(now),
+        )
+        return [item["image_id"] for item in page.get("Items", [])]
+
+    def lease_notification(
+        self, image_id: str, now: float, lease_seconds: int, events: bool
+    ) -> Delivery | None:
+        """The right to send what `image_id` owes, until now + lease_seconds.
+
+        A final state not notified yet starts afresh: its event (with `events`) and its
+        webhook, attempts reset. One already notified goes on with what is still pending,
+        once due. None when nothing is owed (the due mark is then removed) or when
+        another invocation holds the lease.
+        """
+        for _ in range(_CLAIM_RETRIES):
+            item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+            if not item or "version" not in item:
+                return None
+            status, etag = item.get("status"), item.get("source", {}).get("etag")
+            # A COMPLETE record without ETag was reopened for reprocessing: its new result notifies.
+            final = status == FAILED or (status == COMPLETE and bool(etag))
+            marker = f"{status} {etag or ''}".strip()
+            webhook, event_due = _plain(item.get("webhook")), _plain(item.get("event_due"))
+            if not final:
+                webhook = event_due = None  # a new claim or a tombstone: its own final state notifies
+            elif item.get("notified") != marker:
+                event_due = {"attempts": 0, "since": int(now)} if events else None
+                webhook = {**webhook, "state": "pending", "attempts": []} if webhook else None
+            elif item.get("webhook_next_at", "") > iso_now(now):
+                return None  # leased by another invocation, or not due yet
+            owes_webhook = bool(webhook) and webhook.get("state") == "pending"
+            if event_due is None and not owes_webhook:
+                if "webhook_due" in item and self._update_seen(
+                    item, "REMOVE webhook_due, webhook_next_at, notify_token SET version = version + :one"
+                    + (", notified = :marker" if final else ""), {":marker": marker} if final else {},
+                ) is None:
+                    continue
+                return None
+            token = secrets.token_hex(16)
+            values = {":marker": marker, ":token": token, ":due": DUE, ":lease": iso_now(now + lease_seconds)}
+            update = ("SET notified = :marker, notify_token = :token, webhook_due = :due,"
+                      " webhook_next_at = :lease, version = version + :one")
+            if event_due is not None:
+                update, values[":event"] = update + ", event_due = :event", event_due
+            if webhook is not None:
+                update, values[":webhook"] = update + ", webhook = :webhook", webhook
+            if event_due is None:
+                update += " REMOVE event_due"
+            if self._update_seen(item, update, values) is None:
+                continue
+            return Delivery(image_id, token, public_record(item), event_due, webhook)
+        return None
+
+    def _update_seen(self, item: dict, update: str, values: dict) -> bool | None:
+        """An update of exactly the item we read (`version`); None when it changed meanwhile."""
+        try:
+            self._table.update_item(
+                Key={"image_id": item["image_id"]}, UpdateExpression=update,
+                ConditionExpression="version = :seen",
+                ExpressionAttributeValues={**values, ":seen": item["version"], ":one": 1},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return True
+
+    def save_notification(
+        self, delivery: Delivery, webhook: dict | None, event_due: dict | None, next_at: str | None
+    ) -> bool:
+        """Record what the holder of `delivery` sent; False if its lease was taken over
+        (a newer final state started its own notification: this one's result is moot)."""
+        sets, removes = ["version = version + :one"], ["notify_token"]
+        values: dict[str, Any] = {":token": delivery.token, ":one": 1}
+        if webhook is not None:
+            sets.append("webhook = :webhook")
+            values[":webhook"] = webhook
+        if event_due is not None:
+            sets.append("event_due = :event")
+            values[":event"] = event_due
+        else:
+            removes.append("event_due")
+        if next_at is not None:
+            sets.append("webhook_due = :due, webhook_next_at = :next")
+            values.update({":due": DUE, ":next": next_at})
+        else:
+            removes.append("webhook_due, webhook_next_at")
+        try:
+            self._table.update_item(
+                Key={"image_id": delivery.image_id},
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                ConditionExpression="notify_token = :token",  # still ours: nobody started anew
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def check(self) -> str:
         try:

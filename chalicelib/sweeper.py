@@ -1,7 +1,9 @@
-"""Resolve records that no event will ever move.
+"""Resolve records that no event will ever move, and send notifications that are due.
 
 S3 events can be lost and Lambda invocations can die silently, so a schedule
 (app.py) looks for uploads that never arrived and claims whose holder is gone.
+It also retries events and webhooks whose earlier attempt failed (notify.py's
+backoff), and those whose invocation died before it could send them.
 """
 
 import logging
@@ -33,8 +35,15 @@ def sweep(pipeline: ImagePipeline, now: float, limit: int = 100) -> list[Outcome
             attempt(key)  # the object arrived but its event was lost
         elif store.expire_pending(record["image_id"], "No upload arrived before its URL expired.", iso_now(now)):
             outcomes.append(Outcome(key, record["image_id"], "expired"))
+            pipeline.notify_final(record["image_id"])
 
     for record in store.stuck(PROCESSING, iso_now(now), limit):
         if record.get("lease_until", 0) <= now:
             attempt(record["source"]["key"])  # its holder died; take over or give up
+
+    if pipeline.notifier is not None:
+        for image_id in store.due_notifications(iso_now(now), limit):
+            said = pipeline.notifier.deliver(image_id, now)
+            if said:
+                outcomes.append(Outcome("", image_id, f"notified: {said}"))
     return outcomes

@@ -1,4 +1,4 @@
-"""`python -m imgpipe run|upload|status|resize|reprocess|loadtest`: imgpipe's operator CLI.
+"""`python -m imgpipe run|upload|status|events|resize|reprocess|loadtest`: imgpipe's operator CLI.
 
 `run` is what `make run` starts; the others talk to a running stack (or to
 AWS) the way any client does, except `resize`, which needs no AWS at all.
@@ -206,6 +206,35 @@ def show_dead_letters(aws_port: int) -> None:
             what = message["Body"][:120]
         table.add_row(message["MessageId"], message["Attributes"].get("ApproximateReceiveCount", "?"), what)
     _out().print(table)
+
+
+@cli.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep showing new events until Ctrl-C.")
+@click.option("--aws-port", default=4566, show_default=True, help="The local stack's AWS port.")
+def events(follow: bool, aws_port: int) -> None:
+    """The local stack's Image Completed / Image Failed events, from its bus's queue."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from imgpipe.events import watch
+    from imgpipe.localstack import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, events_queue_name, stage_environment
+
+    sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{aws_port}", region_name=REGION,
+                       aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+    shown = 0
+    try:
+        url = sqs.get_queue_url(QueueName=events_queue_name(stage_environment()))["QueueUrl"]
+        for line in watch(sqs, url, follow):
+            shown += 1
+            _out().print(line, highlight=False, soft_wrap=True)
+    except KeyboardInterrupt:
+        return
+    except (BotoCoreError, ClientError):
+        _err().print(f"[red]No local stack answers on 127.0.0.1:{aws_port}, or it has no events queue: "
+                     "start it with `make run` (or pass --aws-port).[/red]")
+        sys.exit(1)
+    if not shown:
+        _out().print("no events yet")
 
 
 @cli.command()

@@ -10,6 +10,9 @@ One process, every socket on 127.0.0.1:
 - S3 → SQS notifications and an EventWorker that hands each event to the real
   `app.resize_image`, with a dead-letter queue for events that keep failing;
 - the app's schedules (the sweeper) on their rate, as EventBridge runs them;
+- the stage's EventBridge bus with a rule sending every imgpipe event to a
+  queue (`python -m imgpipe events` shows it), and the webhook signing secret
+  in Secrets Manager, its value kept in the state dir;
 - a StateDir that makes all of it survive a restart, and an acknowledged
   upload survive a SIGKILL.
 
@@ -20,6 +23,7 @@ import functools
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -112,6 +116,36 @@ def queue_names(env: dict[str, str]) -> tuple[str, str]:
     return f"{env['INPUT_BUCKET']}-events", f"{env['INPUT_BUCKET']}-dead"
 
 
+def events_queue_name(env: dict[str, str]) -> str:
+    """The queue the local bus's rule sends every imgpipe event to (`imgpipe-events-local`)."""
+    return f"imgpipe-events-{STAGE}" if env.get("EVENT_BUS_NAME") else ""
+
+
+def provision_notifications(env: dict[str, str], sqs: Any, events: Any, secretsmanager: Any,
+                            state_dir: Path) -> str | None:
+    """The bus, a rule for source `imgpipe` into a queue, and the webhook secret, as a
+    deployed stage has them (infra/); returns the queue's URL. The secret's value is made
+    once and kept in the state dir, so a receiver's copy still verifies after a restart."""
+    queue_url = None
+    if env.get("EVENT_BUS_NAME"):
+        bus = env["EVENT_BUS_NAME"]
+        queue_url = sqs.create_queue(QueueName=events_queue_name(env))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = f"{bus}-all-images"
+        events.create_event_bus(Name=bus)
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["imgpipe"]}))
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    if env.get("WEBHOOK_SECRET_ARN"):
+        path = state_dir / "webhook-secret"
+        if not path.exists():
+            state_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32), "utf-8")
+        value = path.read_text("utf-8").strip()
+        secretsmanager.create_secret(Name=env["WEBHOOK_SECRET_ARN"], SecretString=value)
+    return queue_url
+
+
 def check_port_free(port: int, what: str) -> None:
     with socket.socket() as probe:
         # Same option the servers use: a port in TIME_WAIT is free, a listener is not.
@@ -199,6 +233,8 @@ class LocalStack:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": self.max_receives}),
         })["QueueUrl"]
         self.queue_urls = {"events": events_url, "dead": dead_url}
+        self.queue_urls["notifications"] = provision_notifications(
+            self.env, sqs, self.client("events"), self.client("secretsmanager"), self._state.root)
         restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs, {dead_name: dead_url})
         events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(

@@ -11,6 +11,7 @@ covers the code). Lambda's own use of the role is listed in PLATFORM.
 import ast
 import fnmatch
 import functools
+import json
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -20,8 +21,9 @@ from botocore import xform_name
 from botocore.stub import Stubber
 
 from deploy.policies import FUNCTIONS, function_name, policy_template, render
-from tests.conftest import TEST_ENV, invoke_handler
+from tests.conftest import TEST_ENV, invoke_handler, reset_app_clients
 from tests.images import jpeg
+from tests.receiver import Receiver
 
 ACCOUNT, REGION = "000000000000", "us-east-1"  # placeholders, not a real account
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:imgpipe-test-resize-failures"
@@ -44,33 +46,6 @@ PLATFORM = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "HeadBucket": "s3:ListBucket", "DeleteObjects": "s3:DeleteObject"}
 CHALICELIB = Path(__file__).resolve().parents[1] / "chalicelib"
 APP = CHALICELIB.with_name("app.py")
-# Grants of the issue-11 contract whose calls land with other branches (the API's async
-# invoke of resize on PATCH, events and webhook signing on final states, the sweeper's
-# due-webhook query). Each is excused from "granted but never called" only while the code
-# has no such call (`marker` absent; chalicelib/notify.py's EventPublisher exists but is
-# not built anywhere yet): once it lands, the exercise must make the call.
-AWAITING = [
-    ("api_handler", "lambda:InvokeFunction", ".invoke("),
-    *((function, action, marker) for function in ("resize_image", "sweep_stuck_images", "backfill_image")
-      for action, marker in (("events:PutEvents", "EventPublisher("),
-                             ("secretsmanager:GetSecretValue", ".get_secret_value("))),
-    ("sweep_stuck_images", "dynamodb:Query", "by-webhook"),
-]
-
-
-def code_has(marker: str) -> bool:
-    return any(marker in path.read_text() for path in [APP, *CHALICELIB.glob("*.py")])
-
-
-def awaited(function: str, action: str, resource: str) -> bool:
-    """A contract grant whose call is not in this code yet (see AWAITING)."""
-    return any(
-        function == f and action == a and not code_has(marker)
-        and (a != "dynamodb:Query" or resource.endswith(f"/index/{marker}"))
-        for f, a, marker in AWAITING
-    )
-
-
 def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
     """The (IAM action, resource ARN) pairs one boto3 call needs."""
     if service == "s3":
@@ -121,9 +96,21 @@ class Recorder:
     """Records, per function, the IAM needs of every boto3 call made."""
 
     def __init__(self) -> None:
-        self.function = "none"
+        self._function = "none"
         self.calls: dict[str, set[tuple[str, str]]] = {}
         self.methods: set[str] = set()
+        self.callback_url = ""  # a webhook receiver, for the uploads whose final state signs one
+
+    @property
+    def function(self) -> str:
+        return self._function
+
+    @function.setter
+    def function(self, name: str) -> None:
+        """Each function is a Lambda of its own: switching is a cold start (clients, cached secret)."""
+        if name != self._function:
+            reset_app_clients()
+        self._function = name
 
     def __call__(self, params: dict, model, context: dict | None = None, **_) -> None:
         service, operation = model.service_model.endpoint_prefix, model.name
@@ -135,11 +122,21 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(aws):
+def recorder(aws, monkeypatch):
     rec = Recorder()
+    # The stage's bus and webhook secret, and a receiver: final states publish and sign.
+    boto3.client("events", region_name=REGION).create_event_bus(Name=VALUES["EventBusName"])
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="imgpipe/test/webhook", SecretString="test-secret")["ARN"]
+    monkeypatch.setitem(VALUES, "WebhookSecretArn", secret)  # moto's ARN, granted as the stack's would be
+    for name, value in (("EVENT_BUS_NAME", VALUES["EventBusName"]), ("WEBHOOK_SECRET_ARN", secret),
+                        ("UNSAFE_LOCAL_WEBHOOKS", "true")):
+        monkeypatch.setenv(name, value)
     events = boto3._get_default_session().events
     events.register("provide-client-params.*.*", rec)
-    yield rec
+    with Receiver() as receiver:
+        rec.callback_url = receiver.url
+        yield rec
     events.unregister("provide-client-params.*.*", rec)
 
 
@@ -161,7 +158,7 @@ def exercise_api(client, aws, rec: Recorder, monkeypatch) -> None:
     rec.function = "api_handler"
     created = client.http.post(
         "/uploads", headers={"Content-Type": "application/json"},
-        body='{"filename": "cat.jpg", "content_type": "image/jpeg"}',
+        body=json.dumps({"filename": "cat.jpg", "content_type": "image/jpeg", "callback_url": rec.callback_url}),
     ).json_body
     # A presigned POST grants PutObject on its key; botocore's event does not carry it.
     key = created["upload"]["fields"]["key"]
@@ -210,14 +207,13 @@ def run_sweeper(client, aws, rec: Recorder, monkeypatch) -> None:
 
     rec.function = "api_handler"
     for name, body in (("never.jpg", None), ("lost.jpg", jpeg()), ("broken-lost.jpg", b"not an image")):
-        created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
-                                   body=f'{{"filename": "{name}", "content_type": "image/jpeg"}}').json_body
+        _, key = upload(client, rec, name, hooked=body is None)  # the expiry is signed and sent
         if body is not None:
-            aws.put(created["upload"]["fields"]["key"], body)
+            aws.put(key, body)
     later = time.time() + 3600
     monkeypatch.setattr(time, "time", lambda: later)
-    monkeypatch.setattr(app_module.get_pipeline(), "clock", lambda: later)
     rec.function = "sweep_stuck_images"
+    monkeypatch.setattr(app_module.get_pipeline(), "clock", lambda: later)
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                             detail={}, resources=[])
     client.lambda_.invoke("sweep_stuck_images", event)
@@ -231,22 +227,26 @@ def batch_event(*keys: str) -> dict:
             "tasks": tasks}
 
 
-def upload(client, rec: Recorder, name: str) -> tuple[str, str]:
-    """(image path, source key) of a fresh upload through the API."""
+def upload(client, rec: Recorder, name: str, hooked: bool = False) -> tuple[str, str]:
+    """(image path, source key) of a fresh upload through the API; `hooked`: with a callback_url."""
     rec.function = "api_handler"
+    body = {"filename": name, "content_type": "image/jpeg", **({"callback_url": rec.callback_url} if hooked else {})}
     created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
-                               body=f'{{"filename": "{name}", "content_type": "image/jpeg"}}').json_body
+                               body=json.dumps(body)).json_body
     return f"/images/{created['image_id']}", created["upload"]["fields"]["key"]
 
 
 def run_backfill(client, aws, rec: Recorder, monkeypatch) -> None:
-    """Through backfill_image: a finished image rendered again, a broken one, one never
-    uploaded, a late upload of a deleted image, and an image deleted while it is re-rendered."""
+    """Through backfill_image: a finished image rendered again, one whose event was lost (its
+    first final state: published and signed), a broken one, one never uploaded, a late upload
+    of a deleted image, and an image deleted while it is re-rendered."""
     import app as app_module
 
     for key, body in (("again.jpg", jpeg()), ("broken-again.jpg", b"not an image")):
         aws.put(key, body)
         run_resize(client, rec, key)
+    _, hooked = upload(client, rec, "hooked.jpg", hooked=True)
+    aws.put(hooked, jpeg())
     late_image, late = upload(client, rec, "late.jpg")
     assert client.http.delete(late_image).status_code == 204
     aws.put(late, jpeg())
@@ -254,6 +254,7 @@ def run_backfill(client, aws, rec: Recorder, monkeypatch) -> None:
     aws.put(racing, jpeg())
     run_resize(client, rec, racing)
 
+    rec.function = "backfill_image"
     store = app_module.get_status_store()
     complete = store.complete
 
@@ -265,12 +266,11 @@ def run_backfill(client, aws, rec: Recorder, monkeypatch) -> None:
         return complete(claim, *args)
 
     monkeypatch.setattr(store, "complete", deleted_meanwhile)
-    rec.function = "backfill_image"
-    keys = ("again.jpg", "broken-again.jpg", "gone.jpg", late, racing)
+    keys = ("again.jpg", hooked, "broken-again.jpg", "gone.jpg", late, racing)
     response = client.lambda_.invoke("backfill_image", batch_event(*keys))
     codes = [r["resultCode"] for r in response.payload["results"]]
-    assert codes == ["Succeeded"] + ["PermanentFailure"] * 4, response.payload
-    assert [r["resultString"] for r in response.payload["results"][3:]] == ["Not processed (deleted)."] * 2
+    assert codes == ["Succeeded"] * 2 + ["PermanentFailure"] * 4, response.payload
+    assert [r["resultString"] for r in response.payload["results"][4:]] == ["Not processed (deleted)."] * 2
 
 
 def test_each_function_is_granted_exactly_what_it_calls(aws, client, recorder, monkeypatch):
@@ -289,7 +289,7 @@ def test_each_function_is_granted_exactly_what_it_calls(aws, client, recorder, m
         )
         unused = sorted(
             (ga, gr) for ga, gr in granted
-            if ga not in PLATFORM and not awaited(function, ga, gr)
+            if ga not in PLATFORM
             and not any(a == ga and fnmatch.fnmatchcase(arn, gr) for a, arn in calls)
         )
         assert not denied, f"{function} calls what its policy does not grant: {denied}"
