@@ -45,7 +45,6 @@ PLATFORM = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
 # boto3 calls whose IAM action is not s3:/dynamodb: plus the operation name.
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "HeadBucket": "s3:ListBucket", "DeleteObjects": "s3:DeleteObject"}
 CHALICELIB = Path(__file__).resolve().parents[1] / "chalicelib"
-APP = CHALICELIB.with_name("app.py")
 def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
     """The (IAM action, resource ARN) pairs one boto3 call needs."""
     if service == "s3":
