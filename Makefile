@@ -61,8 +61,9 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	@touch $@
 
+# Two workers, one test file each at a time (files share fixtures and build/ outputs).
 test: venv $(CHECKOV_VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # The benchmark corpus is not in the repository: a development checkout has it
 # in ../shared; anyone else points PHOTOS at a folder of large camera JPEGs

@@ -32,6 +32,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 import app as app_module  # noqa: E402
+from chalicelib.observability import metrics  # noqa: E402
 from chalicelib.status import create_table  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -64,6 +65,9 @@ def _config_env(monkeypatch):
     for name in CONFIG_VARS:
         monkeypatch.delenv(name, raising=False)
     reset_app_clients()
+    # Metrics added outside a handler invocation (a test calling the pipeline directly) are
+    # never flushed: they would join the next test's EMF document.
+    metrics.clear_metrics()
     yield
     reset_app_clients()
 
