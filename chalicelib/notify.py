@@ -116,7 +116,8 @@ def check_callback_url(url: object, allow_local: bool) -> str:
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_LENGTH:
         raise InvalidRequestError(f"callback_url must be a URL of at most {MAX_URL_LENGTH} characters")
     if not (url.startswith("https://") or (allow_local and url.startswith("http://"))):
-        raise InvalidRequestError("callback_url must be an https:// URL")
+        schemes = "an http:// or https://" if allow_local else "an https://"
+        raise InvalidRequestError(f"callback_url must be {schemes} URL")
     if not re.fullmatch(CALLBACK_URL_PATTERN, url):
         raise InvalidRequestError(
             "callback_url needs a host name (letters, digits, dots and dashes) and at most a port,"

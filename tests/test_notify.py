@@ -55,6 +55,10 @@ def test_callback_urls_that_are_refused_when_given(url):
 def test_plain_http_only_on_the_local_stage():
     assert check_callback_url("https://hooks.example.com/imgpipe?x=1", allow_local=False)
     assert check_callback_url("http://127.0.0.1:9000/hook", allow_local=True)
+    with pytest.raises(InvalidRequestError, match="must be an https:// URL"):
+        check_callback_url("http://hooks.example.com/imgpipe", allow_local=False)
+    with pytest.raises(InvalidRequestError, match="must be an http:// or https:// URL"):
+        check_callback_url("ftp://127.0.0.1/hook", allow_local=True)  # the message names what is allowed
 
 
 def fake_dns(monkeypatch, *addresses):
