@@ -175,6 +175,24 @@ class DynamoStatusStore:
     def __init__(self, table: Any) -> None:
         self._table = table
 
+    def _update(self, image_id: str, **request: Any) -> dict | None:
+        """update_item on one record; None when its ConditionExpression failed (the
+        record is not as the caller expects: someone moved it meanwhile)."""
+        try:
+            return self._table.update_item(Key={"image_id": image_id}, **request)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+
+    def _update_seen(self, item: dict, update: str, values: dict, names: dict | None = None) -> bool:
+        """An update of exactly the item we read (`version`); False when it changed meanwhile."""
+        return self._update(
+            item["image_id"], UpdateExpression=update, ConditionExpression="version = :seen",
+            ExpressionAttributeValues={**values, ":seen": item["version"], ":one": 1},
+            **({"ExpressionAttributeNames": names} if names else {}),
+        ) is not None
+
     def get(self, image_id: str) -> dict | None:
         item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
         return public_record(item) if item else None
@@ -233,14 +251,9 @@ class DynamoStatusStore:
             attempts = int(item.get("attempts", 0)) + 1 if same_etag else 1
             token = secrets.token_hex(16)
             stale = _rendition_keys(item)
-            try:
-                self._write_claim(
-                    item, image_id, source, now, now_epoch + lease_seconds, token, attempts, stale
-                )
-            except ClientError as exc:
-                if _is_condition_failure(exc):
-                    continue  # someone else moved it between our read and write
-                raise
+            lease_until = now_epoch + lease_seconds
+            if not self._write_claim(item, image_id, source, now, lease_until, token, attempts, stale):
+                continue  # someone else moved it between our read and write
             focus = _plain(item["focus"]) if item and "focus" in item else None
             return Claim(image_id, token, attempts, focus, stale)
         raise ImageBusyError(f"{image_id} keeps changing under us")
@@ -248,7 +261,7 @@ class DynamoStatusStore:
     def _write_claim(
         self, item: dict | None, image_id: str, source: dict, now: str, lease_until: float,
         token: str, attempts: int, stale_keys: tuple[str, ...],
-    ) -> None:
+    ) -> bool:
         values = {
             ":processing": PROCESSING,
             ":source": source,
@@ -267,8 +280,8 @@ class DynamoStatusStore:
             values[":seen"] = item["version"]
         else:
             condition = "attribute_not_exists(image_id)"
-        self._table.update_item(
-            Key={"image_id": image_id},
+        return self._update(
+            image_id,
             UpdateExpression=(
                 "SET #status = :processing, #source = :source, updated_at = :now,"
                 " created_at = if_not_exists(created_at, :now), kind = :kind,"
@@ -279,7 +292,7 @@ class DynamoStatusStore:
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status", "#source": "source", "#error": "error"},
             ExpressionAttributeValues=values,
-        )
+        ) is not None
 
     def complete(self, claim: Claim, source: dict, renditions: list[dict], now: str) -> bool:
         """PROCESSING → COMPLETE, recording the focus the covers were made with;
@@ -289,9 +302,8 @@ class DynamoStatusStore:
         if claim.focus:
             update += ", cover_focus = :focus"
             values[":focus"] = stored_focus(claim.focus)
-        return self._finish(
-            claim, now, update + _NOTIFY_DUE + " REMOVE stale_keys" + ("" if claim.focus else ", cover_focus"), values
-        )
+        removes = " REMOVE stale_keys" + ("" if claim.focus else ", cover_focus")
+        return self._finish(claim, now, update + _NOTIFY_DUE + removes, values)
 
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
@@ -312,47 +324,36 @@ class DynamoStatusStore:
         # DynamoDB rejects names the expressions do not use.
         names = {k: v for k, v in {"#status": "status", "#source": "source", "#error": "error"}.items()
                  if k in update or k == "#status"}
-        try:
-            self._table.update_item(
-                Key={"image_id": claim.image_id},
-                UpdateExpression=update,
-                # Only the holder of the current claim may move the record on:
-                # a late invocation whose lease expired must not overwrite the
-                # result of the one that took over.
-                ConditionExpression="#status = :processing AND claim_token = :token",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    **values, ":now": now, ":one": 1, ":processing": PROCESSING, ":token": claim.token,
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update(
+            claim.image_id,
+            UpdateExpression=update,
+            # Only the holder of the current claim may move the record on:
+            # a late invocation whose lease expired must not overwrite the
+            # result of the one that took over.
+            ConditionExpression="#status = :processing AND claim_token = :token",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                **values, ":now": now, ":one": 1, ":processing": PROCESSING, ":token": claim.token,
+            },
+        ) is not None
 
     def set_focus(self, image_id: str, focus: dict, now: str) -> dict | None:
         """Record a new focal point on a COMPLETE record; the record as it now is,
         or None when it is not COMPLETE (any more)."""
-        try:
-            item = self._table.update_item(
-                Key={"image_id": image_id},
-                UpdateExpression="SET focus = :focus, updated_at = :now, version = version + :one",
-                # COMPLETE only: a record still processing would record covers made with the
-                # focus it read when it started, and forget this one. Each PATCH is its own
-                # write (version + 1), so a later PATCH is never lost to an earlier one.
-                ConditionExpression="#status = :complete",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":focus": stored_focus(focus), ":now": now, ":one": 1, ":complete": COMPLETE,
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return None
-            raise
-        return public_record(item)
+        written = self._update(
+            image_id,
+            UpdateExpression="SET focus = :focus, updated_at = :now, version = version + :one",
+            # COMPLETE only: a record still processing would record covers made with the
+            # focus it read when it started, and forget this one. Each PATCH is its own
+            # write (version + 1), so a later PATCH is never lost to an earlier one.
+            ConditionExpression="#status = :complete",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":focus": stored_focus(focus), ":now": now, ":one": 1, ":complete": COMPLETE,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return public_record(written["Attributes"]) if written else None
 
     def claim_covers(self, image_id: str, etag: str, now_epoch: float, lease_seconds: int) -> Claim | None:
         """Take the right to re-render the cover renditions of a COMPLETE record of
@@ -372,22 +373,12 @@ class DynamoStatusStore:
             if _rerendering(item, now_epoch):
                 raise ImageBusyError(f"{image_id} is having its covers re-rendered")
             token = secrets.token_hex(16)
-            try:
-                self._table.update_item(
-                    Key={"image_id": image_id},
-                    UpdateExpression="SET claim_token = :token, lease_until = :lease,"
-                    " version = version + :one",
-                    # Exactly the record we read: the focus we will render is its focus.
-                    ConditionExpression="version = :seen",
-                    ExpressionAttributeValues={
-                        ":token": token, ":lease": int(now_epoch + lease_seconds), ":one": 1,
-                        ":seen": item["version"],
-                    },
-                )
-            except ClientError as exc:
-                if _is_condition_failure(exc):
-                    continue
-                raise
+            # Exactly the record we read: the focus we will render is its focus.
+            if not self._update_seen(
+                item, "SET claim_token = :token, lease_until = :lease, version = version + :one",
+                {":token": token, ":lease": int(now_epoch + lease_seconds)},
+            ):
+                continue
             return Claim(image_id, token, int(item.get("attempts", 1)), _plain(item.get("focus")),
                          _rendition_keys(item))
         raise ImageBusyError(f"{image_id} keeps changing under us")
@@ -395,74 +386,52 @@ class DynamoStatusStore:
     def finish_covers(self, claim: Claim, renditions: list[dict], now: str) -> bool:
         """Record re-rendered covers and the focus they keep; False if the record
         changed hands meanwhile (deleted, re-uploaded, or the lease taken over)."""
-        try:
-            self._table.update_item(
-                Key={"image_id": claim.image_id},
-                UpdateExpression="SET renditions = :renditions, cover_focus = :focus, updated_at = :now,"
-                " version = version + :one REMOVE claim_token",
-                ConditionExpression="#status = :complete AND claim_token = :token",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":renditions": renditions, ":focus": stored_focus(claim.focus or {}), ":now": now,
-                    ":one": 1, ":complete": COMPLETE, ":token": claim.token,
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update(
+            claim.image_id,
+            UpdateExpression="SET renditions = :renditions, cover_focus = :focus, updated_at = :now,"
+            " version = version + :one REMOVE claim_token",
+            ConditionExpression="#status = :complete AND claim_token = :token",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":renditions": renditions, ":focus": stored_focus(claim.focus or {}), ":now": now,
+                ":one": 1, ":complete": COMPLETE, ":token": claim.token,
+            },
+        ) is not None
 
     def release_covers(self, claim: Claim) -> None:
         """Give up a re-render's lease early (it failed), so a retry can take over at once."""
-        try:
-            self._table.update_item(
-                Key={"image_id": claim.image_id},
-                UpdateExpression="SET lease_until = :zero REMOVE claim_token",
-                ConditionExpression="claim_token = :token",
-                ExpressionAttributeValues={":zero": 0, ":token": claim.token},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        self._update(
+            claim.image_id,
+            UpdateExpression="SET lease_until = :zero REMOVE claim_token",
+            ConditionExpression="claim_token = :token",
+            ExpressionAttributeValues={":zero": 0, ":token": claim.token},
+        )
 
     def expire_pending(self, image_id: str, message: str, now: str) -> bool:
         """PENDING → FAILED(upload_expired); False if the upload arrived meanwhile."""
-        try:
-            self._table.update_item(
-                Key={"image_id": image_id},
-                UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
-                " version = version + :one" + _NOTIFY_DUE,
-                ConditionExpression="#status = :pending",  # an arriving upload wins
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1, ":due": DUE,
-                    ":error": {"code": "upload_expired", "message": message},
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update(
+            image_id,
+            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
+            " version = version + :one" + _NOTIFY_DUE,
+            ConditionExpression="#status = :pending",  # an arriving upload wins
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues={
+                ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1, ":due": DUE,
+                ":error": {"code": "upload_expired", "message": message},
+            },
+        ) is not None
 
     def reopen(self, image_id: str, now: str) -> bool:
         """Forget the ETag a COMPLETE or FAILED record finished, so the next event
         for the same object is processed again (`imgpipe reprocess`, backfills).
         False for unknown ids and for records a live invocation holds."""
-        try:
-            self._table.update_item(
-                Key={"image_id": image_id},
-                UpdateExpression="REMOVE #source.etag SET updated_at = :now, version = version + :one",
-                ConditionExpression="#status IN (:complete, :failed)",
-                ExpressionAttributeNames={"#source": "source", "#status": "status"},
-                ExpressionAttributeValues={":complete": COMPLETE, ":failed": FAILED, ":now": now, ":one": 1},
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update(
+            image_id,
+            UpdateExpression="REMOVE #source.etag SET updated_at = :now, version = version + :one",
+            ConditionExpression="#status IN (:complete, :failed)",
+            ExpressionAttributeNames={"#source": "source", "#status": "status"},
+            ExpressionAttributeValues={":complete": COMPLETE, ":failed": FAILED, ":now": now, ":one": 1},
+        ) is not None
 
     def stuck(self, status: str, created_before: str, limit: int) -> list[dict]:
         """Up to `limit` records in `status` created before the given time, oldest first,
@@ -490,26 +459,17 @@ class DynamoStatusStore:
             item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
             if not item or item.get("status") == DELETED:
                 return None
-            try:
-                self._table.update_item(
-                    Key={"image_id": image_id},
-                    UpdateExpression="SET #status = :deleted, updated_at = :now, expires_at = :expires,"
-                    " refuses_uploads = :refuses, version = version + :one"
-                    " REMOVE kind, claim_token, lease_until, renditions, #error",
-                    # Exactly the record we read: its renditions are the ones the caller
-                    # removes; a holder finishing later fails its claim and cleans up itself.
-                    ConditionExpression="version = :seen",
-                    ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                    ExpressionAttributeValues={
-                        ":deleted": DELETED, ":now": now, ":expires": expires_at, ":one": 1,
-                        ":refuses": refuses_uploads,
-                        ":seen": item["version"],
-                    },
-                )
-            except ClientError as exc:
-                if _is_condition_failure(exc):
-                    continue
-                raise
+            # Exactly the record we read: its renditions are the ones the caller
+            # removes; a holder finishing later fails its claim and cleans up itself.
+            if not self._update_seen(
+                item,
+                "SET #status = :deleted, updated_at = :now, expires_at = :expires,"
+                " refuses_uploads = :refuses, version = version + :one"
+                " REMOVE kind, claim_token, lease_until, renditions, #error",
+                {":deleted": DELETED, ":now": now, ":expires": expires_at, ":refuses": refuses_uploads},
+                {"#status": "status", "#error": "error"},
+            ):
+                continue
             return public_record(item)
         raise ImageBusyError(f"{image_id} keeps changing under us")
 
@@ -581,10 +541,10 @@ class DynamoStatusStore:
                 return None  # leased by another invocation, or not due yet
             owes_webhook = bool(webhook) and webhook.get("state") == "pending"
             if event_due is None and not owes_webhook:
-                if "webhook_due" in item and self._update_seen(
+                if "webhook_due" in item and not self._update_seen(
                     item, "REMOVE webhook_due, webhook_next_at, notify_token SET version = version + :one"
                     + (", notified = :marker" if final else ""), {":marker": marker} if final else {},
-                ) is None:
+                ):
                     continue
                 return None
             token = secrets.token_hex(16)
@@ -597,24 +557,10 @@ class DynamoStatusStore:
                 update, values[":webhook"] = update + ", webhook = :webhook", webhook
             if event_due is None:
                 update += " REMOVE event_due"
-            if self._update_seen(item, update, values) is None:
+            if not self._update_seen(item, update, values):
                 continue
             return Delivery(image_id, token, public_record(item), event_due, webhook)
         return None
-
-    def _update_seen(self, item: dict, update: str, values: dict) -> bool | None:
-        """An update of exactly the item we read (`version`); None when it changed meanwhile."""
-        try:
-            self._table.update_item(
-                Key={"image_id": item["image_id"]}, UpdateExpression=update,
-                ConditionExpression="version = :seen",
-                ExpressionAttributeValues={**values, ":seen": item["version"], ":one": 1},
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return None
-            raise
-        return True
 
     def save_notification(
         self, delivery: Delivery, webhook: dict | None, event_due: dict | None, next_at: str | None
@@ -636,18 +582,12 @@ class DynamoStatusStore:
             values.update({":due": DUE, ":next": next_at})
         else:
             removes.append("webhook_due, webhook_next_at")
-        try:
-            self._table.update_item(
-                Key={"image_id": delivery.image_id},
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                ConditionExpression="notify_token = :token",  # still ours: nobody started anew
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update(
+            delivery.image_id,
+            UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            ConditionExpression="notify_token = :token",  # still ours: nobody started anew
+            ExpressionAttributeValues=values,
+        ) is not None
 
     def check(self) -> str:
         try:
