@@ -23,13 +23,25 @@ locals {
     ApiName = aws_api_gateway_rest_api.rest_api.name
     Stage   = aws_api_gateway_stage.rest_api.stage_name
   }
-  resize_alarms = {
-    errors    = { metric = "Errors", statistic = "Sum", threshold = 0 }
-    throttles = { metric = "Throttles", statistic = "Sum", threshold = 0 }
-    duration  = { metric = "Duration", statistic = "Maximum", threshold = aws_lambda_function.resize_image.timeout * 800 }
-  }
+  resize_function   = { FunctionName = aws_lambda_function.resize_image.function_name }
   dead_letter_queue = { QueueName = aws_sqs_queue.dead_letter.name }
-  queue_and_sweeper_alarms = {
+  # Alarms on one metric each, all to the same topic; the key is the name's end.
+  metric_alarms = {
+    resize-errors = {
+      description = "The resize function raised (transient faults; Lambda retries them)."
+      namespace   = "AWS/Lambda", metric = "Errors", statistic = "Sum"
+      dimensions  = local.resize_function, threshold = 0
+    }
+    resize-throttles = {
+      description = "The resize function was throttled (reserved concurrency too low?)."
+      namespace   = "AWS/Lambda", metric = "Throttles", statistic = "Sum"
+      dimensions  = local.resize_function, threshold = 0
+    }
+    resize-duration = {
+      description = "The slowest resize came near the function's timeout."
+      namespace   = "AWS/Lambda", metric = "Duration", statistic = "Maximum"
+      dimensions  = local.resize_function, threshold = aws_lambda_function.resize_image.timeout * 800
+    }
     resize-dead-letters = {
       description = "Events failed every retry and wait in the dead-letter queue."
       namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
@@ -53,24 +65,8 @@ locals {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "resize" {
-  for_each            = local.resize_alarms
-  alarm_name          = "imgpipe-${var.stage}-resize-${each.key}"
-  namespace           = "AWS/Lambda"
-  metric_name         = each.value.metric
-  dimensions          = { FunctionName = aws_lambda_function.resize_image.function_name }
-  statistic           = each.value.statistic
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = each.value.threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "queue_and_sweeper" {
-  for_each            = local.queue_and_sweeper_alarms
+resource "aws_cloudwatch_metric_alarm" "metric" {
+  for_each            = local.metric_alarms
   alarm_name          = "imgpipe-${var.stage}-${each.key}"
   alarm_description   = each.value.description
   namespace           = each.value.namespace
@@ -173,4 +169,26 @@ resource "aws_cloudwatch_dashboard" "stage" {
       },
     ]
   })
+}
+
+# The alarms above were two resources until 30 Nov 2026: without these, a plan would
+# create the new addresses and then delete the old ones, which deletes the alarms by name.
+moved {
+  from = aws_cloudwatch_metric_alarm.queue_and_sweeper
+  to   = aws_cloudwatch_metric_alarm.metric
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.resize["errors"]
+  to   = aws_cloudwatch_metric_alarm.metric["resize-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.resize["throttles"]
+  to   = aws_cloudwatch_metric_alarm.metric["resize-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.resize["duration"]
+  to   = aws_cloudwatch_metric_alarm.metric["resize-duration"]
 }
