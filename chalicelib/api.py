@@ -8,7 +8,6 @@ import time
 from chalicelib.config import Settings, whole_number
 from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
 from chalicelib.invoke import ResizeInvoker
-from chalicelib.notify import check_callback_url
 from chalicelib.status import COMPLETE, DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
@@ -58,11 +57,9 @@ def create_upload(
     owner: str | None = None,
 ) -> dict:
     """Issue a presigned POST for one image and record it as PENDING."""
-    callback_url = None
-    if isinstance(body, dict) and "callback_url" in body:  # given, it must be a URL: null is none
-        callback_url = check_callback_url(body["callback_url"], settings.unsafe_local_webhooks)
-        body = {k: v for k, v in body.items() if k != "callback_url"}
-    filename, content_type, size = validate_upload_request(body, settings.max_upload_bytes)
+    filename, content_type, size = validate_upload_request(
+        body, settings.max_upload_bytes, settings.unsafe_local_webhooks
+    )
     image_id = new_image_id()
     key = upload_key(image_id, filename)
     now = time.time()
@@ -73,8 +70,8 @@ def create_upload(
     expires = now + settings.upload_url_ttl
     store.create_pending(
         image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner,
-        focus=upload_focus(body),  # type: ignore[arg-type]  # a dict: validate_upload_request checked
-        callback_url=callback_url,
+        # A dict whose fields validate_upload_request checked:
+        focus=upload_focus(body), callback_url=body.get("callback_url"),  # type: ignore[union-attr, arg-type]
     )
     return {
         "image_id": image_id,

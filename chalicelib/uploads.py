@@ -17,6 +17,7 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
 )
 from chalicelib.encoding import AVIF_SUPPORTED
+from chalicelib.notify import check_callback_url
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<id>[0-9a-f]{32})/[^/]+$")
@@ -111,12 +112,15 @@ def validate_focus_request(body: object) -> dict[str, float]:
     return validate_focus(body["focus"])
 
 
-def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int | None]:
+def validate_upload_request(
+    body: object, max_bytes: int, allow_local_callbacks: bool = False
+) -> tuple[str, str, int | None]:
     """(filename, content_type, size) from a POST /uploads body, or a 4xx error.
-    An optional `focus` is checked too; upload_focus() returns it."""
+    The optional `focus` and `callback_url` are checked too (upload_focus() returns the
+    focus; `allow_local_callbacks` is UNSAFE_LOCAL_WEBHOOKS, see notify.check_callback_url)."""
     if not isinstance(body, dict):
         raise InvalidRequestError('body must be a JSON object like {"filename": "a.jpg", "content_type": "image/jpeg"}')
-    unknown = set(body) - {"filename", "content_type", "size", "focus"}
+    unknown = set(body) - {"filename", "content_type", "size", "focus", "callback_url"}
     if unknown:
         raise InvalidRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
     filename = sanitize_filename(body.get("filename"))
@@ -136,6 +140,8 @@ def validate_upload_request(body: object, max_bytes: int) -> tuple[str, str, int
         if size > max_bytes:
             raise PayloadTooLargeError(f"{size} bytes is over the {max_bytes}-byte limit")
     upload_focus(body)
+    if "callback_url" in body:  # given, it must be a URL: null is none
+        check_callback_url(body["callback_url"], allow_local_callbacks)
     return filename, content_type, size
 
 
