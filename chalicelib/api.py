@@ -81,18 +81,13 @@ def create_upload(
     }
 
 
-def with_download_urls(record: dict, settings: Settings, storage: S3Storage) -> dict:
-    """The record with a `url` on each rendition and a `srcset` per format (urls.py)."""
-    return with_urls(record, settings, storage)
-
-
 def get_image(
     image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
 ) -> dict:
     record = _owned(store.get(check_image_id(image_id)), owner)
     if record is None:
         raise ImageNotFoundError(f"no image {image_id}")
-    return with_download_urls(record, settings, storage)
+    return with_urls(record, settings, storage)
 
 
 def list_images(
@@ -113,7 +108,7 @@ def list_images(
     urls = params.get("urls", "true")
     if urls not in ("true", "false"):
         raise InvalidRequestError("urls must be true or false")
-    signed = with_download_urls if urls == "true" else (lambda record, *_: record)
+    signed = with_urls if urls == "true" else (lambda record, *_: record)
     limit = whole_number(params.get("limit", "25"))
     if limit is None or not 1 <= limit <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
@@ -179,7 +174,7 @@ def set_focus(
             raise ImageNotFoundError(f"no image {image_id}")
         raise ImageConflictError(f"image {image_id} is being processed again; try once it is COMPLETE")
     invoker.reprocess(updated["source"]["bucket"], updated["source"]["key"])
-    return with_download_urls(updated, settings, storage)
+    return with_urls(updated, settings, storage)
 
 
 def health(storage: S3Storage, store: DynamoStatusStore) -> tuple[bool, dict]:
