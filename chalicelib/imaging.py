@@ -34,6 +34,10 @@ _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os
 # Pillow releases the GIL while it resamples and encodes, so encoders on
 # threads run in parallel with the next rendition's resize.
 _POOL = ThreadPoolExecutor(_CPUS, thread_name_prefix="encode") if _CPUS > 1 else None
+# reducing_gap: a box-filter reduce() by an integer factor first while the
+# result stays ≥ 2× the target (libvips' shrink, then lanczos3 reduce). It
+# only engages for large non-JPEG sources; JPEGs shrank in draft().
+_GAP = 2.0
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 # The ICC colour space a mode's pixels must be in for a transform to apply.
@@ -130,7 +134,8 @@ def process_image(
     framing = Framing(focus)
     for spec in specs:
         with stage("Resizing the image"):
-            made = _resize(picture, spec, resized, extent, framing, orientation)
+            # Until the first encoder job, the pool is idle: the resize may use it.
+            made = _resize(picture, spec, resized, extent, framing, orientation, split=not jobs)
         # Two boxes that give the same pixel size give the same picture (a crop
         # to that size is the whole frame), unless one is a plain centre crop.
         same = [p for other, p in resized.items() if p.size == made.size and other.centred == spec.centred]
@@ -364,6 +369,7 @@ def _resize(
     extent: tuple[float, float] | None = None,
     framing: Framing | None = None,
     orientation: int = 1,
+    split: bool = False,
 ) -> Image.Image:
     """Fit or cover-crop `image` into the spec's box, never upscaling; a cover
     crop is placed by `framing` (centred without one, or for `cover:center`).
@@ -374,6 +380,7 @@ def _resize(
     (see _draft). Resamples from the smallest already-made full-frame
     rendition that still has twice the pixels needed, which costs far less
     than starting from the full image each time and looks the same.
+    `split`: the pool is idle, so _lanczos may run half the rows on it.
     """
     turned = orientation in (5, 6, 7, 8)  # stored width is the upright height
     width, height = extent or (image.size[::-1] if turned else image.size)
@@ -407,18 +414,50 @@ def _resize(
             and other.width < base_width
         ):
             base, base_width = other, other.width
-    # reducing_gap: a box-filter reduce() by an integer factor first while the
-    # result stays ≥ 2× the target (libvips' shrink, then lanczos3 reduce).
-    # It only engages for large non-JPEG sources; JPEGs shrank in draft().
     if base is image:  # `box` is in upright pixels of `image`: cut the stored picture, then turn
         stored = stored_box(box, (height, width) if turned else (width, height), orientation)
         made_size = size[::-1] if turned else size
-        resized = image.resize(made_size, Image.Resampling.LANCZOS, box=stored, reducing_gap=2.0)
-        return upright(resized, orientation)
+        return upright(_lanczos(image, made_size, stored, split), orientation)
     # A made rendition covers exactly (width, height).
     ratio_x, ratio_y = base.width / width, base.height / height
     scaled_box = (box[0] * ratio_x, box[1] * ratio_y, box[2] * ratio_x, box[3] * ratio_y)
-    return base.resize(size, Image.Resampling.LANCZOS, box=scaled_box, reducing_gap=2.0)
+    return _lanczos(base, size, scaled_box, split)
+
+
+# Below this many output pixels, handing half a resize to a thread costs more than it saves.
+_SPLIT_PIXELS = 250_000
+
+
+def _lanczos(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float], split: bool
+) -> Image.Image:
+    """LANCZOS of `box` to `size`. With `split` (and a pool), half of the output
+    is resampled on the pool while this thread does the other half.
+
+    The same pixels as one call, to within a level where the box's float32
+    coordinates round differently (Pillow's filter reads past `box` up to the
+    picture's edges), because each half keeps the pass order of the whole:
+    Pillow resamples vertically first when the height shrinks more than twice
+    as much as the width (Resample.c), so the halves are cut along the axis of
+    the second pass. Not split when reducing_gap engages (a reduce() aligned to
+    the box would differ).
+    """
+    scale = ((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
+    if not (split and _POOL and size[0] * size[1] >= _SPLIT_PIXELS and max(scale) < 2 * _GAP):
+        return image.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=_GAP)
+    shrink = image.height - size[1]
+    axis = 1 if shrink > 0 and shrink > 2 * (image.width - size[0]) else 0  # 1: vertical pass first
+    cut = size[axis] // 2
+    middle = box[axis] + cut * scale[axis]
+    first_size, second_size, first_box, second_box = list(size), list(size), list(box), list(box)
+    first_size[axis], second_size[axis] = cut, size[axis] - cut
+    first_box[axis + 2], second_box[axis] = middle, middle
+    second = _POOL.submit(image.resize, tuple(second_size), Image.Resampling.LANCZOS, box=tuple(second_box))
+    first = image.resize(tuple(first_size), Image.Resampling.LANCZOS, box=tuple(first_box))
+    whole = Image.new(image.mode, size)
+    whole.paste(first, (0, 0))
+    whole.paste(second.result(), (cut, 0) if axis == 0 else (0, cut))
+    return whole
 
 
 def _preview(image: Image.Image, orientation: int) -> Image.Image:
