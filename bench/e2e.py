@@ -3,9 +3,11 @@
 1. One 12 MP photo uploaded through the API (POST /uploads, presigned POST)
    `--uploads` times, one after another; for each, the upload time, the time
    from the end of the upload until the record says PROCESSING (event
-   delivery: S3 → SQS → worker long-poll → handler claims the record), and
-   from there to COMPLETE (S3 read, imaging, S3 writes, DynamoDB), polled
-   every 20 ms; p50/p95. The imaging part alone is measured in this process
+   delivery: S3 → SQS → worker long-poll → handler claims the record; polled
+   every 20 ms), and from there to COMPLETE (S3 read, imaging, S3 writes,
+   DynamoDB; the `updated_at` the final write stamps just before it lands,
+   polled every 0.25 s so that polls do
+   not take the worker's CPU); p50/p95. The imaging part alone is measured in this process
    (process_image with the default renditions, warm), for comparison.
 2. `--lists` concurrent GET /images (25 records each): p50/p95 per request.
 3. Where PROCESSING → COMPLETE goes: the handler's own code (ImagePipeline,
@@ -25,6 +27,7 @@ import os
 import statistics
 import tempfile
 import time
+from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,11 +40,14 @@ from imgpipe.stackprocess import StackProcess
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the replay's handler logs a line per image
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos"
 PHOTO = PHOTOS / "L03_ianare_42_IndexError_12mp.jpg"
+WRITES = "S3 writes (a thread, during the imaging)"
 
 
 def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    """The q-quantile, interpolated between ranks (p50 of an even count is the median)."""
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def imaging_seconds(photo: Path, runs: int = 5) -> list[float]:
@@ -62,10 +68,12 @@ def imaging_seconds(photo: Path, runs: int = 5) -> list[float]:
 
 
 class Timed:
-    """Every method call of `inner` adds its wall time to `totals[category]`."""
+    """Every method call of `inner` adds its wall time to `totals[category]`
+    (`categories` names some methods' own)."""
 
-    def __init__(self, inner, category: str, totals: dict[str, float]) -> None:
+    def __init__(self, inner, category: str, totals: dict[str, float], categories: dict | None = None) -> None:
         self._inner, self._category, self._totals = inner, category, totals
+        self._categories = categories or {}
 
     def __getattr__(self, name: str):
         attribute = getattr(self._inner, name)
@@ -77,7 +85,7 @@ class Timed:
             try:
                 return attribute(*args, **kwargs)
             finally:
-                self._totals[self._category] += time.perf_counter() - started
+                self._totals[self._categories.get(name, self._category)] += time.perf_counter() - started
         return timed
 
 
@@ -100,7 +108,9 @@ def breakdown(stack: StackProcess, photo: Path, runs: int) -> dict[str, list[flo
     s3.create_bucket(Bucket=bucket)
     table = boto3.resource("dynamodb", **endpoint).Table(settings.status_table)
     totals: dict[str, float] = {}
-    storage = Timed(S3Storage(s3, bucket, settings.output_bucket), "S3 reads/writes", totals)
+    # Renditions are written on a thread of their own while the imaging goes on.
+    storage = Timed(S3Storage(s3, bucket, settings.output_bucket), "S3 reads", totals,
+                    {"write_rendition": WRITES})
     store = Timed(DynamoStatusStore(table), "DynamoDB", totals)
     original = pipeline.process_image
 
@@ -120,15 +130,16 @@ def breakdown(stack: StackProcess, photo: Path, runs: int) -> dict[str, list[flo
         for n in range(runs + 1):  # run 0 warms up the clients and the imaging
             key = f"replay/{n}/{photo.name}"
             s3.put_object(Bucket=bucket, Key=key, Body=data)
-            totals.update(dict.fromkeys(("S3 reads/writes", "DynamoDB", "imaging (wall)",
+            totals.update(dict.fromkeys(("S3 reads", WRITES, "DynamoDB", "imaging (wall)",
                                          "imaging (CPU, all threads)"), 0.0))
             started = time.perf_counter()
             outcome = runner.process_object(key)
             whole = time.perf_counter() - started
             assert outcome.result == "COMPLETE", outcome
             if n:
-                rest = whole - totals["S3 reads/writes"] - totals["DynamoDB"] - totals["imaging (wall)"]
-                for name, value in {**totals, "other (handler code)": rest, "process_object": whole}.items():
+                rest = whole - totals["S3 reads"] - totals["DynamoDB"] - totals["imaging (wall)"]
+                for name, value in {**totals, "the rest (writes after the imaging, code)": rest,
+                                    "process_object": whole}.items():
                     per_run.setdefault(name, []).append(value)
     finally:
         pipeline.process_image = original
@@ -140,21 +151,28 @@ def measure(stack: StackProcess, photo: Path, count: int, concurrent: int) -> di
     got: dict[str, list[float]] = {"uploads": [], "delivery": [], "processing": []}
     client = ApiClient(stack.api)
     for _ in range(count):
-        started = time.perf_counter()
+        started = time.time()
         image_id = client.upload(photo)
-        uploaded = time.perf_counter()
-        seen: dict[str, float] = {}
+        uploaded = time.time()
+        # Every poll costs the stack CPU that the worker wants: poll often only
+        # until the record is claimed, then slowly; COMPLETE's instant is the
+        # final write's own `updated_at` (same clock, milliseconds).
+        claimed = None
         deadline = uploaded + 120
-        while "COMPLETE" not in seen and time.perf_counter() < deadline:
-            status = client.image(image_id)["status"]
-            assert status != "FAILED", image_id
-            seen.setdefault(status, time.perf_counter())
-            time.sleep(0.02)
+        while time.time() < deadline:
+            record = client.image(image_id)
+            assert record["status"] != "FAILED", image_id
+            if record["status"] == "COMPLETE":
+                break
+            if record["status"] == "PROCESSING" and claimed is None:
+                claimed = time.time()
+            time.sleep(0.02 if claimed is None else 0.25)
+        completed = datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).timestamp()
         got["uploads"].append(uploaded - started)
         # A record may go PENDING → COMPLETE between two polls: then delivery is unknown, 0.
-        claimed = seen.get("PROCESSING", seen["COMPLETE"])
+        claimed = claimed or completed
         got["delivery"].append(claimed - uploaded)
-        got["processing"].append(seen["COMPLETE"] - claimed)
+        got["processing"].append(completed - claimed)
 
     def one_list(_: int) -> float:
         started = time.perf_counter()
@@ -162,8 +180,10 @@ def measure(stack: StackProcess, photo: Path, count: int, concurrent: int) -> di
         response.raise_for_status()
         return time.perf_counter() - started
 
-    with ThreadPoolExecutor(concurrent) as pool:
-        got["lists"] = list(pool.map(one_list, range(concurrent)))
+    got["lists"] = []
+    if concurrent:
+        with ThreadPoolExecutor(concurrent) as pool:
+            got["lists"] = list(pool.map(one_list, range(concurrent)))
     return {**got, **breakdown(stack, photo, count)}
 
 
@@ -200,9 +220,10 @@ def main() -> int:
     print(f"where PROCESSING → COMPLETE goes (the handler replayed {args.uploads}× on the same stack):")
     for name, values in got.items():
         print(f"  {name:<40} {_p(values, 0.5):>6.2f} {_p(values, 0.95):>6.2f}")
-    print(f"target p50 total ≤ 1.0 s: {'met' if statistics.median(total) <= 1.0 else 'NOT met'}")
-    print(f"{args.lists} concurrent GET /images: p50 {_p(lists, 0.5):.2f} s, p95 {_p(lists, 0.95):.2f} s "
-          f"(target p95 ≤ 2 s: {'met' if _p(lists, 0.95) <= 2 else 'NOT met'})")
+    print(f"target p50 total ≤ 1.0 s: {'met' if _p(total, 0.5) <= 1.0 else 'NOT met'}")
+    if lists:
+        print(f"{args.lists} concurrent GET /images: p50 {_p(lists, 0.5):.2f} s, p95 {_p(lists, 0.95):.2f} s "
+              f"(target p95 ≤ 2 s: {'met' if _p(lists, 0.95) <= 2 else 'NOT met'})")
     return 0
 
 

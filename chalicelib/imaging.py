@@ -10,7 +10,8 @@ again, so retrying is pointless.
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -93,6 +94,7 @@ def process_image(
     outputs: Sequence[tuple[RenditionSpec, str]],
     max_pixels: int,
     focus: Point | None = None,
+    on_encoded: Callable[[EncodedRendition], None] | None = None,
 ) -> ProcessedImage:
     """Decode `data` once and encode each (spec, format) of `outputs`.
 
@@ -102,6 +104,9 @@ def process_image(
     Outputs that come out the same (same picture, same format) are encoded
     once: the later ones carry `same_as`. `cover` crops keep `focus` (x, y in
     0..1 of the upright picture) in frame, or else its most interesting part.
+    `on_encoded` gets each rendition that is to be stored (`same_as` None), as
+    soon as it is encoded, on any thread; every call has returned by the time
+    process_image does, so the caller may write them meanwhile.
     """
     with stage("Decoding the image"):
         image, source_format = open_image(data, max_pixels)
@@ -132,6 +137,7 @@ def process_image(
     jobs: list[Future | list[tuple[int, EncodedRendition]]] = []
     submitted: set[int] = set()  # ids of pictures an encoder job already holds
     framing = Framing(focus)
+    report = _Reporter(outputs, on_encoded)
     for spec in specs:
         with stage("Resizing the image"):
             # Until the first encoder job, the pool is idle: the resize may use it.
@@ -161,21 +167,22 @@ def process_image(
         if target is picture:
             unresized += stills
         elif stills:  # a picture already being saved on a thread is copied (its save options)
-            jobs.append(_submit(_encode_picture, [target.copy() if id(target) in submitted else target],
-                                stills, to_srgb))
+            jobs.append(_submit(report.run, _encode_picture,
+                                [target.copy() if id(target) in submitted else target], stills, to_srgb))
             submitted.add(id(target))
-    if unresized:
-        jobs.append(_submit(_encode_picture, [picture], unresized, to_srgb))
-    with stage("Making the placeholder"):
-        placeholder = make_placeholder(resized[specs[-1]], to_srgb) if specs else None
-    del picture, resized  # the full-size pixels can go while encoders finish
-    if moving:
-        jobs += _animate(data, source, orientation, max_pixels, moving, framing)
-    done = dict(pair for job in jobs for pair in (job.result() if isinstance(job, Future) else job))
     maker = [same_as.get(i, i) for i in range(len(outputs))]  # the output whose encode made i's bytes
     keeper: dict[int, int] = {}  # ... and the first output, in `outputs` order, that stores them
     for i, made_by in enumerate(maker):
         keeper.setdefault(made_by, i)
+    report.names_known(keeper)
+    if unresized:
+        jobs.append(_submit(report.run, _encode_picture, [picture], unresized, to_srgb))
+    with stage("Making the placeholder"):
+        placeholder = make_placeholder(resized[specs[-1]], to_srgb) if specs else None
+    del picture, resized  # the full-size pixels can go while encoders finish
+    if moving:
+        jobs += _animate(data, source, orientation, max_pixels, moving, framing, report)
+    done = dict(pair for job in jobs for pair in (job.result() if isinstance(job, Future) else job))
     renditions = [
         replace(done[made_by], name=spec.name, same_as=None if keeper[made_by] == i else keeper[made_by])
         for i, ((spec, _), made_by) in enumerate(zip(outputs, maker))
@@ -185,6 +192,44 @@ def process_image(
 
 def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
     return _POOL.submit(fn, *args) if _POOL else fn(*args)
+
+
+class _Reporter:
+    """Hands process_image's stored renditions to `on_encoded` as encoder jobs finish.
+
+    A rendition is stored under the name of the first output, in `outputs`
+    order, that shares its bytes; a smaller spec resized later may be that
+    output, so jobs that finish before every spec is resized wait here until
+    `names_known`. Each job reports before it returns: a caller that has
+    every job's result has had every call.
+    """
+
+    def __init__(self, outputs: Sequence[tuple[RenditionSpec, str]],
+                 on_encoded: Callable[[EncodedRendition], None] | None) -> None:
+        self._outputs, self._on_encoded = outputs, on_encoded
+        self._lock = threading.Lock()
+        self._keeper: dict[int, int] | None = None
+        self._waiting: list[tuple[int, EncodedRendition]] = []
+
+    def run(self, encode: Callable, *args) -> list[tuple[int, EncodedRendition]]:
+        made = encode(*args)
+        with self._lock:
+            if self._keeper is None:
+                self._waiting += made
+                return made
+        self._hand_over(made)
+        return made
+
+    def names_known(self, keeper: dict[int, int]) -> None:
+        with self._lock:
+            self._keeper, waiting, self._waiting = keeper, self._waiting, []
+        self._hand_over(waiting)
+
+    def _hand_over(self, made: list[tuple[int, EncodedRendition]]) -> None:
+        if self._on_encoded is None or self._keeper is None:
+            return
+        for made_by, rendition in made:
+            self._on_encoded(replace(rendition, name=self._outputs[self._keeper[made_by]][0].name))
 
 
 def _encode_picture(
@@ -211,7 +256,7 @@ def _encode_picture(
 
 def _animate(
     data: bytes, source: SourceInfo, orientation: int, max_pixels: int,
-    moving: dict[tuple[int, int], tuple[int, RenditionSpec]], framing: Framing,
+    moving: dict[tuple[int, int], tuple[int, RenditionSpec]], framing: Framing, report: "_Reporter",
 ) -> list[Future | list[tuple[int, EncodedRendition]]]:
     """Decode the frames once, resize each to every animated size, and
     encode one animated WebP per size (see animation.py for the byte bound)."""
@@ -225,7 +270,7 @@ def _animate(
         frames, durations, loop = read_frames(data, source.format, orientation, max_pixels, resize_frame)
     full_size = (source.width, source.height)
     return [
-        _submit(_encode_animation, output, frames[size], durations, loop, len(data), size != full_size)
+        _submit(report.run, _encode_animation, output, frames[size], durations, loop, len(data), size != full_size)
         for size, output in moving.items()
     ]
 

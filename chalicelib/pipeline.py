@@ -23,7 +23,7 @@ from chalicelib.errors import (
     SourceChangedError,
 )
 from chalicelib.crop import Point
-from chalicelib.imaging import EncodedRendition, process_image
+from chalicelib.imaging import EncodedRendition, ProcessedImage, process_image
 from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
@@ -31,6 +31,7 @@ from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
+from chalicelib.writer import RenditionWriter
 
 OUTPUT_PREFIXES = ("processed-", "renditions/")
 CREATED, REMOVED = "ObjectCreated", "ObjectRemoved"
@@ -233,8 +234,8 @@ class ImagePipeline:
         started = time.perf_counter()
         check_size(info.size, self.settings.max_upload_bytes)
         data = self.storage.read_source(info, self.settings.max_upload_bytes)
-        result = process_image(data, self.outputs, self.settings.max_pixels, focus_point(claim.focus))
-        renditions = self._store_renditions(info.key, result.renditions)
+        # The claim removed the record's renditions: if this fails, no record refers to what it wrote.
+        result, renditions = self._render(info.key, data, self.outputs, claim.focus, discard_on_failure=True)
         source = {
             **source,
             "format": result.source.format,
@@ -273,13 +274,33 @@ class ImagePipeline:
         if stale:
             self.storage.delete_renditions(stale)
 
-    def _store_renditions(self, source_key: str, encoded: list[EncodedRendition]) -> list[dict]:
-        """Write each distinct object once under its deterministic key; the record's entries."""
+    def _render(
+        self, source_key: str, data: bytes, outputs: Sequence[tuple[RenditionSpec, str]],
+        focus: dict | None, discard_on_failure: bool,
+    ) -> tuple[ProcessedImage, list[dict]]:
+        """process_image, each distinct object written under its deterministic key as
+        soon as it is encoded; the result and the record's entries. If the rendering
+        fails, its writes are waited for, and deleted when `discard_on_failure`."""
+        writer = RenditionWriter(self.storage)
+
+        def write(rendition: EncodedRendition) -> None:
+            writer.write(output_key(source_key, rendition.name, rendition.format), rendition.data,
+                         rendition.content_type)
+
+        try:
+            result = process_image(data, outputs, self.settings.max_pixels, focus_point(focus), write)
+        except BaseException:
+            writer.abandon(delete=discard_on_failure)
+            raise
+        writer.finish()
+        return result, self._entries(source_key, result.renditions)
+
+    def _entries(self, source_key: str, encoded: list[EncodedRendition]) -> list[dict]:
+        """The record's entry of each rendition; renditions sharing bytes share one key."""
         renditions: list[dict] = []
         for rendition in encoded:
             if rendition.same_as is None:
                 key = output_key(source_key, rendition.name, rendition.format)
-                self.storage.write_rendition(key, rendition.data, rendition.content_type)
                 version = rendition_version(rendition.data)
             else:  # the same bytes as an earlier rendition: one object, two entries
                 key, version = renditions[rendition.same_as]["key"], renditions[rendition.same_as]["version"]
@@ -321,9 +342,9 @@ class ImagePipeline:
         entries = (self.store.get(claim.image_id) or {}).get("renditions", [])
         chosen = cover_group(self.outputs, entries)
         data = self.storage.read_source(info, self.settings.max_upload_bytes)
-        result = process_image(data, [self.outputs[i] for i in chosen], self.settings.max_pixels,
-                               focus_point(claim.focus))
-        made = self._store_renditions(info.key, result.renditions)
+        # The record still refers to the covers' keys: a failure leaves what was written.
+        _, made = self._render(info.key, data, [self.outputs[i] for i in chosen], claim.focus,
+                               discard_on_failure=False)
         if len(chosen) == len(self.outputs):
             renditions = made
         else:
