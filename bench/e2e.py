@@ -9,7 +9,8 @@
    polled every 0.25 s so that polls do
    not take the worker's CPU); p50/p95. The imaging part alone is measured in this process
    (process_image with the default renditions, warm), for comparison.
-2. `--lists` concurrent GET /images (25 records each): p50/p95 per request.
+2. `--lists` concurrent GET /images of 25 COMPLETE records each (small photos
+   top the uploads up to 25): p50/p95 per request.
 3. Where PROCESSING → COMPLETE goes: the handler's own code (ImagePipeline,
    S3Storage, DynamoStatusStore) replayed in this process against the same
    running stack's moto server, `--uploads` times, each S3 and DynamoDB call and
@@ -40,6 +41,7 @@ from imgpipe.stackprocess import StackProcess
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the replay's handler logs a line per image
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos"
 PHOTO = PHOTOS / "L03_ianare_42_IndexError_12mp.jpg"
+PAGE = 25  # records in one GET /images of the concurrent lists
 WRITES = "S3 writes (a thread, during the imaging)"
 
 
@@ -146,6 +148,19 @@ def breakdown(stack: StackProcess, photo: Path, runs: int) -> dict[str, list[flo
     return per_run
 
 
+def _top_up(client: ApiClient, count: int) -> None:
+    """`count` more COMPLETE records (small photos), so each list is a full page."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "small.jpg"
+        Image.radial_gradient("L").resize((1200, 900)).convert("RGB").save(path, quality=90)
+        ids = [client.upload(path) for _ in range(count)]
+        deadline = time.time() + 120
+        while any(client.image(i)["status"] != "COMPLETE" for i in ids) and time.time() < deadline:
+            time.sleep(0.5)
+
+
 def measure(stack: StackProcess, photo: Path, count: int, concurrent: int) -> dict[str, list[float]]:
     """Uploads one after another, then concurrent lists, then the replayed breakdown."""
     got: dict[str, list[float]] = {"uploads": [], "delivery": [], "processing": []}
@@ -174,9 +189,11 @@ def measure(stack: StackProcess, photo: Path, count: int, concurrent: int) -> di
         got["delivery"].append(claimed - uploaded)
         got["processing"].append(completed - claimed)
 
+    _top_up(client, PAGE - count)
+
     def one_list(_: int) -> float:
         started = time.perf_counter()
-        response = requests.get(f"{stack.api}/images", params={"limit": "25"}, timeout=120)
+        response = requests.get(f"{stack.api}/images", params={"limit": str(PAGE)}, timeout=120)
         response.raise_for_status()
         return time.perf_counter() - started
 

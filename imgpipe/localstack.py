@@ -68,7 +68,11 @@ class QuietHandler(ChaliceRequestHandler):
 
     Errors chalice's gateway raises itself (no such route: 403 "Missing
     Authentication Token") get the API's error shape; an unknown route is a 404.
+    TCP_NODELAY: http.server sends the headers and the body in two writes, and
+    Nagle's algorithm held a small body back until the client's delayed ACK (~40 ms).
     """
+
+    disable_nagle_algorithm = True
 
     def __getattr__(self, name: str) -> Any:
         """Any other method (TRACE, QUERY…) goes to the app too, which answers 405 with
@@ -203,6 +207,7 @@ class LocalStack:
             every["sweep_stuck_images"] = self.sweep_every
         self._schedules = Schedules(every, self._invoke_scheduled, REGION)
         self._schedules.start()
+        self._snapshot_clients = self.client("s3"), self.client("dynamodb"), self.client("sqs")
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="imgpipe-snapshots", daemon=True)
         self._snapshots.start()
         self._wait_until_healthy()
@@ -331,13 +336,20 @@ class LocalStack:
 
         The input bucket is not here: it is written through (emulator.WriteThrough)."""
         dead = {queue_names(self.env)[1]: self.queue_urls["dead"]} if with_queues else None
-        self._state.snapshot(self.client("s3"), self.client("dynamodb"), [self.env["OUTPUT_BUCKET"]],
-                             self.env["STATUS_TABLE"], self.client("sqs"), dead)
+        s3, dynamodb, sqs = self._snapshot_clients
+        self._state.snapshot(s3, dynamodb, [self.env["OUTPUT_BUCKET"]], self.env["STATUS_TABLE"], sqs, dead)
 
     def _snapshot_loop(self) -> None:
+        """Every few seconds, if anything changed: a scan of every record, and a listing
+        of the output bucket, cost far more than a look at the change count."""
+        saved = 0
         while not self._stopping.wait(SNAPSHOT_SECONDS):
+            changes = self._moto.serialised.changes  # read before: a change answered later is saved next time
+            if changes == saved:
+                continue
             try:
                 self.snapshot()
+                saved = changes
             except Exception:
                 log.exception("snapshot of the local state failed; will try again")
 

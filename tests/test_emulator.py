@@ -34,6 +34,7 @@ def emulator():
         TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
     client.lambda_invoke = aws.lambda_invoke  # type: ignore[attr-defined]
+    client.aws = aws  # type: ignore[attr-defined]
     yield client
     aws.stop()
 
@@ -124,3 +125,50 @@ def test_lambda_async_invoke_of_the_resize_function_reaches_its_queue(emulator):
         aws.invoke(FunctionName="imgpipe-local-resize_image", InvocationType="Event", Payload=b"{not json")
     assert refused.value.response["Error"]["Code"] == "InvalidRequestContentException"
     assert len(received) == 2 and isinstance(layer, LambdaInvoke)
+
+
+def test_the_change_count_moves_on_table_and_bucket_writes_only(emulator):
+    """The periodic snapshot runs only when this count moved: reads and queue traffic
+    (the worker polls all the time) must not move it, and no write may be missed."""
+    dynamodb, s3, sqs = emulator("dynamodb"), emulator("s3"), emulator("sqs")
+    s3.create_bucket(Bucket="emulator-test-changes")
+    url = sqs.create_queue(QueueName="emulator-test-changes")["QueueUrl"]
+    count = lambda: emulator.aws.serialised.changes  # noqa: E731
+    writes = [
+        lambda: dynamodb.put_item(TableName=TABLE, Item={"id": {"S": "changes"}}),
+        lambda: dynamodb.update_item(TableName=TABLE, Key={"id": {"S": "changes"}},
+                                     UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "1"}}),
+        lambda: s3.put_object(Bucket="emulator-test-changes", Key="k", Body=b"x"),
+        lambda: s3.delete_object(Bucket="emulator-test-changes", Key="k"),
+        lambda: dynamodb.delete_item(TableName=TABLE, Key={"id": {"S": "changes"}}),
+    ]
+    reads = [
+        lambda: dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "changes"}}),
+        lambda: dynamodb.query(TableName=TABLE, KeyConditionExpression="id = :i",
+                               ExpressionAttributeValues={":i": {"S": "changes"}}),
+        lambda: dynamodb.scan(TableName=TABLE),
+        lambda: s3.list_objects_v2(Bucket="emulator-test-changes"),
+        lambda: sqs.send_message(QueueUrl=url, MessageBody="m"),
+        lambda: sqs.receive_message(QueueUrl=url),
+    ]
+    for write in writes:
+        before = count()
+        write()
+        assert count() == before + 1
+    before = count()
+    for read in reads:
+        read()
+    assert count() == before
+
+
+def test_both_servers_send_small_answers_at_once():
+    """TCP_NODELAY on the emulator's and the API's connections: http.server writes the
+    headers and the body apart, and Nagle held a small body for the client's delayed ACK."""
+    from imgpipe.localstack import QuietHandler
+
+    aws = AwsEmulator("127.0.0.1", free_port(), {"local": "local"})
+    try:
+        assert aws._server.RequestHandlerClass.disable_nagle_algorithm is True
+    finally:
+        aws._server.server_close()
+    assert QuietHandler.disable_nagle_algorithm is True
