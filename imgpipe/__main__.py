@@ -44,6 +44,12 @@ def _err():
     return _consoles()[1]
 
 
+def _reason(exc: OSError) -> str:
+    """Why a connection failed, in words ("Connection refused", "timed out"), not a repr."""
+    cause = getattr(exc, "reason", exc)
+    return getattr(cause, "strerror", None) or str(cause)
+
+
 def _limit_malloc_arenas() -> None:
     """At most 2 glibc malloc arenas, as every deployed function has
     (MALLOC_ARENA_MAX in .chalice/config.json): each encoder thread would
@@ -125,7 +131,7 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
             except RefusedError as exc:
                 results[path] = exc
             except OSError as exc:
-                results[path] = RefusedError("unreachable", f"{api}: {exc}")
+                results[path] = RefusedError("unreachable", f"{api} does not answer ({_reason(exc)})")
             final = results[path]
             progress.update(task, state=final["status"] if isinstance(final, dict) else f"refused ({final.code})")
 
@@ -172,6 +178,9 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
         items = client.images(limit, status_filter)
     except RefusedError as exc:
         _err().print(f"[red]{exc.code}: {exc}[/red]")
+        sys.exit(1)
+    except OSError as exc:
+        _err().print(f"[red]The API at {api} does not answer ({_reason(exc)}). Is `make run` running?[/red]")
         sys.exit(1)
     table = Table("status", "source key", "size", "renditions / reason", "updated")
     table.add_column("image id", no_wrap=True)

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
 from PIL import Image
 
 from imgpipe.client import FINAL, ApiClient, RefusedError
@@ -72,7 +71,7 @@ def _send(upload: Upload, client: ApiClient) -> None:
     except RefusedError as exc:
         upload.problems.append(f"refused: {exc.code}: {exc}")
         return
-    except requests.RequestException as exc:  # a client that could not get through is a finding
+    except OSError as exc:  # a client that could not get through is a finding
         upload.problems.append(f"network error: {exc}")
         return
     upload.uploaded_at = time.monotonic()
@@ -85,9 +84,9 @@ def _check(upload: Upload, client: ApiClient) -> None:
         upload.problems.append(f"ended {record.get('status')} {record.get('error')}, expected {upload.expected}")
         return
     for rendition in record.get("renditions", []):
-        fetched = client.http.get(rendition["url"], timeout=30)
-        if fetched.status_code != 200 or len(fetched.content) != rendition["bytes"]:
-            upload.problems.append(f"rendition {rendition['key']} answered {fetched.status_code}")
+        status, body = client.request("GET", rendition["url"])
+        if status != 200 or len(body) != rendition["bytes"]:
+            upload.problems.append(f"rendition {rendition['key']} answered {status}")
     if upload.expected == "COMPLETE" and not record.get("renditions"):
         upload.problems.append("COMPLETE without renditions")
     if upload.duplicate and record.get("attempts") != 1:

@@ -67,6 +67,28 @@ def test_upload_refused_file_exits_nonzero(local_stack, tmp_path):
     assert "refused, unsupported_media_type" in result.stdout
 
 
+def test_no_api_there_is_a_sentence_not_a_traceback(tmp_path):
+    from imgpipe.stackprocess import free_port
+
+    api = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(images.jpeg())
+    for result in (run_cli("status", "--api", api), run_cli("upload", str(photo), "--api", api)):
+        assert result.returncode == 1
+        said = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+        assert f"{api} does not answer (Connection refused)" in said
+        assert "Traceback" not in said and "Errno" not in said
+
+
+def test_a_file_name_with_quotes_and_spaces_uploads(local_stack, tmp_path):
+    """The form is built by hand now (imgpipe.client.multipart_form): its quoting must hold."""
+    odd = tmp_path / 'my "best" photo ü.jpg'
+    odd.write_bytes(images.jpeg())
+    result = run_cli("upload", str(odd), "--api", local_stack.api)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓" in result.stdout
+
+
 def test_reprocess_backfills_after_a_rendition_change(local_stack):
     s3 = local_stack.client("s3")
     s3.put_object(Bucket="imgpipe-local-input", Key="backfill/one.jpg", Body=images.jpeg())
