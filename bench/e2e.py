@@ -73,7 +73,8 @@ class Timed:
     """Every method call of `inner` adds its wall time to `totals[category]`
     (`categories` names some methods' own)."""
 
-    def __init__(self, inner, category: str, totals: dict[str, float], categories: dict | None = None) -> None:
+    def __init__(self, inner, category: str, totals: dict[str, float],
+                 categories: dict | None = None) -> None:
         self._inner, self._category, self._totals = inner, category, totals
         self._categories = categories or {}
 

@@ -270,7 +270,8 @@ def _animate(
         frames, durations, loop = read_frames(data, source.format, orientation, max_pixels, resize_frame)
     full_size = (source.width, source.height)
     return [
-        _submit(report.run, _encode_animation, output, frames[size], durations, loop, len(data), size != full_size)
+        _submit(report.run, _encode_animation, output, frames[size], durations, loop, len(data),
+                size != full_size)
         for size, output in moving.items()
     ]
 
@@ -425,7 +426,7 @@ def _resize(
     (see _draft). Resamples from the smallest already-made full-frame
     rendition that still has twice the pixels needed, which costs far less
     than starting from the full image each time and looks the same.
-    `split`: the pool is idle, so _lanczos may run half the rows on it.
+    `split`: the pool is idle, so _lanczos may resample half of the output on it.
     """
     turned = orientation in (5, 6, 7, 8)  # stored width is the upright height
     width, height = extent or (image.size[::-1] if turned else image.size)

@@ -103,7 +103,8 @@ class ApiClient:
 
     def issue(self, filename: str, content_type: str, size: int) -> dict:
         """POST /uploads: the image id and the presigned form."""
-        return self._json("POST", "/uploads", {"filename": filename, "content_type": content_type, "size": size})
+        issue = {"filename": filename, "content_type": content_type, "size": size}
+        return self._json("POST", "/uploads", issue)
 
     def post_form(
         self, upload: dict, filename: str, data: bytes, content_type: str,
@@ -111,7 +112,8 @@ class ApiClient:
     ) -> None:
         """The presigned POST straight to S3. Raises RefusedError."""
         # The file must be the last field of the form: S3 ignores fields after it.
-        body, form_type = multipart_form([*upload["fields"].items(), ("file", (filename, data, content_type))])
+        file = ("file", (filename, data, content_type))
+        body, form_type = multipart_form([*upload["fields"].items(), file])
         status, answer = self.request(
             "POST", upload["url"], _ProgressBody(body, on_progress),
             {"Content-Type": form_type, "Content-Length": str(len(body))}, timeout=max(self.timeout, 300),

@@ -36,7 +36,8 @@ def _calls(dynamodb) -> list:
 
     call("create_table", TableName="t", BillingMode="PAY_PER_REQUEST",
          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("id", "kind", "created_at")],
+         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                               for a in ("id", "kind", "created_at")],
          GlobalSecondaryIndexes=[{"IndexName": "by-created", "Projection": {"ProjectionType": "ALL"},
                                   "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
                                                 {"AttributeName": "created_at", "KeyType": "RANGE"}]}])
