@@ -167,8 +167,8 @@ def process_image(
         if target is picture:
             unresized += stills
         elif stills:  # a picture already being saved on a thread is copied (its save options)
-            jobs.append(_submit(report.run, _encode_picture,
-                                [target.copy() if id(target) in submitted else target], stills, to_srgb))
+            jobs.append(_submit(_encode_picture, [target.copy() if id(target) in submitted else target],
+                                stills, to_srgb, report))
             submitted.add(id(target))
     maker = [same_as.get(i, i) for i in range(len(outputs))]  # the output whose encode made i's bytes
     keeper: dict[int, int] = {}  # ... and the first output, in `outputs` order, that stores them
@@ -176,7 +176,7 @@ def process_image(
         keeper.setdefault(made_by, i)
     report.names_known(keeper)
     if unresized:
-        jobs.append(_submit(report.run, _encode_picture, [picture], unresized, to_srgb))
+        jobs.append(_submit(_encode_picture, [picture], unresized, to_srgb, report))
     with stage("Making the placeholder"):
         placeholder = make_placeholder(resized[specs[-1]], to_srgb) if specs else None
     del picture, resized  # the full-size pixels can go while encoders finish
@@ -195,13 +195,13 @@ def _submit(fn, *args) -> Future | list[tuple[int, EncodedRendition]]:
 
 
 class _Reporter:
-    """Hands process_image's stored renditions to `on_encoded` as encoder jobs finish.
+    """Hands process_image's stored renditions to `on_encoded` as they are encoded.
 
     A rendition is stored under the name of the first output, in `outputs`
     order, that shares its bytes; a smaller spec resized later may be that
-    output, so jobs that finish before every spec is resized wait here until
-    `names_known`. Each job reports before it returns: a caller that has
-    every job's result has had every call.
+    output, so renditions encoded before every spec is resized wait here
+    until `names_known`. Encoder jobs report each rendition before they
+    return: a caller that has every job's result has had every call.
     """
 
     def __init__(self, outputs: Sequence[tuple[RenditionSpec, str]],
@@ -211,14 +211,12 @@ class _Reporter:
         self._keeper: dict[int, int] | None = None
         self._waiting: list[tuple[int, EncodedRendition]] = []
 
-    def run(self, encode: Callable, *args) -> list[tuple[int, EncodedRendition]]:
-        made = encode(*args)
+    def encoded(self, made_by: int, rendition: EncodedRendition) -> None:
         with self._lock:
             if self._keeper is None:
-                self._waiting += made
-                return made
-        self._hand_over(made)
-        return made
+                self._waiting.append((made_by, rendition))
+                return
+        self._hand_over([(made_by, rendition)])
 
     def names_known(self, keeper: dict[int, int]) -> None:
         with self._lock:
@@ -236,8 +234,11 @@ def _encode_picture(
     holder: list[Image.Image],
     wanted: list[tuple[int, RenditionSpec, str]],
     to_srgb: ImageCms.ImageCmsTransform | None,
+    report: _Reporter,
 ) -> list[tuple[int, EncodedRendition]]:
-    """Each (output index, spec, concrete format) of one picture, in turn.
+    """Each (output index, spec, concrete format) of one picture, in turn,
+    each reported as soon as it is encoded (the first can be written while
+    the picture's slower format encodes).
 
     The picture comes in a one-item list, taken out here: an executor holds a
     call's arguments until it returns, which would keep the picture before its
@@ -251,12 +252,13 @@ def _encode_picture(
         with stage(f"Encoding the {fmt} rendition"):
             data = encode(picture, fmt)
         encoded.append((i, EncodedRendition(spec.name, fmt, *picture.size, data)))
+        report.encoded(*encoded[-1])
     return encoded
 
 
 def _animate(
     data: bytes, source: SourceInfo, orientation: int, max_pixels: int,
-    moving: dict[tuple[int, int], tuple[int, RenditionSpec]], framing: Framing, report: "_Reporter",
+    moving: dict[tuple[int, int], tuple[int, RenditionSpec]], framing: Framing, report: _Reporter,
 ) -> list[Future | list[tuple[int, EncodedRendition]]]:
     """Decode the frames once, resize each to every animated size, and
     encode one animated WebP per size (see animation.py for the byte bound)."""
@@ -270,20 +272,22 @@ def _animate(
         frames, durations, loop = read_frames(data, source.format, orientation, max_pixels, resize_frame)
     full_size = (source.width, source.height)
     return [
-        _submit(report.run, _encode_animation, output, frames[size], durations, loop, len(data),
-                size != full_size)
+        _submit(_encode_animation, output, frames[size], durations, loop, len(data), size != full_size,
+                report)
         for size, output in moving.items()
     ]
 
 
 def _encode_animation(
     wanted: tuple[int, RenditionSpec], frames: list[Image.Image], durations: list[int],
-    loop: int, limit: int, resized: bool,
+    loop: int, limit: int, resized: bool, report: _Reporter,
 ) -> list[tuple[int, EncodedRendition]]:
     with stage("Encoding the animated webp rendition"):
         data, kept = encode_animated(frames, durations, loop, limit, resized)
     i, spec = wanted
-    return [(i, EncodedRendition(spec.name, "webp", *frames[0].size, data, frames=kept))]
+    made = (i, EncodedRendition(spec.name, "webp", *frames[0].size, data, frames=kept))
+    report.encoded(*made)
+    return [made]
 
 
 # Decode scales in eighths, and how much larger than the largest output each
