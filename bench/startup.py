@@ -42,7 +42,8 @@ IMPORTS = {
     "import boto3": "import boto3",
     "import boto3, chalice": "import boto3, chalice.app",
     "import PIL.Image": "import PIL.Image",
-    "import app": "import app",
+    "import app": "import app",  # the API function's start: no Pillow (app.get_pipeline imports it)
+    "import app + imaging": "import app, chalicelib.pipeline",  # what the resize function loads
 }
 
 

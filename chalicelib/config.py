@@ -9,7 +9,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.encoding import AVIF_SUPPORTED
 from chalicelib.errors import ConfigError
 from chalicelib.renditions import RenditionSpec, parse_output_formats, parse_renditions
 
@@ -83,11 +82,18 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return value == "true"
 
 
+def _avif_supported() -> bool:
+    """Imports Pillow, so only a stage whose OUTPUT_FORMATS ask for avif pays it at start."""
+    from chalicelib.encoding import AVIF_SUPPORTED
+
+    return AVIF_SUPPORTED
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the environment; raises ConfigError naming the variable at fault."""
     env = os.environ if env is None else env
     formats = parse_output_formats(env.get("OUTPUT_FORMATS") or DEFAULT_OUTPUT_FORMATS)
-    if "avif" in formats and not AVIF_SUPPORTED:
+    if "avif" in formats and not _avif_supported():
         raise ConfigError("OUTPUT_FORMATS asks for avif, which this Pillow build cannot write")
     origins = tuple(o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
     return Settings(

@@ -6,6 +6,7 @@ their key, so every event for the same key lands on the same record.
 """
 
 import hashlib
+import importlib.util
 import math
 import re
 import unicodedata
@@ -16,7 +17,6 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from chalicelib.encoding import AVIF_SUPPORTED
 from chalicelib.notify import check_callback_url
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -34,7 +34,8 @@ FILENAME_PATTERN = rf"^[^{_CONTROL}]*[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x9f][^{_
 ALLOWED_CONTENT_TYPES = frozenset(
     ["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/webp"]
     + ["image/heic", "image/heif"]
-    + (["image/avif"] if AVIF_SUPPORTED else [])
+    # Pillow's AVIF module is present (not imported: the API never loads Pillow).
+    + (["image/avif"] if importlib.util.find_spec("PIL._avif") else [])
 )
 
 
