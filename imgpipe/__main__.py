@@ -44,12 +44,6 @@ def _err():
     return _consoles()[1]
 
 
-def _reason(exc: OSError) -> str:
-    """Why a connection failed, in words ("Connection refused", "timed out"), not a repr."""
-    cause = getattr(exc, "reason", exc)
-    return getattr(cause, "strerror", None) or str(cause)
-
-
 def _limit_malloc_arenas() -> None:
     """At most 2 glibc malloc arenas, as every deployed function has
     (MALLOC_ARENA_MAX in .chalice/config.json): each encoder thread would
@@ -115,7 +109,7 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from imgpipe.client import ApiClient, RefusedError
+    from imgpipe.client import ApiClient, RefusedError, UnreachableError
 
     client = ApiClient(api)
     results: dict[Path, dict | RefusedError] = {}
@@ -130,8 +124,10 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
                 results[path] = client.wait(image_id, timeout, lambda s: progress.update(task, state=s))
             except RefusedError as exc:
                 results[path] = exc
-            except OSError as exc:
-                results[path] = RefusedError("unreachable", f"{api} does not answer ({_reason(exc)})")
+            except UnreachableError as exc:
+                results[path] = RefusedError("unreachable", str(exc))
+            except OSError as exc:  # the file itself could not be read
+                results[path] = RefusedError("unreadable", exc.strerror or "cannot be read")
             final = results[path]
             progress.update(task, state=final["status"] if isinstance(final, dict) else f"refused ({final.code})")
 
@@ -165,7 +161,7 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
     """One record as JSON, or a table of the most recent ones."""
     from rich.table import Table
 
-    from imgpipe.client import ApiClient, RefusedError
+    from imgpipe.client import ApiClient, RefusedError, UnreachableError
 
     if dead:
         show_dead_letters(aws_port)
@@ -179,8 +175,8 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
     except RefusedError as exc:
         _err().print(f"[red]{exc.code}: {exc}[/red]")
         sys.exit(1)
-    except OSError as exc:
-        _err().print(f"[red]The API at {api} does not answer ({_reason(exc)}). Is `make run` running?[/red]")
+    except UnreachableError as exc:
+        _err().print(f"[red]The API at {exc}. Is `make run` running?[/red]")
         sys.exit(1)
     table = Table("status", "source key", "size", "renditions / reason", "updated")
     table.add_column("image id", no_wrap=True)
@@ -385,7 +381,8 @@ def loadtest(api: str | None, uploads: int, clients: int, workers: int) -> None:
     from imgpipe.loadtest import make_uploads, run_load, spawned_stack
 
     batch = make_uploads(uploads)
-    with (contextlib.nullcontext(api) if api else spawned_stack(workers)) as target:
+    with contextlib.nullcontext() if api else spawned_stack(workers) as stack:
+        target = api or stack.api
         _out().print(f"{uploads} uploads from {clients} clients to {target} ...")
         report = run_load(target, batch, clients)
     table = Table("uploads", "clients", "dups", "hostile", "s", "img/s", "p50 s", "p95 s", "problems",

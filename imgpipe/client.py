@@ -3,13 +3,13 @@
 POST /uploads, then the presigned POST straight to S3, then GET /images/{id}
 until the record is final. Used by `upload`, `status` and the load test.
 The standard library's urllib, not requests: `status` starts in under a
-quarter of a second (requests and urllib3 alone took ~100 ms to import).
+quarter of a second (requests and urllib3 alone took ~100 ms to import);
+urllib3's form encoder is imported by an upload only.
 """
 
 import io
 import json
 import mimetypes
-import secrets
 import time
 import urllib.error
 import urllib.parse
@@ -45,24 +45,14 @@ def content_type_of(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def _quoted(value: str) -> str:
-    """A form-data parameter as browsers write it (HTML5): no raw quote or line break."""
-    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+class UnreachableError(OSError):
+    """No answer from the server (refused, timed out, cut off), said for a person."""
 
 
-def multipart_form(fields: list[tuple[str, str | tuple[str, bytes, str]]]) -> tuple[bytes, str]:
-    """multipart/form-data of `fields` in order (a file is (filename, bytes, type)); body, Content-Type."""
-    boundary = secrets.token_hex(16)
-    parts = []
-    for name, value in fields:
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"'
-        if isinstance(value, tuple):
-            filename, data, content_type = value
-            head += f'; filename="{_quoted(filename)}"\r\nContent-Type: {content_type}'
-        else:
-            data = value.encode()
-        parts.append(head.encode() + b"\r\n\r\n" + data + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+def _reason(exc: OSError) -> str:
+    """"Connection refused", "timed out"…: the cause in words, not a repr."""
+    cause = getattr(exc, "reason", exc)
+    return getattr(cause, "strerror", None) or str(cause)
 
 
 class ApiClient:
@@ -72,8 +62,7 @@ class ApiClient:
 
     def request(self, method: str, url: str, body: bytes | io.IOBase | None = None,
                 headers: dict[str, str] | None = None, timeout: float | None = None) -> tuple[int, bytes]:
-        """(status, body) of any answer, 4xx and 5xx included. No answer (refused, timed
-        out, cut off) raises OSError: urllib's URLError and socket errors are all OSErrors."""
+        """(status, body) of any answer, 4xx and 5xx included; UnreachableError without one."""
         request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
@@ -81,6 +70,9 @@ class ApiClient:
         except urllib.error.HTTPError as answer:
             with answer:
                 return answer.code, answer.read()
+        except OSError as exc:  # URLError, timeouts and resets are all OSErrors
+            where = urllib.parse.urlsplit(url)
+            raise UnreachableError(f"{where.scheme}://{where.netloc} does not answer ({_reason(exc)})") from exc
 
     def _json(self, method: str, path: str, document: dict | None = None) -> dict:
         body = None if document is None else json.dumps(document).encode()
@@ -111,9 +103,11 @@ class ApiClient:
         on_progress: Callable[[int], None] = lambda n: None,
     ) -> None:
         """The presigned POST straight to S3. Raises RefusedError."""
+        from urllib3 import encode_multipart_formdata  # ~50 ms: only an upload pays it
+
         # The file must be the last field of the form: S3 ignores fields after it.
         file = ("file", (filename, data, content_type))
-        body, form_type = multipart_form([*upload["fields"].items(), file])
+        body, form_type = encode_multipart_formdata([*upload["fields"].items(), file])
         status, answer = self.request(
             "POST", upload["url"], _ProgressBody(body, on_progress),
             {"Content-Type": form_type, "Content-Length": str(len(body))}, timeout=max(self.timeout, 300),

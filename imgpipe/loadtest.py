@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from imgpipe.client import FINAL, ApiClient, RefusedError
+from imgpipe.client import FINAL, ApiClient, RefusedError, UnreachableError
 from imgpipe.stackprocess import StackProcess
 
 
@@ -71,7 +71,7 @@ def _send(upload: Upload, client: ApiClient) -> None:
     except RefusedError as exc:
         upload.problems.append(f"refused: {exc.code}: {exc}")
         return
-    except OSError as exc:  # a client that could not get through is a finding
+    except UnreachableError as exc:  # a client that could not get through is a finding
         upload.problems.append(f"network error: {exc}")
         return
     upload.uploaded_at = time.monotonic()
@@ -132,13 +132,13 @@ def run_load(api: str, uploads: list[Upload], clients: int, timeout: float = 600
 
 
 @contextlib.contextmanager
-def spawned_stack(workers: int = 2) -> Iterator[str]:
-    """`python -m imgpipe run` on free ports with empty state; yields the API URL."""
-    with tempfile.TemporaryDirectory(prefix="imgpipe-load-") as state:
+def spawned_stack(workers: int = 2) -> Iterator[StackProcess]:
+    """`python -m imgpipe run` on free ports with empty state, stopped at the end."""
+    with tempfile.TemporaryDirectory(prefix="imgpipe-stack-") as state:
         stack = StackProcess(Path(state) / "state", "--workers", str(workers))
         stack.start(timeout=120)
         try:
-            yield stack.api
+            yield stack
         finally:
             try:
                 stack.stop()
