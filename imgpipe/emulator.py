@@ -105,9 +105,14 @@ class Serialised:
         self.app = app
         self._dynamodb = threading.Lock()
         self._turn = threading.Condition(threading.Lock())  # S3 and SQS
-        # Answered requests that may have changed a table or a bucket (SQS's are not
-        # counted): the periodic snapshot skips a round in which nothing changed.
-        self.changes = 0
+        # Answered requests that may have changed a table or a bucket, one count per
+        # lock (each is bumped only under its own): the periodic snapshot skips a
+        # round in which `changes` did not move.
+        self._table_changes = self._bucket_changes = 0
+
+    @property
+    def changes(self) -> int:
+        return self._table_changes + self._bucket_changes
 
     def _call(self, environ: dict) -> tuple[str, list, list[bytes]]:
         """The whole response, body included, made while the lock is held."""
@@ -131,14 +136,14 @@ class Serialised:
         if target.startswith("DynamoDB"):
             with self._dynamodb:
                 status, headers, chunks = self._call(environ)
-                self.changes += target.partition(".")[2] not in _DYNAMODB_READS
+                self._table_changes += target.partition(".")[2] not in _DYNAMODB_READS
             start_response(status, headers)
             return chunks
         with self._turn:
             if poll is None:
                 status, headers, chunks = self._call(environ)
                 if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
-                    self.changes += not target.startswith("AmazonSQS")
+                    self._bucket_changes += not target  # S3 is the one without X-Amz-Target
                     self._turn.notify_all()
             else:
                 status, headers, chunks = self._long_poll(environ, *poll)
@@ -208,7 +213,6 @@ class WriteThrough:
 
 _LAMBDA_PATH = re.compile(r"^/20[0-9]{2}-[0-9]{2}-[0-9]{2}/functions(/|$)")
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
-ACCOUNT_ID = "123456789012"  # moto's default account: ARNs in error messages look like AWS's
 
 
 def function_name(name_or_arn: str) -> str:
@@ -233,6 +237,7 @@ class LambdaInvoke:
         path = environ.get("PATH_INFO", "")
         if not _LAMBDA_PATH.match(path):
             return self.app(environ, start_response)
+        from moto.core import DEFAULT_ACCOUNT_ID  # ARNs in error messages look like AWS's
         from werkzeug.wsgi import get_input_stream
 
         invoke = _INVOKE_PATH.match(path)
@@ -240,7 +245,7 @@ class LambdaInvoke:
         kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         send = self.functions.get(name)
         if environ.get("REQUEST_METHOD") != "POST" or kind != "Event" or send is None:
-            what = f"arn:aws:lambda:{_region(environ)}:{ACCOUNT_ID}:function:{name}" if name else "Function"
+            what = f"arn:aws:lambda:{_region(environ)}:{DEFAULT_ACCOUNT_ID}:function:{name}" if name else "Function"
             return _lambda_error(start_response, "404 Not Found", "ResourceNotFoundException",
                                  f"Function not found: {what}")
         payload = get_input_stream(environ).read()

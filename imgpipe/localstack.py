@@ -250,13 +250,14 @@ class LocalStack:
         self._moto.write_through.enabled = True  # from here on, a stored upload is on disk first
         resize = self.env.get("RESIZE_FUNCTION")
         if resize:  # Lambda's async queue for the resize function is the worker's event queue
-            self._moto.lambda_invoke.functions[resize] = functools.partial(self._enqueue, events_url)
+            self._moto.lambda_invoke.functions[resize] = functools.partial(self._enqueue, sqs, events_url)
         if restored:
             self._redeliver_unfinished(s3, dynamodb)
 
-    def _enqueue(self, queue_url: str, payload: bytes) -> None:
+    @staticmethod
+    def _enqueue(sqs: Any, queue_url: str, payload: bytes) -> None:
         """An async invocation's payload, on the queue the worker delivers to the handler."""
-        self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=payload.decode("utf-8"))
+        sqs.send_message(QueueUrl=queue_url, MessageBody=payload.decode("utf-8"))
 
     @property
     def buckets(self) -> list[str]:
