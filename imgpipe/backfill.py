@@ -117,7 +117,7 @@ def targets_from(outputs: dict[str, str], names: dict[str, str], where: str) -> 
         raise ValueError(f"{where} has no {', '.join(missing)}: deploy this version of imgpipe first")
     targets = BatchTargets(**{field: outputs[name] for field, name in names.items()})
     if not targets.function_arn.startswith("arn:") or targets.function_arn.count(":") < 6:
-        raise ValueError(f"{where}: {targets.function_arn!r} is not a Lambda function ARN")
+        raise ValueError(f"{where}: {targets.function_arn} is not a Lambda function ARN")
     return targets
 
 
@@ -129,8 +129,11 @@ def targets_from_stack(cfn: Any, stack: str) -> BatchTargets:
 
 def targets_from_terraform(directory: str) -> BatchTargets:
     """From `terraform output -json` in the applied configuration's folder (path 3)."""
-    result = subprocess.run(["terraform", f"-chdir={directory}", "output", "-json"], capture_output=True,
-                            text=True, check=False)
+    try:
+        result = subprocess.run(["terraform", f"-chdir={directory}", "output", "-json"], capture_output=True,
+                                text=True, check=False)
+    except FileNotFoundError:
+        raise ValueError("terraform is not installed (or not on PATH): it reads the stage's outputs") from None
     if result.returncode != 0:
         raise ValueError(f"terraform output failed in {directory}: {result.stderr.strip()[-300:]}")
     outputs = {name: entry.get("value") for name, entry in json.loads(result.stdout or "{}").items()}

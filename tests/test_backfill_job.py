@@ -112,3 +112,9 @@ def test_terraform_outputs_name_the_same_targets(tmp_path, monkeypatch):
     assert (targets.input_bucket, targets.output_bucket, targets.role_arn, targets.function_arn) == (
         INPUT, OUTPUT, ROLE, FUNCTION)
     assert (targets.account_id, targets.region) == (ACCOUNT, "eu-west-1")
+
+
+def test_without_terraform_the_reason_is_a_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no terraform there
+    with pytest.raises(ValueError, match="terraform is not installed"):
+        targets_from_terraform(str(tmp_path))
