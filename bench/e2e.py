@@ -36,6 +36,7 @@ import requests
 
 from imgpipe.client import ApiClient
 from imgpipe.localstack import stage_environment
+from imgpipe.loadtest import spawned_stack
 from imgpipe.stackprocess import StackProcess
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the replay's handler logs a line per image
@@ -183,6 +184,7 @@ def measure(stack: StackProcess, photo: Path, count: int, concurrent: int) -> di
             if record["status"] == "PROCESSING" and claimed is None:
                 claimed = time.time()
             time.sleep(0.02 if claimed is None else 0.25)
+        assert record["status"] == "COMPLETE", f"{image_id} still {record['status']} after 120 s"
         completed = datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).timestamp()
         got["uploads"].append(uploaded - started)
         # A record may go PENDING → COMPLETE between two polls: then delivery is unknown, 0.
@@ -214,16 +216,8 @@ def main() -> int:
     if not args.photo.exists():
         print(f"bench.e2e: {args.photo} does not exist; pass --photo a 12 MP JPEG")
         return 2
-    with tempfile.TemporaryDirectory(prefix="imgpipe-e2e-") as state:
-        stack = StackProcess(Path(state) / "state", "--workers", "2")
-        stack.start(timeout=120)
-        try:
-            got = measure(stack, args.photo, args.uploads, args.lists)
-        finally:
-            try:
-                stack.stop()
-            finally:
-                stack.kill()
+    with spawned_stack() as stack:
+        got = measure(stack, args.photo, args.uploads, args.lists)
     uploads, delivery, processing, lists = (got.pop(k) for k in ("uploads", "delivery", "processing",
                                                                   "lists"))
     total = [a + b + c for a, b, c in zip(uploads, delivery, processing)]
