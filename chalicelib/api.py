@@ -141,13 +141,14 @@ def delete_image(
     # An upload key was issued for this image alone: any object arriving for it
     # later is refused. A key put straight into the bucket may be used again.
     refuses = is_upload_key(seen.get("source", {}).get("key", ""))
-    record = store.tombstone(image_id, iso_now(now), expires, refuses_uploads=refuses)
-    if record is None:  # deleted by someone else meanwhile
+    replaced = store.tombstone(image_id, iso_now(now), expires, refuses_uploads=refuses)
+    if replaced is None:  # deleted by someone else meanwhile
         raise ImageNotFoundError(f"no image {image_id}")
+    record, rendition_keys = replaced
     source_key = record.get("source", {}).get("key")
     if source_key:
         storage.delete_source(source_key)
-    storage.delete_renditions([r["key"] for r in record.get("renditions", [])])
+    storage.delete_renditions(list(rendition_keys))
 
 
 def set_focus(

@@ -451,10 +451,14 @@ class DynamoStatusStore:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items
 
-    def tombstone(self, image_id: str, now: str, expires_at: int, refuses_uploads: bool) -> dict | None:
-        """Replace a record by a DELETED tombstone; returns the record it replaced,
-        None when there was none (or only a tombstone). With `refuses_uploads`,
-        claim() refuses any later object for the image instead of starting over."""
+    def tombstone(
+        self, image_id: str, now: str, expires_at: int, refuses_uploads: bool
+    ) -> tuple[dict, tuple[str, ...]] | None:
+        """Replace a record by a DELETED tombstone; returns the record it replaced and
+        every rendition key it occupied (an unfinished reprocess's earlier result
+        included), None when there was none (or only a tombstone). With
+        `refuses_uploads`, claim() refuses any later object for the image instead of
+        starting over."""
         for _ in range(_CLAIM_RETRIES):
             item = self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
             if not item or item.get("status") == DELETED:
@@ -470,7 +474,7 @@ class DynamoStatusStore:
                 {"#status": "status", "#error": "error"},
             ):
                 continue
-            return public_record(item)
+            return public_record(item), _rendition_keys(item)
         raise ImageBusyError(f"{image_id} keeps changing under us")
 
     def delete(self, image_id: str) -> None:

@@ -69,3 +69,22 @@ def test_a_key_put_straight_into_the_bucket_can_be_put_again_after_a_delete(aws,
         assert client.http.get(f"/images/{image_id}").json_body["status"] == "COMPLETE"
         assert client.http.delete(f"/images/{image_id}").status_code == 204
         assert_nothing_left(aws, client, image_id)
+
+
+def test_delete_during_a_reprocess_removes_the_earlier_result_too(aws, client):
+    """A new upload's claim moves the earlier result's keys out of `renditions` (to
+    stale_keys): the DELETE must remove them too, whatever the reprocess does next
+    (here it finds its source gone and lets go)."""
+    image_id = new_upload(client)["image_id"]
+    key = f"uploads/{image_id}/cat.jpg"
+    aws.put(key, images.jpeg(640, 480))
+    for event in aws.received_events():
+        invoke_handler(client, event)
+    assert aws.output_keys()  # the first result
+    aws.put(key, images.jpeg(800, 600))  # the same key again, other bytes: a reprocess
+    event = aws.received_events()[-1]
+    pipeline = fresh_pipeline()
+    deleted = run_inside(pipeline, "read_source", lambda: client.http.delete(f"/images/{image_id}").status_code)
+    assert pipeline.handle_event(event)[0].result == "superseded"
+    assert deleted == [204]
+    assert_nothing_left(aws, client, image_id)
