@@ -269,3 +269,12 @@ def test_a_patch_after_renditions_changed_rerenders_all_under_the_claim(aws, cli
     assert sorted(r["name"] for r in after["renditions"]) == ["default", "small", "thumb"]
     assert set(aws.output_keys()) == {r["key"] for r in after["renditions"]}
     assert colour_of(aws, after, "thumb") == "blue" and after["status"] == "COMPLETE"
+
+
+def test_without_a_resize_function_a_patch_changes_nothing(aws, client):
+    """RESIZE_FUNCTION unset (a misdeployed stage): the PATCH fails before it records the
+    focus, so the record never claims a focus its covers do not show."""
+    image_id, _ = uploaded(aws, client)
+    before = record(client, image_id)
+    assert patch(client, image_id, {"focus": LEFT}).status_code == 500
+    assert record(client, image_id) == before
