@@ -169,6 +169,7 @@ def set_focus(
         raise ImageConflictError(
             f"image {image_id} is {record['status']}; its focus can change once it is COMPLETE"
         )
+    invoker.check()  # a stage that cannot re-render must not record a focus its covers never show
     updated = store.set_focus(image_id, focus, iso_now(time.time()))
     if updated is None:  # deleted, or re-uploaded, since we read it
         if _owned(store.get(image_id), owner) is None:

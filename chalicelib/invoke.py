@@ -34,13 +34,16 @@ class ResizeInvoker:
     """Lambda's Invoke API for the resize function (RESIZE_FUNCTION)."""
 
     def __init__(self, client: Any, function_name: str) -> None:
-        # Here, not in reprocess(): PATCH builds its invoker before it records anything.
-        if not function_name:
-            raise ConfigError("RESIZE_FUNCTION is not set: the resize function cannot be asked to re-render")
         self._lambda = client
         self._function = function_name
 
+    def check(self) -> None:
+        """Raise ConfigError unless there is a function to ask: before anything is recorded."""
+        if not self._function:
+            raise ConfigError("RESIZE_FUNCTION is not set: the resize function cannot be asked to re-render")
+
     def reprocess(self, bucket: str, key: str) -> None:
+        self.check()
         self._lambda.invoke(
             FunctionName=self._function,
             InvocationType="Event",
