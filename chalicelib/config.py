@@ -75,6 +75,8 @@ def _cdn_domain(env: Mapping[str, str]) -> str:
     if value and not _HOST.fullmatch(value):
         raise ConfigError(f"CDN_DOMAIN={value!r} must be a host name like d111111abcdef8.cloudfront.net")
     return value
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     value = env.get(name, "").strip().lower() or "false"
     if value not in ("true", "false"):
@@ -171,7 +173,4 @@ def tracing_enabled() -> bool:
 
     Off (the default), app.py never imports Powertools' Tracer nor aws-xray-sdk.
     """
-    value = os.environ.get("TRACING", "false").strip().lower() or "false"
-    if value not in ("true", "false"):
-        raise ConfigError(f"TRACING={value!r} must be true or false")
-    return value == "true"
+    return _flag(os.environ, "TRACING")

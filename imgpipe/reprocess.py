@@ -9,31 +9,14 @@ finished; then the real `resize_image` gets the event S3 would have sent.
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 from chalice.local import LambdaContext
 
+from chalicelib.invoke import object_created_event
 from chalicelib.status import iso_now
 from chalicelib.uploads import image_id_for_key
-
-
-def s3_event(bucket: str, key: str, region: str) -> dict:
-    """An ObjectCreated:Put notification as S3 writes it (key URL-encoded, `+` for space)."""
-    return {"Records": [{
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": region,
-        "eventTime": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": quote_plus(key, safe="/")},
-        },
-    }]}
 
 
 def chosen_keys(app_module: Any, prefix: str, statuses: set[str]) -> Iterator[tuple[str, str | None]]:
@@ -53,7 +36,7 @@ def reprocess_key(app_module: Any, key: str) -> str:
     image_id = image_id_for_key(key)
     settings, store = app_module.get_settings(), app_module.get_status_store()
     store.reopen(image_id, iso_now(time.time()))
-    event = s3_event(settings.input_bucket, key, settings.region)
+    event = object_created_event(settings.input_bucket, key, time.time())
     app_module.resize_image(event, LambdaContext("resize_image", 1024, max_runtime_ms=900_000))
     record = store.get(image_id)
     return record["status"] if record else "missing"
