@@ -221,13 +221,20 @@ class WebhookSender:
         timestamp = str(int(self.clock()))
         parts = urlsplit(url)
         try:
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "imgpipe-webhook/1",
-                EVENT_HEADER: DETAIL_TYPES[record["status"]],
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(self._secret(), timestamp, body),
-            }
+            secret = self._secret()
+        except WebhookRefusedError as exc:  # this stage has no secret
+            return Attempt(now_iso, None, f"refused: {exc}", retry=False)
+        except Exception:  # Secrets Manager failed: ours, and passing
+            log.exception("webhook secret unavailable")
+            return Attempt(now_iso, None, "not sent: the signing secret could not be read")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "imgpipe-webhook/1",
+            EVENT_HEADER: DETAIL_TYPES[record["status"]],
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+        }
+        try:
             check_callback_url(url, self.allow_local)
             port = parts.port or (443 if parts.scheme == "https" else 80)
             address = resolve_target(parts.hostname, port, self.allow_local)
@@ -243,9 +250,9 @@ class WebhookSender:
             return Attempt(now_iso, None, f"refused: {exc}", retry=False)
         except (OSError, http.client.HTTPException) as exc:
             return Attempt(now_iso, None, f"no response: {type(exc).__name__}")
-        except Exception:  # the secret could not be read (Secrets Manager): ours, and passing
-            log.exception("webhook secret unavailable")
-            return Attempt(now_iso, None, "not sent: the signing secret could not be read")
+        except Exception:  # anything else (a TLS library fault…): logged, retried later
+            log.exception("webhook to %s failed", parts.hostname)
+            return Attempt(now_iso, None, "not sent: an internal error")
         if 200 <= status < 300:
             return Attempt(now_iso, status)
         return Attempt(now_iso, status, f"the receiver answered {status}", retry=retryable(status))
@@ -280,7 +287,7 @@ class Notifier:
         """Send what is due for `image_id`; a few words on what happened, None if nothing was."""
         try:
             return self._deliver(image_id, self.clock() if now is None else now)
-        except Exception:  # DynamoDB itself failed: the due mark stays for the sweeper
+        except Exception:  # DynamoDB, or a bug: the due mark stays for the sweeper
             log.exception("notifying for %s failed; the sweeper will try again", image_id)
             return None
 
