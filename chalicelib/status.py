@@ -18,6 +18,7 @@ instead of overwriting a newer state (optimistic concurrency).
 
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from decimal import Decimal
@@ -302,25 +303,24 @@ class DynamoStatusStore:
         if claim.focus:
             update += ", cover_focus = :focus"
             values[":focus"] = stored_focus(claim.focus)
-        removes = " REMOVE stale_keys" + ("" if claim.focus else ", cover_focus")
-        return self._finish(claim, now, update + _NOTIFY_DUE + removes, values)
+        removes = ["stale_keys"] + ([] if claim.focus else ["cover_focus"])
+        return self._finish(claim, now, update + _NOTIFY_DUE, values, removes)
 
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
         return self._finish(
-            claim, now, "SET #status = :status, #error = :error" + _NOTIFY_DUE + " REMOVE stale_keys",
-            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE},
+            claim, now, "SET #status = :status, #error = :error" + _NOTIFY_DUE,
+            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE}, ["stale_keys"],
         )
 
     def release(self, claim: Claim, now: str) -> bool:
         """Give up the lease early, so a retry can take over at once."""
         return self._finish(claim, now, "SET lease_until = :zero", {":zero": 0})
 
-    def _finish(self, claim: Claim, now: str, update: str, values: dict) -> bool:
-        # One REMOVE clause per expression: the caller's, if any, gets claim_token added.
-        sets, _, removes = update.partition(" REMOVE ")
-        update = f"{sets}, updated_at = :now, version = version + :one REMOVE claim_token"
-        update += f", {removes}" if removes else ""
+    def _finish(self, claim: Claim, now: str, sets: str, values: dict, removes: Sequence[str] = ()) -> bool:
+        """`sets` (a SET clause) plus what every end of a claim writes, and REMOVEs `removes`."""
+        removed = ", ".join(["claim_token", *removes])
+        update = f"{sets}, updated_at = :now, version = version + :one REMOVE {removed}"
         # DynamoDB rejects names the expressions do not use.
         names = {k: v for k, v in {"#status": "status", "#source": "source", "#error": "error"}.items()
                  if k in update or k == "#status"}
