@@ -99,6 +99,13 @@ def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> o
     return node
 
 
+def function_values(stage: str, function: str) -> dict[str, str]:
+    """The per-function placeholders of a policy template: its own name, and the resize
+    function's (the API may invoke it)."""
+    return {"FunctionName": function_name(stage, function),
+            "ResizeFunction": function_name(stage, "resize_image")}
+
+
 def write_stage_policies(
     stage: str, values: Mapping[str, str], wrap_sub: bool = False, name_stage: str | None = None,
     extra: list[dict] | tuple = (),
@@ -113,8 +120,7 @@ def write_stage_policies(
     paths = []
     for function, short in FUNCTIONS.items():
         path = CHALICE_DIR / f"policy-{stage}-{short}.json"
-        named = {**values, "FunctionName": function_name(name_stage or stage, function),
-                 "ResizeFunction": function_name(name_stage or stage, "resize_image")}
+        named = {**values, **function_values(name_stage or stage, function)}
         policy = render(policy_template(function), named, wrap_sub)
         policy["Statement"].extend(extra)
         path.write_text(json.dumps(policy, indent=2) + "\n")

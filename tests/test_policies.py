@@ -20,7 +20,7 @@ import pytest
 from botocore import xform_name
 from botocore.stub import Stubber
 
-from deploy.policies import FUNCTIONS, function_name, policy_template, render
+from deploy.policies import FUNCTIONS, function_name, function_values, policy_template, render
 from tests.conftest import TEST_ENV, invoke_handler, reset_app_clients
 from tests.images import jpeg
 from tests.receiver import Receiver
@@ -78,9 +78,7 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
 
 
 def grants(function: str) -> list[tuple[str, str]]:
-    named = {"FunctionName": function_name(STAGE, function),
-             "ResizeFunction": function_name(STAGE, "resize_image")}
-    policy = render(policy_template(function), {**VALUES, **named})
+    policy = render(policy_template(function), {**VALUES, **function_values(STAGE, function)})
     pairs = []
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
