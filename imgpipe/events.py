@@ -35,8 +35,9 @@ def _sent_at(message: dict) -> int:
     return int(message.get("Attributes", {}).get("SentTimestamp", 0))
 
 
-def watch(sqs: Any, queue_url: str, follow: bool, poll_seconds: float = 1.0) -> Iterator[str]:
-    """Lines for the events on the queue, oldest first; with `follow`, then each new one."""
+def watch(sqs: Any, queue_url: str, follow: bool, poll_seconds: float = 2.0) -> Iterator[str]:
+    """Lines for the events on the queue, oldest first; with `follow`, then each new one
+    (each look reads the whole queue, which no one drains: every `poll_seconds`)."""
     seen: set[str] = set()
     while True:
         fresh = [m for m in peek_messages(sqs, queue_url) if m["MessageId"] not in seen]

@@ -41,20 +41,22 @@ def _read_json(path: Path, default: Any) -> Any:
 
 
 def peek_messages(sqs: Any, queue_url: str) -> list[dict]:
-    """Every message on a queue, left there: each is hidden for a moment, then released."""
+    """Every message on a queue, left there: each is hidden for a moment (at most a few
+    seconds, should the peek be cut short), then released ten to a call."""
     seen: dict[str, dict] = {}
     while True:
         got = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=5,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
         if not got:
             break
         seen.update((m["MessageId"], m) for m in got)
-    for message in seen.values():
-        sqs.change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
+    handles = [m["ReceiptHandle"] for m in seen.values()]
+    for start in range(0, len(handles), 10):
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for n, handle in enumerate(handles[start:start + 10])])
     return list(seen.values())
 
 
