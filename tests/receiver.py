@@ -10,7 +10,6 @@ class Receiver:
     def __init__(self, *statuses: int) -> None:
         self.statuses = list(statuses or (204,))
         self.received: list[tuple[str, dict, bytes]] = []
-        self.arrived = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -21,17 +20,12 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                receiver.arrived.set()
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def status(self) -> int:
-        return self.statuses[-1]
 
     @property
     def url(self) -> str:

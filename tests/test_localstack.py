@@ -16,9 +16,10 @@ from imgpipe.stackprocess import StackProcess, free_port
 from tests.stack import run_cli
 
 
-def upload(stack: StackProcess, name: str, data: bytes, content_type: str) -> str:
+def upload(stack: StackProcess, name: str, data: bytes, content_type: str, **issue) -> str:
+    """POST /uploads (with any more fields in `issue`, e.g. callback_url), then the presigned POST."""
     issued = requests.post(f"{stack.api}/uploads", timeout=10,
-                           json={"filename": name, "content_type": content_type, "size": len(data)})
+                           json={"filename": name, "content_type": content_type, "size": len(data), **issue})
     assert issued.status_code == 201, issued.text
     body = issued.json()
     posted = requests.post(body["upload"]["url"], data=body["upload"]["fields"],

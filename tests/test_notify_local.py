@@ -34,17 +34,6 @@ def readme_verifier():
     return scope["verify_imgpipe_signature"]
 
 
-def upload_with_callback(stack: StackProcess, callback_url: str, data: bytes, name: str = "hook.jpg") -> str:
-    issued = requests.post(f"{stack.api}/uploads", timeout=10, json={
-        "filename": name, "content_type": "image/jpeg", "size": len(data), "callback_url": callback_url})
-    assert issued.status_code == 201, issued.text
-    body = issued.json()
-    posted = requests.post(body["upload"]["url"], data=body["upload"]["fields"],
-                           files={"file": (name, data, "image/jpeg")}, timeout=30)
-    assert posted.status_code == 204, posted.text
-    return body["image_id"]
-
-
 def wait_for(check, timeout: float = 60):
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -61,7 +50,8 @@ def test_an_upload_with_a_callback_gets_a_signed_post_and_an_event(stack):
     secret = stack.client("secretsmanager").get_secret_value(SecretId=SECRET_NAME)["SecretString"]
     verify = readme_verifier()
     with Receiver(204) as receiver:
-        image_id = upload_with_callback(stack, receiver.url, images.jpeg(320, 240))
+        image_id = post_file(stack, "hook.jpg", images.jpeg(320, 240), "image/jpeg",
+                             callback_url=receiver.url)
         wait_for(lambda: receiver.received)
         record = wait_for(lambda: webhook_of(stack, image_id).get("state") == "delivered"
                           and stack.wait_final(image_id))
@@ -89,7 +79,7 @@ def test_a_failed_image_shows_as_image_failed(stack):
 
 def test_a_receiver_that_answers_500_then_200_is_retried_by_the_sweeper(stack):
     with Receiver(500, 200) as receiver:
-        image_id = upload_with_callback(stack, receiver.url, images.jpeg(64, 48), "retry.jpg")
+        image_id = post_file(stack, "retry.jpg", images.jpeg(64, 48), "image/jpeg", callback_url=receiver.url)
         first = wait_for(lambda: (hook := webhook_of(stack, image_id)).get("attempts") and hook)
         assert first["state"] == "pending" and first["attempts"][0]["status"] == 500
         assert first["attempts"][0]["retry"]  # due a minute later: move the clock, not wait
