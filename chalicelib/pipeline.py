@@ -339,7 +339,7 @@ class ImagePipeline:
         return outcome
 
     def _rerender_claimed(self, claim: Claim, info: ObjectInfo) -> Outcome:
-        entries = (self.store.get(claim.image_id) or {}).get("renditions", [])
+        entries = list(claim.renditions)  # unchanged while the cover claim is held
         chosen = cover_group(self.outputs, entries)
         data = self.storage.read_source(info, self.settings.max_upload_bytes)
         # The record still refers to the covers' keys: a failure leaves what was written.

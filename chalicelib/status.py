@@ -66,6 +66,8 @@ class Claim:
     focus: dict | None = None
     # Rendition keys of earlier results: whatever the new result does not reuse is deleted.
     stale_keys: tuple[str, ...] = ()
+    # A cover claim's record entries as claimed: the covers are re-rendered in place.
+    renditions: tuple[dict, ...] = ()
 
 
 def iso_now(epoch: float) -> str:
@@ -380,7 +382,7 @@ class DynamoStatusStore:
             ):
                 continue
             return Claim(image_id, token, int(item.get("attempts", 1)), _plain(item.get("focus")),
-                         _rendition_keys(item))
+                         _rendition_keys(item), tuple(_plain(item.get("renditions", []))))
         raise ImageBusyError(f"{image_id} keeps changing under us")
 
     def finish_covers(self, claim: Claim, renditions: list[dict], now: str) -> bool:
