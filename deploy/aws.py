@@ -21,7 +21,9 @@ from deploy.build import (
     run_chalice,
     stage_settings,
 )
-from deploy.policies import FINISHERS, VPC_ACCESS, XRAY_WRITE, function_name, write_stage_policies
+from deploy.policies import (
+    FUNCTION_ENV, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
+)
 
 CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -84,11 +86,10 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         STATUS_TABLE=outputs["StatusTable"],
     )
     functions = config["stages"][stage]["lambda_functions"]
-    functions["api_handler"].setdefault("environment_variables", {}).update(
-        CDN_DOMAIN=outputs["CdnDomain"], RESIZE_FUNCTION=function_name(stage, "resize_image"))
-    for function in FINISHERS:  # events and signed webhooks on every final state
-        functions[function].setdefault("environment_variables", {}).update(
-            EVENT_BUS_NAME=outputs["EventBusName"], WEBHOOK_SECRET_ARN=outputs["WebhookSecretArn"])
+    values = {**outputs, "ResizeFunction": function_name(stage, "resize_image")}
+    for function in FUNCTION_ENV:
+        variables = functions[function].setdefault("environment_variables", {})
+        variables.update(function_environment(function, values))
     settings = stage_settings(stage)
     config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
     config["stages"][stage]["xray"] = settings["tracing"]

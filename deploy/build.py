@@ -14,10 +14,10 @@ from pathlib import Path
 from deploy import apigw, terraform
 from deploy.policies import (
     CLOUDFORMATION,
-    FINISHERS,
     TERRAFORM,
     VPC_ACCESS,
     XRAY_WRITE,
+    function_environment,
     function_name,
     write_stage_policies,
 )
@@ -82,16 +82,13 @@ FUNCTION_LOG_GROUPS = {
     "SweepStuckImages": ("sweep_stuck_images", "SweepStuckImagesLogGroup"),
     "BackfillImage": ("backfill_image", "BackfillImageLogGroup"),
 }
-def function_environment(logical: str) -> dict:
-    """Per-function variables (chalicelib/config.py) from the stack's resources."""
-    if logical == "APIHandler":
-        return {
-            "CDN_DOMAIN": {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]},
-            "RESIZE_FUNCTION": {"Fn::Sub": function_name("${Stage}", "resize_image")},
-        }
-    if FUNCTION_LOG_GROUPS[logical][0] in FINISHERS:
-        return {"EVENT_BUS_NAME": {"Ref": "EventBus"}, "WEBHOOK_SECRET_ARN": {"Ref": "WebhookSecret"}}
-    return {}
+# The values of policies.FUNCTION_ENV, from the stack's own resources.
+FUNCTION_ENV_VALUES = {
+    "CdnDomain": {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]},
+    "ResizeFunction": {"Fn::Sub": function_name("${Stage}", "resize_image")},
+    "EventBusName": {"Ref": "EventBus"},
+    "WebhookSecretArn": {"Ref": "WebhookSecret"},
+}
 
 
 def merge_template(stage: str) -> dict:
@@ -123,7 +120,7 @@ def merge_template(stage: str) -> dict:
             "DependsOn": [log_group],
             "Properties": {
                 "FunctionName": {"Fn::Sub": function_name("${Stage}", function)},
-                "Environment": {"Variables": {**env, **function_environment(logical)}},
+                "Environment": {"Variables": {**env, **function_environment(function, FUNCTION_ENV_VALUES)}},
                 "Tracing": "Active" if settings["tracing"] else "PassThrough",
                 "VpcConfig": CFN_VPC_CONFIG,
             },

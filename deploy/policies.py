@@ -9,6 +9,7 @@ own interpolations; the actions are the same on every path.
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
 CHALICE_DIR = Path(__file__).resolve().parents[1] / ".chalice"
@@ -18,6 +19,14 @@ FUNCTIONS = {
 }
 # The functions that finish images: they publish events and sign webhooks.
 FINISHERS = ("resize_image", "sweep_stuck_images", "backfill_image")
+# Which function reads which variable of its own (chalicelib/config.py), by the name of the
+# value each deploy path supplies: the API answers with CDN URLs and invokes the resize
+# function; the FINISHERS send the events and signed webhooks of every final state.
+FUNCTION_ENV = {
+    "api_handler": {"CDN_DOMAIN": "CdnDomain", "RESIZE_FUNCTION": "ResizeFunction"},
+    **{function: {"EVENT_BUS_NAME": "EventBusName", "WEBHOOK_SECRET_ARN": "WebhookSecretArn"}
+       for function in FINISHERS},
+}
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z:]+)\}")
 
 # Bucket names are computed, never `Ref`s: the resize role names the input
@@ -97,6 +106,11 @@ def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> o
         text = _substitute(node, values)
         return {"Fn::Sub": text} if wrap_sub else text
     return node
+
+
+def function_environment(function: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`function`'s own variables (FUNCTION_ENV), from one deploy path's `values`."""
+    return {variable: values[name] for variable, name in FUNCTION_ENV.get(function, {}).items()}
 
 
 def function_values(stage: str, function: str) -> dict[str, str]:

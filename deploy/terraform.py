@@ -10,7 +10,7 @@ permission on first apply. infra/terraform/*.tf holds everything else.
 import json
 
 from deploy import apigw
-from deploy.policies import FINISHERS, FUNCTIONS, function_name
+from deploy.policies import FUNCTION_ENV, FUNCTIONS, TERRAFORM, function_environment, function_name
 
 NOTIFY_AFTER = "aws_lambda_permission.resize_image-s3event"
 # The AWS provider reads empty subnet and security group lists as no VPC (the default). Not a
@@ -70,16 +70,14 @@ def adapt(doc: dict, stage: str) -> dict:
         lambda_function["environment"]["variables"]["TRACING"] = "${var.tracing}"
         lambda_function["tracing_config"] = {"mode": '${var.tracing ? "Active" : "PassThrough"}'}
     functions = resources["aws_lambda_function"]
-    functions["api_handler"]["environment"]["variables"].update(
+    values = {
+        **TERRAFORM,
         # delivery.tf: empty without var.cdn (presigned GETs then).
-        CDN_DOMAIN="${join(\"\", aws_cloudfront_distribution.cdn[*].domain_name)}",
-        RESIZE_FUNCTION="${aws_lambda_function.resize_image.function_name}",
-    )
-    for function in FINISHERS:
-        functions[function]["environment"]["variables"].update(
-            EVENT_BUS_NAME="${aws_cloudwatch_event_bus.images.name}",
-            WEBHOOK_SECRET_ARN="${local.webhook_secret_arn}",
-        )
+        "CdnDomain": "${join(\"\", aws_cloudfront_distribution.cdn[*].domain_name)}",
+        "ResizeFunction": "${aws_lambda_function.resize_image.function_name}",
+    }
+    for function in FUNCTION_ENV:
+        functions[function]["environment"]["variables"].update(function_environment(function, values))
     resources["aws_lambda_function"]["sweep_stuck_images"]["dead_letter_config"] = {
         "target_arn": "${aws_sqs_queue.dead_letter.arn}"
     }
