@@ -188,18 +188,27 @@ def status(image_id: str | None, api: str, limit: int, status_filter: str | None
     _out().print(table)
 
 
+def _local_sqs(aws_port: int):
+    """An SQS client of the local stack listening on `aws_port`."""
+    import boto3
+
+    from imgpipe.localstack import aws_environment
+
+    env = aws_environment(aws_port)
+    return boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
 def show_dead_letters(aws_port: int) -> None:
     from urllib.parse import unquote_plus
 
-    import boto3
     from rich.table import Table
 
-    from imgpipe.localstack import aws_environment, queue_names, stage_environment
+    from imgpipe.localstack import queue_names, stage_environment
     from imgpipe.state import peek_messages
 
-    env = aws_environment(aws_port)
-    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    sqs = _local_sqs(aws_port)
     url = sqs.get_queue_url(QueueName=queue_names(stage_environment())[1])["QueueUrl"]
     messages = peek_messages(sqs, url)
     table = Table("message id", "deliveries", "object keys or body", title=f"dead-letter queue: {len(messages)}")
@@ -218,14 +227,12 @@ def show_dead_letters(aws_port: int) -> None:
 @click.option("--aws-port", default=4566, show_default=True, help="The local stack's AWS port.")
 def events(follow: bool, aws_port: int) -> None:
     """The local stack's Image Completed / Image Failed events, from its bus's queue."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from imgpipe.events import watch
-    from imgpipe.localstack import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, events_queue_name, stage_environment
+    from imgpipe.localstack import events_queue_name, stage_environment
 
-    sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{aws_port}", region_name=REGION,
-                       aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+    sqs = _local_sqs(aws_port)
     shown = 0
     try:
         url = sqs.get_queue_url(QueueName=events_queue_name(stage_environment()))["QueueUrl"]
