@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from bench.__main__ import ROOT, cold_start, package_size
+from bench.__main__ import APP_ENV, ROOT, cold_start, package_size
 from imgpipe.stackprocess import free_port
 
 TARGET_MS = {"resize --help": 250, "status --help": 250, "status (no stack)": 250}
@@ -50,8 +50,7 @@ IMPORTS = {
 def import_cpu(runs: int) -> dict[str, float]:
     """CPU ms of fresh interpreters importing each of IMPORTS, interleaved per round:
     what `import app` costs beyond boto3, which every function needs."""
-    env = {**os.environ, "INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "STATUS_TABLE": "t",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {**os.environ, **APP_ENV}
     cpu: dict[str, list[float]] = {name: [] for name in IMPORTS}
     for _ in range(runs):
         for name, code in IMPORTS.items():
