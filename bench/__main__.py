@@ -230,7 +230,8 @@ def peak_rss(configs: list[str], cases: list[tuple[Path, str]]) -> dict:
 
 
 # What app.py needs to be imported at all, as a deployed function has it.
-APP_ENV = {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "STATUS_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1"}
+APP_ENV = {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "STATUS_TABLE": "t",
+           "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def cold_start(runs: int = 5) -> dict:
