@@ -197,7 +197,7 @@ def test_checker_finds_every_kind_of_broken_link(tmp_path):
         "docs/GONE.md", "#nowhere", "docs/OTHER.md#b-part",
         "https:///path", "../../etc/passwd", "data.yaml#x", "docs/NOPE.md", "docs/MISSING.md",
     ], problems
-    assert problems[0].startswith("README.md:9: ") and problems[-2].startswith("README.md:11: ")
+    assert problems[0].startswith("README.md:11: ") and problems[-2].startswith("README.md:13: ")
     assert all(p.startswith("README.md:") for p in problems)
     assert check_file(tmp_path / "docs" / "OTHER.md", tmp_path) == []
 
