@@ -145,11 +145,11 @@ def check_file(path: Path, root: Path = ROOT) -> list[str]:
 
 
 def markdown_files(root: Path = ROOT) -> list[Path]:
-    """The Markdown files git tracks (every *.md outside hidden and virtualenv folders
-    when this is not a git checkout)."""
+    """The Markdown files of the repository: tracked, or new and not ignored (every *.md
+    outside hidden and build folders when this is not a git checkout)."""
     try:
         listed = subprocess.run(
-            ["git", "ls-files", "-z", "--", "*.md", "*.markdown"],
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.md", "*.markdown"],
             cwd=root, capture_output=True, check=True, text=True,
         ).stdout
         return sorted(root / name for name in listed.split("\0") if name)

@@ -14,7 +14,7 @@ from tests.receiver import Receiver
 from tests.stack import run_cli
 from tests.test_localstack import upload as post_file
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "EVENTS.md"  # the receiver code moved there from README.md
 SECRET_NAME = "imgpipe-local-webhook-secret"  # WEBHOOK_SECRET_ARN of the local stage
 
 
