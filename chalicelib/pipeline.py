@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from chalicelib.clock import iso_now
 from chalicelib.config import Settings
 from chalicelib.errors import (
     EmptyFileError,
@@ -28,7 +29,7 @@ from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
-from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
+from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
 from chalicelib.writer import RenditionWriter
