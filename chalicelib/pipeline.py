@@ -27,8 +27,8 @@ from chalicelib.imaging import EncodedRendition, ProcessedImage, process_image
 from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
-from chalicelib.s3events import CREATED, REMOVED, object_events  # object_events: tests import it here
 from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
+from chalicelib.s3events import CREATED, object_events  # object_events: tests import it from here
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key

@@ -8,7 +8,6 @@ claims (covers.py), the index queries (queries.py) and the notification outbox
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
 
 from botocore.exceptions import ClientError
 
