@@ -4,7 +4,7 @@ Median of fresh interpreters (`--runs`): CPU time (user + system, from
 getrusage of the child), which the shared machine's load inflates least, and
 wall time, as a user sees it on an idle machine. Targets are issue 12's.
 `status` asks a port where nothing listens, so it measures the command's own start, not a stack. Then the Lambda package's
-size (bench.__main__.package_size: pip install --target for Lambda, zipped).
+size (bench.common.package_size: pip install --target for Lambda, zipped).
 """
 
 import argparse
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from bench.__main__ import APP_ENV, ROOT, cold_start, package_size
+from bench.common import APP_ENV, ROOT, cold_start, package_size
 from imgpipe.stackprocess import free_port
 
 TARGET_MS = {"resize --help": 250, "status --help": 250, "status (no stack)": 250}

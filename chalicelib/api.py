@@ -5,10 +5,11 @@ Functions raise domain errors; app.py turns them into status codes.
 
 import time
 
+from chalicelib.clock import iso_now
 from chalicelib.config import Settings, whole_number
 from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
 from chalicelib.invoke import ResizeInvoker
-from chalicelib.status import COMPLETE, DELETED, STATUSES, DynamoStatusStore, decode_cursor, iso_now
+from chalicelib.status import COMPLETE, DELETED, STATUSES, DynamoStatusStore, decode_cursor
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import (
     check_image_id,

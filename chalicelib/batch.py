@@ -11,9 +11,10 @@ import logging
 from collections.abc import Callable
 from urllib.parse import unquote_plus
 
+from chalicelib.clock import iso_now
 from chalicelib.errors import ImageBusyError
 from chalicelib.pipeline import ImagePipeline
-from chalicelib.status import COMPLETE, FAILED, iso_now
+from chalicelib.status import COMPLETE, FAILED
 from chalicelib.uploads import image_id_for_key
 
 log = logging.getLogger(__name__)

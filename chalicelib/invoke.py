@@ -11,8 +11,8 @@ import time
 from typing import Any
 from urllib.parse import quote_plus
 
+from chalicelib.clock import iso_now
 from chalicelib.errors import ConfigError
-from chalicelib.status import iso_now
 
 
 def object_created_event(bucket: str, key: str, now: float) -> dict:

@@ -28,8 +28,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.clock import iso_now
 from chalicelib.errors import InvalidRequestError
-from chalicelib.status import Delivery, DynamoStatusStore, iso_now
+from chalicelib.status import Delivery, DynamoStatusStore
 
 log = logging.getLogger(__name__)
 

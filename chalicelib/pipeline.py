@@ -10,8 +10,8 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
 
+from chalicelib.clock import iso_now
 from chalicelib.config import Settings
 from chalicelib.errors import (
     EmptyFileError,
@@ -28,13 +28,13 @@ from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
 from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
-from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
+from chalicelib.s3events import CREATED, object_events  # object_events: tests import it from here
+from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
 from chalicelib.writer import RenditionWriter
 
 OUTPUT_PREFIXES = ("processed-", "renditions/")
-CREATED, REMOVED = "ObjectCreated", "ObjectRemoved"
 
 
 @dataclass(frozen=True)
@@ -45,24 +45,6 @@ class Outcome:
     image_id: str | None
     # COMPLETE, FAILED, covers (re-rendered), duplicate, ignored, gone, superseded, lost_lease, deleted
     result: str
-
-
-def object_events(event: dict, bucket: str) -> list[tuple[str, str]]:
-    """(kind, decoded key) of the ObjectCreated/ObjectRemoved records for `bucket`.
-
-    A TestEvent has no Records; other event types and buckets are skipped.
-    Keys arrive URL-encoded with `+` for spaces, hence unquote_plus.
-    """
-    found = []
-    for record in event.get("Records") or []:
-        s3 = record.get("s3") or {}
-        kind = str(record.get("eventName", "")).split(":")[0]
-        if kind not in (CREATED, REMOVED):
-            continue
-        if s3.get("bucket", {}).get("name") != bucket or "key" not in s3.get("object", {}):
-            continue
-        found.append((kind, unquote_plus(s3["object"]["key"])))
-    return found
 
 
 def rendition_outputs(settings: Settings) -> list[tuple[RenditionSpec, str]]:

@@ -8,8 +8,9 @@ backoff), and those whose invocation died before it could send them.
 
 import logging
 
+from chalicelib.clock import iso_now
 from chalicelib.pipeline import ImagePipeline, Outcome
-from chalicelib.status import PENDING, PROCESSING, iso_now
+from chalicelib.status import PENDING, PROCESSING
 
 log = logging.getLogger(__name__)
 

@@ -201,10 +201,9 @@ def _local_sqs(aws_port: int):
 
 
 def show_dead_letters(aws_port: int) -> None:
-    from urllib.parse import unquote_plus
-
     from rich.table import Table
 
+    from chalicelib.s3events import object_records
     from imgpipe.localstack import queue_names, stage_environment
     from imgpipe.state import peek_messages
 
@@ -214,8 +213,8 @@ def show_dead_letters(aws_port: int) -> None:
     table = Table("message id", "deliveries", "object keys or body", title=f"dead-letter queue: {len(messages)}")
     for message in messages:
         try:
-            records = json.loads(message["Body"]).get("Records", [])
-            what = ", ".join(unquote_plus(r["s3"]["object"]["key"]) for r in records)
+            keys = [r.key for r in object_records(json.loads(message["Body"]))]
+            what = message["Body"][:120] if None in keys else ", ".join(keys)
         except (ValueError, AttributeError, KeyError, TypeError):
             what = message["Body"][:120]
         table.add_row(message["MessageId"], message["Attributes"].get("ApproximateReceiveCount", "?"), what)

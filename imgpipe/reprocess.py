@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 from chalice.local import LambdaContext
 
+from chalicelib.clock import iso_now
 from chalicelib.invoke import object_created_event
-from chalicelib.status import iso_now
 from chalicelib.uploads import image_id_for_key
 
 

@@ -8,13 +8,15 @@ expressions are not emulated; imgpipe has none.
 """
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from chalice import Rate
+
+from imgpipe.background import BackgroundThreads
 
 log = logging.getLogger(__name__)
 _UNIT_SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
@@ -45,27 +47,17 @@ def rate_schedules(app: Any) -> dict[str, float]:
     return found
 
 
-class Schedules:
-    """One thread per schedule; `invoke(name, event)` runs the handler."""
+class Schedules(BackgroundThreads):
+    """One thread per schedule; `invoke(name, event)` runs the handler. stop() lets a
+    run in progress finish, then returns."""
 
     def __init__(self, every: dict[str, float], invoke: Callable[[str, dict], None], region: str) -> None:
-        self._stop = threading.Event()
         self._invoke, self._region = invoke, region
-        self._threads = [threading.Thread(target=self._run, args=(name, seconds), daemon=True,
-                                          name=f"imgpipe-schedule-{name}") for name, seconds in every.items()]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        """Let a run in progress finish, then return."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__((f"imgpipe-schedule-{name}", partial(self._run, name, seconds))
+                         for name, seconds in every.items())
 
     def _run(self, name: str, seconds: float) -> None:
-        while not self._stop.wait(seconds):
+        while not self.stopping.wait(seconds):
             try:
                 self._invoke(name, scheduled_event(name, self._region))
             except Exception:  # as on Lambda: this run failed, the next one comes anyway

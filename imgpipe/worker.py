@@ -9,9 +9,10 @@ dead-letter queue, so nothing is silently dropped.
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
+
+from imgpipe.background import BackgroundThreads
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,9 @@ def backoff_seconds(receive_count: int) -> int:
     return min(2 ** max(receive_count - 1, 0), MAX_BACKOFF_SECONDS)
 
 
-class EventWorker:
-    """`threads` long-polling loops; each runs one event at a time."""
+class EventWorker(BackgroundThreads):
+    """`threads` long-polling loops; each runs one event at a time. stop() lets them
+    finish the events in hand, then returns."""
 
     def __init__(
         self,
@@ -39,28 +41,11 @@ class EventWorker:
         self._handle = handle
         # A short long-poll: stop() then returns within about a second.
         self._wait_seconds = wait_seconds
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"imgpipe-worker-{n}", daemon=True)
-            for n in range(threads)
-        ]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        """Finish the events in hand, then return."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
-
-    def alive(self) -> bool:
-        return not self._stop.is_set() and all(t.is_alive() for t in self._threads)
+        super().__init__((f"imgpipe-worker-{n}", self._run) for n in range(threads))
 
     def _run(self) -> None:
         sqs = self._make_client()
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 got = sqs.receive_message(
                     QueueUrl=self._queue_url,
@@ -71,9 +56,9 @@ class EventWorker:
                 for message in got.get("Messages", []):
                     self._deliver(sqs, message)
             except Exception:  # the queue did not answer: the message, if any, comes back
-                if not self._stop.is_set():
+                if not self.stopping.is_set():
                     log.exception("talking to the event queue failed; trying again")
-                    self._stop.wait(1)
+                    self.stopping.wait(1)
 
     def _deliver(self, sqs: Any, message: dict) -> None:
         try:

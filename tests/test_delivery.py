@@ -6,11 +6,11 @@ import boto3
 import pytest
 
 import app as app_module
+from chalicelib.clock import iso_now
 from chalicelib.config import load_settings
 from chalicelib.errors import ConfigError
 from chalicelib.notify import FIRST_RETRY_SECONDS, GIVE_UP_AFTER_SECONDS, verify
 from chalicelib.pipeline import ImagePipeline
-from chalicelib.status import iso_now
 from chalicelib.sweeper import sweep
 from tests.conftest import TEST_ENV, reset_app_clients
 from tests.images import jpeg

@@ -1,0 +1,47 @@
+"""How the store reads and writes one record: a consistent read, and update_item under a
+condition, where a failed condition is an answer (someone moved the record), not an error.
+
+Every write after the first is conditional on `version`, the counter the store
+increments on each change: a writer that read a stale record loses instead of
+overwriting a newer state (optimistic concurrency).
+"""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+# How often a read-decide-write loop starts over when the record moved under it.
+CLAIM_RETRIES = 5
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class ConditionalWrites:
+    """The table, and the reads and conditional writes every part of the store builds on."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def _read(self, image_id: str) -> dict | None:
+        """The item as it is now (a consistent read), bookkeeping included; None if absent."""
+        return self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
+
+    def _update(self, image_id: str, **request: Any) -> dict | None:
+        """update_item on one record; None when its ConditionExpression failed (the
+        record is not as the caller expects: someone moved it meanwhile)."""
+        try:
+            return self._table.update_item(Key={"image_id": image_id}, **request)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+
+    def _update_seen(self, item: dict, update: str, values: dict, names: dict | None = None) -> bool:
+        """An update of exactly the item we read (`version`); False when it changed meanwhile."""
+        return self._update(
+            item["image_id"], UpdateExpression=update, ConditionExpression="version = :seen",
+            ExpressionAttributeValues={**values, ":seen": item["version"], ":one": 1},
+            **({"ExpressionAttributeNames": names} if names else {}),
+        ) is not None
