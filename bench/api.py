@@ -5,7 +5,7 @@ one record, through the real Chalice routes (chalice.test.Client: routing,
 api.py, URL signing, JSON). DynamoDB round trips are excluded: the records
 come from a real pipeline run in moto, then an in-memory store serves them.
 Variants, interleaved per round: botocore's generate_presigned_url (before),
-chalicelib/urls.py's signer (shipped), CDN URLs (CDN_DOMAIN set: no signing) and
+chalicelib/presign.py's signer (shipped), CDN URLs (CDN_DOMAIN set: no signing) and
 `?urls=false`. CPU is time.process_time().
 """
 
