@@ -1,10 +1,10 @@
 """The API's HTTP policy: which routes AUTH guards, which status a domain error gets,
 the one error body, CORS, request bodies and the base URL of links.
 
-Only the API function uses it; app.py decorates the routes with it. Every error
-anyone answers, Chalice's own, the local stack's gateway and API Gateway's gateway
-responses (deploy/apigw.py) too, has the body of `error_body`. (Not `http.py`: that
-name is the standard library's, which notify.py needs.)
+app.py decorates the routes with it. Every error anyone answers, Chalice's own,
+the local stack's gateway (imgpipe/localstack.py) and API Gateway's gateway
+responses (deploy/apigw.py) too, has the body of `error_body`. (Not `http.py`:
+that name is the standard library's, which notify.py needs.)
 """
 
 import functools
