@@ -5,7 +5,7 @@ one record, through the real Chalice routes (chalice.test.Client: routing,
 api.py, URL signing, JSON). DynamoDB round trips are excluded: the records
 come from a real pipeline run in moto, then an in-memory store serves them.
 Variants, interleaved per round: botocore's generate_presigned_url (before),
-chalicelib/urls.py's signer (shipped), CDN URLs (CDN_DOMAIN set: no signing) and
+chalicelib/presign.py's signer (shipped), CDN URLs (CDN_DOMAIN set: no signing) and
 `?urls=false`. CPU is time.process_time().
 """
 
@@ -104,8 +104,9 @@ def main() -> None:
             "urls=false": (shipped, signed, "/images?limit=25&urls=false", None),
         }
         results: dict[str, dict[str, list[float]]] = {v: {"list": [], "get": []} for v in variants}
-        original_store, original_settings = app_module.get_status_store, app_module.get_settings
-        app_module.get_status_store = lambda: store
+        services = app_module.services  # what the routes use
+        original_store, original_settings = services.status_store, services.settings
+        services.status_store = lambda: store
         try:
             with Client(app_module.app, stage_name="bench") as client:
                 for rnd in range(args.rounds + 1):  # round 0 warms up every path
@@ -113,7 +114,7 @@ def main() -> None:
                     for name in names[rnd % len(names):] + names[:rnd % len(names)]:
                         presign, settings, list_path, get_path = variants[name]
                         S3Storage.presign_download = presign
-                        app_module.get_settings = lambda settings=settings: settings
+                        services.settings = lambda settings=settings: settings
                         for route, path in (("list", list_path), ("get", get_path)):
                             if path:
                                 ms = measure(client, path, args.repeat)
@@ -121,7 +122,7 @@ def main() -> None:
                                     results[name][route].append(ms)
         finally:
             S3Storage.presign_download = shipped
-            app_module.get_status_store, app_module.get_settings = original_store, original_settings
+            services.status_store, services.settings = original_store, original_settings
     print(f"API handler CPU per request, ms (median of {args.rounds} interleaved rounds of "
           f"{args.repeat}; DynamoDB excluded; load {os.getloadavg()[0]:.2f})")
     print(f"{'variant':<12} {'GET /images (25×7)':>20} {'GET /images/{id}':>18}")

@@ -1,16 +1,16 @@
 """What each HTTP route does, without Chalice: validate, call adapters, shape JSON.
 
-Functions raise domain errors; app.py turns them into status codes.
+Each takes the Services of the cold start and the caller (`owner`); each raises
+domain errors, which chalicelib/web.py turns into status codes.
 """
 
 import time
 
 from chalicelib.clock import iso_now
-from chalicelib.config import Settings, whole_number
+from chalicelib.config import whole_number
 from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
-from chalicelib.invoke import ResizeInvoker
-from chalicelib.status import COMPLETE, DELETED, STATUSES, DynamoStatusStore, decode_cursor
-from chalicelib.storage import S3Storage
+from chalicelib.services import Services
+from chalicelib.status import COMPLETE, DELETED, STATUSES, decode_cursor
 from chalicelib.uploads import (
     check_image_id,
     image_id_for_key,
@@ -53,11 +53,9 @@ def _owned(record: dict | None, owner: str | None) -> dict | None:
     return record
 
 
-def create_upload(
-    body: object, base_url: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore,
-    owner: str | None = None,
-) -> dict:
+def create_upload(services: Services, body: object, base_url: str, owner: str | None = None) -> dict:
     """Issue a presigned POST for one image and record it as PENDING."""
+    settings, storage, store = services.settings(), services.storage(), services.status_store()
     filename, content_type, size = validate_upload_request(
         body, settings.max_upload_bytes, settings.unsafe_local_webhooks
     )
@@ -82,24 +80,21 @@ def create_upload(
     }
 
 
-def get_image(
-    image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
-) -> dict:
+def get_image(services: Services, image_id: str, owner: str | None = None) -> dict:
+    settings, storage, store = services.settings(), services.storage(), services.status_store()
     record = _owned(store.get(check_image_id(image_id)), owner)
     if record is None:
         raise ImageNotFoundError(f"no image {image_id}")
     return with_urls(record, settings, storage)
 
 
-def list_images(
-    params: dict[str, str], settings: Settings, storage: S3Storage, store: DynamoStatusStore,
-    owner: str | None = None,
-) -> dict:
+def list_images(services: Services, params: dict[str, str], owner: str | None = None) -> dict:
     """`?status=&key=&limit=&cursor=&urls=`; `key` finds the one record of a source key.
 
     `urls=false` leaves the presigned URLs out: a listing that only shows
     states and sizes then costs no signing at all.
     """
+    settings, storage, store = services.settings(), services.storage(), services.status_store()
     unknown = set(params) - {"status", "key", "limit", "cursor", "urls"}
     if unknown:
         raise InvalidRequestError(f"unknown query parameters: {', '.join(sorted(unknown))}")
@@ -125,15 +120,14 @@ def list_images(
     return {"items": [signed(i, settings, storage) for i in items], "next_cursor": cursor}
 
 
-def delete_image(
-    image_id: str, settings: Settings, storage: S3Storage, store: DynamoStatusStore, owner: str | None = None
-) -> None:
+def delete_image(services: Services, image_id: str, owner: str | None = None) -> None:
     """Leave a tombstone, then remove the source and every rendition.
 
     The tombstone (not a bare delete) is what an invocation still working on
     the image, or an upload arriving late, finds: each removes what it wrote.
     It expires when no upload URL issued for the image can be used any more.
     """
+    settings, storage, store = services.settings(), services.storage(), services.status_store()
     seen = _owned(store.get(check_image_id(image_id)), owner)
     if seen is None:
         raise ImageNotFoundError(f"no image {image_id}")
@@ -152,15 +146,14 @@ def delete_image(
     storage.delete_renditions(list(rendition_keys))
 
 
-def set_focus(
-    image_id: str, body: object, settings: Settings, storage: S3Storage, store: DynamoStatusStore,
-    invoker: ResizeInvoker, owner: str | None = None,
-) -> dict:
+def set_focus(services: Services, image_id: str, body: object, owner: str | None = None) -> dict:
     """Record a COMPLETE image's new focal point and have its covers re-rendered.
 
     The re-render is asynchronous: the record answered keeps the old covers
     (and `cover_focus`) until the resize function has replaced them.
     """
+    settings, storage, store = services.settings(), services.storage(), services.status_store()
+    invoker = services.invoker()
     check_image_id(image_id)
     focus = validate_focus_request(body)
     record = _owned(store.get(image_id), owner)
@@ -180,7 +173,8 @@ def set_focus(
     return with_urls(updated, settings, storage)
 
 
-def health(storage: S3Storage, store: DynamoStatusStore) -> tuple[bool, dict]:
+def health(services: Services) -> tuple[bool, dict]:
+    storage, store = services.storage(), services.status_store()
     checks = {**storage.check(), "status_table": store.check()}
     healthy = all(v == "ok" for v in checks.values())
     return healthy, {"status": "ok" if healthy else "degraded", "checks": checks}

@@ -15,10 +15,8 @@ checked (no second DNS answer can point it at the metadata service).
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import logging
-import re
 import socket
 import ssl
 import time
@@ -28,6 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.callbacks import check_callback_url, reachable_address
 from chalicelib.clock import iso_now
 from chalicelib.errors import InvalidRequestError
 from chalicelib.status import Delivery, DynamoStatusStore
@@ -39,7 +38,6 @@ DETAIL_TYPES = {"COMPLETE": "Image Completed", "FAILED": "Image Failed"}
 TIMESTAMP_HEADER = "X-Imgpipe-Timestamp"
 SIGNATURE_HEADER = "X-Imgpipe-Signature"
 EVENT_HEADER = "X-Imgpipe-Event"
-MAX_URL_LENGTH = 2048
 SEND_TIMEOUT_SECONDS = 5
 # Exponential backoff between webhook attempts, and when to give up.
 FIRST_RETRY_SECONDS = 60
@@ -48,14 +46,6 @@ GIVE_UP_AFTER_SECONDS = 24 * 3600
 LEASE_SECONDS = 60
 # Statuses worth another try: the receiver may be back later. Any other non-2xx is final.
 RETRY_STATUSES = (408, 429)
-# What a callback URL may look like, exactly (docs/openapi.yaml has the same pattern, with
-# https? for the local stage): a host name or IPv4 address, an optional port 1-65535, then a
-# path and query of printable ASCII, no user name, password or #fragment.
-_HOST = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-CALLBACK_URL_PATTERN = rf"^https?://{_HOST}(:{_PORT})?([/?][\x21\x22\x24-\x7e]*)?$"
-
-
 class WebhookRefusedError(Exception):
     """The target may not be called (a private address, a bad scheme): never retried."""
 
@@ -107,33 +97,6 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str, now: floa
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def check_callback_url(url: object, allow_local: bool) -> str:
-    """The `callback_url` of POST /uploads, or InvalidRequestError saying why not.
-
-    Only the form is checked here; the address is checked again at send time,
-    when it is resolved. `allow_local` (UNSAFE_LOCAL_WEBHOOKS, the `local` stage
-    only) allows plain http and loopback receivers.
-    """
-    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_LENGTH:
-        raise InvalidRequestError(f"callback_url must be a URL of at most {MAX_URL_LENGTH} characters")
-    if not (url.startswith("https://") or (allow_local and url.startswith("http://"))):
-        schemes = "an http:// or https://" if allow_local else "an https://"
-        raise InvalidRequestError(f"callback_url must be {schemes} URL")
-    if not re.fullmatch(CALLBACK_URL_PATTERN, url):
-        raise InvalidRequestError(
-            "callback_url needs a host name (letters, digits, dots and dashes) and at most a port,"
-            " a path and a query: no user name, password, spaces or #fragment"
-        )
-    return url
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def resolve_target(host: str, port: int, allow_local: bool) -> str:
     """One checked address for `host`: every address it resolves to must be
     public (or, with `allow_local`, loopback), so no answer reaches inside."""
@@ -143,7 +106,7 @@ def resolve_target(host: str, port: int, allow_local: bool) -> str:
         raise ConnectionError(f"cannot resolve {host}") from exc
     addresses = [info[4][0] for info in infos]
     for address in addresses:
-        if not (_public(address) or (allow_local and ipaddress.ip_address(address.split("%")[0]).is_loopback)):
+        if not reachable_address(address, allow_local):
             raise WebhookRefusedError(f"{host} resolves to a private or reserved address")
     return addresses[0]
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from chalicelib.clock import iso_now
 from chalicelib.config import Settings
 from chalicelib.errors import (
-    EmptyFileError,
-    FileTooLargeError,
     ImageBusyError,
     ImageDeletedError,
     ImageProcessingError,
@@ -24,6 +22,7 @@ from chalicelib.errors import (
 )
 from chalicelib.crop import Point
 from chalicelib.imaging import EncodedRendition, ProcessedImage, process_image
+from chalicelib.limits import check_size  # the one size rule, uploads.py's too
 from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
@@ -67,14 +66,6 @@ def focus_point(focus: dict | None) -> Point | None:
 def keeps_focus(spec: RenditionSpec) -> bool:
     """Whether a rendition's pixels depend on the focal point (`cover`, not `cover:center`)."""
     return spec.mode == COVER and not spec.centred
-
-
-def check_size(size: int, limit: int) -> None:
-    """Refuse before reading: the upload policy alone is not trusted."""
-    if size == 0:
-        raise EmptyFileError("The file is empty.")
-    if size > limit:
-        raise FileTooLargeError(f"The file is {size} bytes; the limit is {limit}.")
 
 
 # Re-renders one event may run back to back, each for a focus PATCHed during the one before.

@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import FileTooLargeError, SourceChangedError
-from chalicelib.urls import PresignedGetSigner
+from chalicelib.presign import PresignedGetSigner
 
 # Renditions are rewritten only when their source is re-uploaded; a day of
 # browser/CDN caching is safe, a year for shared caches that revalidate.
@@ -67,7 +67,7 @@ class S3Storage:
         return {"url": post["url"], "fields": post["fields"]}
 
     def presign_download(self, key: str, content_type: str, ttl: int) -> str:
-        """The same URL as botocore's generate_presigned_url, at a fraction of its CPU (urls.py)."""
+        """The same URL as botocore's generate_presigned_url, at a fraction of its CPU (presign.py)."""
         if self._downloads is None:  # built on first use: it asks botocore for the URL's shape
             self._downloads = PresignedGetSigner(self._s3, self.output_bucket)
         return self._downloads.url(key, content_type, ttl)

@@ -12,12 +12,15 @@ import re
 import unicodedata
 import uuid
 
+from chalicelib.callbacks import check_callback_url
 from chalicelib.errors import (
+    EmptyFileError,
+    FileTooLargeError,
     InvalidRequestError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from chalicelib.notify import check_callback_url
+from chalicelib.limits import check_size
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<id>[0-9a-f]{32})/[^/]+$")
@@ -118,7 +121,7 @@ def validate_upload_request(
 ) -> tuple[str, str, int | None]:
     """(filename, content_type, size) from a POST /uploads body, or a 4xx error.
     The optional `focus` and `callback_url` are checked too (upload_focus() returns the
-    focus; `allow_local_callbacks` is UNSAFE_LOCAL_WEBHOOKS, see notify.check_callback_url)."""
+    focus; `allow_local_callbacks` is UNSAFE_LOCAL_WEBHOOKS, see callbacks.check_callback_url)."""
     if not isinstance(body, dict):
         raise InvalidRequestError('body must be a JSON object like {"filename": "a.jpg", "content_type": "image/jpeg"}')
     unknown = set(body) - {"filename", "content_type", "size", "focus", "callback_url"}
@@ -136,10 +139,12 @@ def validate_upload_request(
     if "size" in body:  # given, it must be a size: null is no size
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidRequestError("size must be a whole number of bytes")
-        if size == 0:
-            raise InvalidRequestError("the file is empty")
-        if size > max_bytes:
-            raise PayloadTooLargeError(f"{size} bytes is over the {max_bytes}-byte limit")
+        try:
+            check_size(size, max_bytes)
+        except EmptyFileError:
+            raise InvalidRequestError("the file is empty") from None
+        except FileTooLargeError:
+            raise PayloadTooLargeError(f"{size} bytes is over the {max_bytes}-byte limit") from None
     upload_focus(body)
     if "callback_url" in body:  # given, it must be a URL: null is none
         check_callback_url(body["callback_url"], allow_local_callbacks)

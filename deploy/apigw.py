@@ -9,6 +9,8 @@ properties on RestAPI. Terraform (path 3) mirrors them in infra/terraform.
 
 import json
 
+from chalicelib.web import error_body
+
 # API Gateway answers these itself, before any Lambda runs; without a gateway
 # response they come out as {"message": ...} instead of the API's error shape.
 GATEWAY_ERRORS = {
@@ -32,7 +34,7 @@ NOSNIFF = {"gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
 
 
 def error_template(code: str, message: str) -> str:
-    return json.dumps({"error": {"code": code, "message": message}})
+    return json.dumps(error_body(code, message))
 
 
 def gateway_responses() -> dict[str, dict]:

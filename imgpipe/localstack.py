@@ -35,6 +35,7 @@ import requests
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGatewayException, create_local_server
 
+from chalicelib.web import error_body
 from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
 from imgpipe.worker import EventWorker
@@ -92,7 +93,7 @@ class QuietHandler(ChaliceRequestHandler):
         except ValueError:
             status = 404
         code, message = GATEWAY_ERRORS.get(status, GATEWAY_ERRORS[500])
-        body = json.dumps({"error": {"code": code, "message": message}})
+        body = json.dumps(error_body(code, message))
         self._send_http_response(status, {"Content-Type": "application/json",
                                           "X-Content-Type-Options": "nosniff"}, body)
 

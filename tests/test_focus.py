@@ -43,7 +43,7 @@ class RecordedInvoker:
 @pytest.fixture
 def invoker(monkeypatch):
     recorded = RecordedInvoker()
-    monkeypatch.setattr(app_module, "get_invoker", functools.cache(lambda: recorded))
+    monkeypatch.setattr(app_module.services, "invoker", functools.cache(lambda: recorded))
     monkeypatch.setenv("RENDITIONS", "thumb:160x160:cover,medium:640x640")
     monkeypatch.setenv("OUTPUT_FORMATS", "auto")
     return recorded

@@ -12,13 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import notify
+from chalicelib.callbacks import CALLBACK_URL_PATTERN, check_callback_url
 from chalicelib.errors import InvalidRequestError
 from chalicelib.notify import (
-    CALLBACK_URL_PATTERN,
     EventPublisher,
     WebhookRefusedError,
     WebhookSender,
-    check_callback_url,
     next_attempt_at,
     resolve_target,
     sign,

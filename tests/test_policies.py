@@ -148,7 +148,7 @@ def stub_resize_invokes(monkeypatch) -> None:
     stubber.add_response("invoke", {"StatusCode": 202})
     stubber.activate()
     invoker = ResizeInvoker(lambda_client, function_name(STAGE, "resize_image"))
-    monkeypatch.setattr(app_module, "get_invoker", functools.cache(lambda: invoker))
+    monkeypatch.setattr(app_module.services, "invoker", functools.cache(lambda: invoker))
 
 
 def exercise_api(client, aws, rec: Recorder, monkeypatch) -> None:

@@ -1,4 +1,4 @@
-"""chalicelib/urls.py: the fast presigned GET signer gives botocore's URLs, byte for byte.
+"""chalicelib/presign.py: the fast presigned GET signer gives botocore's URLs, byte for byte.
 
 botocore's own clock is frozen (auth.get_current_datetime) at the second the
 fast signer is given, so both sign the same request at the same time.
@@ -15,7 +15,7 @@ from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.urls import PresignedGetSigner
+from chalicelib.presign import PresignedGetSigner
 from imgpipe.stackprocess import free_port
 
 NOW = 1_780_000_000.0  # a fixed second in 2026
@@ -124,7 +124,7 @@ def test_list_and_get_sign_every_rendition_and_urls_false_skips_them(aws, client
     from tests import images
     from tests.conftest import invoke_handler
 
-    monkeypatch.setattr("chalicelib.urls.time.time", lambda: NOW)
+    monkeypatch.setattr("chalicelib.presign.time.time", lambda: NOW)
     created = client.http.post("/uploads", headers={"Content-Type": "application/json"},
                                body='{"filename": "dog photo.jpg", "content_type": "image/jpeg"}').json_body
     aws.put(f"uploads/{created['image_id']}/dog photo.jpg", images.jpeg(1000, 500))
