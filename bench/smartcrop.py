@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench.__main__ import PHOTO_SUFFIXES
 from chalicelib.crop import CENTRE, measure_interest, place_crop
-from chalicelib.decoding import decode_frame, open_image, orientation_of
+from chalicelib.imaging.decode import decode_frame, open_image, orientation_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"square 1:1": (1, 1), "landscape 16:9": (16, 9), "portrait 4:5": (4, 5)}

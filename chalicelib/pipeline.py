@@ -14,8 +14,6 @@ from urllib.parse import unquote_plus
 
 from chalicelib.config import Settings
 from chalicelib.errors import (
-    EmptyFileError,
-    FileTooLargeError,
     ImageBusyError,
     ImageDeletedError,
     ImageProcessingError,
@@ -23,11 +21,12 @@ from chalicelib.errors import (
     SourceChangedError,
 )
 from chalicelib.crop import Point
-from chalicelib.imaging import EncodedRendition, ProcessedImage, process_image
+# check_size and rendition_outputs are pure (imgpipe resize and bench use them with no AWS).
+from chalicelib.imaging import EncodedRendition, ProcessedImage, check_size, process_image, rendition_outputs
 from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
-from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
+from chalicelib.renditions import COVER, RenditionSpec, output_key
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore, iso_now
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import image_id_for_key
@@ -65,13 +64,6 @@ def object_events(event: dict, bucket: str) -> list[tuple[str, str]]:
     return found
 
 
-def rendition_outputs(settings: Settings) -> list[tuple[RenditionSpec, str]]:
-    """Every (rendition, format) to write: `default` in the source's format, then
-    each of RENDITIONS in each of OUTPUT_FORMATS."""
-    default = RenditionSpec(DEFAULT_NAME, settings.resize_width, settings.resize_height)
-    return [(default, "source")] + [(s, f) for s in settings.renditions for f in settings.output_formats]
-
-
 def rendition_version(data: bytes) -> str:
     """16 hex digits of the MD5 of a stored object's bytes: CDN URLs carry it
     (`?v=`), so re-rendered bytes under the same key get a new URL."""
@@ -85,14 +77,6 @@ def focus_point(focus: dict | None) -> Point | None:
 def keeps_focus(spec: RenditionSpec) -> bool:
     """Whether a rendition's pixels depend on the focal point (`cover`, not `cover:center`)."""
     return spec.mode == COVER and not spec.centred
-
-
-def check_size(size: int, limit: int) -> None:
-    """Refuse before reading: the upload policy alone is not trusted."""
-    if size == 0:
-        raise EmptyFileError("The file is empty.")
-    if size > limit:
-        raise FileTooLargeError(f"The file is {size} bytes; the limit is {limit}.")
 
 
 # Re-renders one event may run back to back, each for a focus PATCHed during the one before.
