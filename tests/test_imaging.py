@@ -246,6 +246,26 @@ def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
     assert int(done.stdout) < 1024, f"peak RSS {done.stdout.strip()} MiB"
 
 
+def test_importing_the_imaging_code_decodes_nothing():
+    """No Pillow file is opened or loaded at import (the 3/8 JPEG self-test once was):
+    the self-test runs on the first JPEG that could use it, once."""
+    script = textwrap.dedent("""
+        from PIL import ImageFile
+
+        opened = []
+        real_init, real_load = ImageFile.ImageFile.__init__, ImageFile.ImageFile.load
+        ImageFile.ImageFile.__init__ = lambda self, *a, **k: opened.append("open") or real_init(self, *a, **k)
+        ImageFile.ImageFile.load = lambda self: opened.append("load") or real_load(self)
+
+        import chalicelib.imaging
+        from chalicelib.imaging import decode
+        print(opened, decode.three_eighths_works.cache_info().currsize)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "0"]
+
+
 def subject_at_right(width: int = 1200, height: int = 600) -> bytes:
     """A flat grey picture with one skin-toned disc near its right edge."""
     picture = Image.new("RGB", (width, height), (128, 128, 128))
