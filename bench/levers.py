@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from chalicelib.imaging import decode, geometry, plan, pool
+from chalicelib.imaging import decode, encode, geometry, plan, pool
 from chalicelib.renditions import RenditionSpec
 
 from bench import quality
@@ -70,7 +70,7 @@ def _load_upright(image):
 
 def _icc_before_resize(image):
     picture, transform = _NORMALISE(image)
-    return decode.to_srgb(picture, transform), None
+    return encode.to_srgb(picture, transform), None
 
 
 def _exif_transpose_decode(image):
@@ -80,7 +80,7 @@ def _exif_transpose_decode(image):
 
 def _placeholder_full_icc(picture, to_srgb):
     """Before: the whole smallest rendition converted to sRGB for the placeholder."""
-    return _MAKE_PLACEHOLDER(decode.to_srgb(picture, to_srgb))
+    return _MAKE_PLACEHOLDER(encode.to_srgb(picture, to_srgb))
 
 
 _RESIZE, _NORMALISE, _MAKE_PLACEHOLDER = plan.fit, plan.normalise, plan.make_placeholder

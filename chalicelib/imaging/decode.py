@@ -6,7 +6,8 @@ Content-Type are never trusted), only the accepted decoders are registered,
 pixels are counted from the header before anything is decoded, and every
 decoder failure becomes a reason code. JPEGs decode at a DCT scale (draft)
 when the renditions allow; any mode becomes 8-bit L, RGB, RGBA (or CMYK with
-a profile), with the transform from its ICC profile to sRGB for later.
+a profile), with the transform from its ICC profile to sRGB, which
+encode.to_srgb applies to each resized picture.
 """
 
 import functools
@@ -369,11 +370,3 @@ def normalise(image: Image.Image) -> tuple[Image.Image, ImageCms.ImageCmsTransfo
     if image.mode == "CMYK" and transform is None:
         image = image.convert("RGB")
     return image, transform
-
-
-def to_srgb(picture: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
-    if transform is None:
-        return picture
-    picture = transform.apply(picture)
-    picture.info = {}  # apply() attaches the sRGB profile; outputs carry none
-    return picture

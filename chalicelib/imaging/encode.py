@@ -1,6 +1,7 @@
-"""Pictures to bytes: the encoder of each output format with the settings
-chosen for the web, which format `auto` and `source` mean for a picture, and
-animated WebP (every animated rendition no larger than the source file).
+"""Pictures to bytes: the conversion to sRGB, the encoder of each output format
+with the settings chosen for the web, which format `auto` and `source` mean
+for a picture, and animated WebP (every animated rendition no larger than the
+source file).
 
 Each setting was measured with bench/ (docs/PERFORMANCE.md): baseline JPEG
 q82 (optimize and progressive cost more time than the bytes they save), WebP
@@ -16,7 +17,7 @@ tried, a rendition still larger than the source becomes its first frame alone.
 
 import io
 
-from PIL import Image
+from PIL import Image, ImageCms
 
 from chalicelib.codecs import AVIF_SUPPORTED
 
@@ -35,6 +36,16 @@ _AVIF_QUALITY = 60
 # method 1 within 2% of method 4's at a third of its CPU.
 _LOSSY_METHOD = 2
 _LOSSLESS_METHOD = 1
+
+
+def to_srgb(picture: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
+    """`picture` in sRGB by decode.normalise's transform (itself without one), just
+    before it is encoded: after the resize, far fewer pixels to convert."""
+    if transform is None:
+        return picture
+    picture = transform.apply(picture)
+    picture.info = {}  # apply() attaches the sRGB profile; outputs carry none
+    return picture
 
 
 def resolve_format(fmt: str, source_format: str, image: Image.Image) -> str:

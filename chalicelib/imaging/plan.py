@@ -19,8 +19,8 @@ from chalicelib.config import Settings
 from chalicelib.crop import Framing, Point
 from chalicelib.errors import EmptyFileError, FileTooLargeError
 from chalicelib.imaging.decode import draft, frame_count, load_frame, normalise, open_image, orientation_of
-from chalicelib.imaging.decode import read_frames, to_srgb
-from chalicelib.imaging.encode import encode, encode_animated, resolve_format
+from chalicelib.imaging.decode import read_frames
+from chalicelib.imaging.encode import encode, encode_animated, resolve_format, to_srgb
 from chalicelib.imaging.placeholder import make_placeholder
 from chalicelib.imaging.pool import submit
 from chalicelib.imaging.resize import fit
