@@ -247,8 +247,8 @@ def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
 
 
 def test_importing_the_imaging_code_decodes_nothing():
-    """No Pillow file is opened or loaded at import (the 3/8 JPEG self-test once was):
-    the self-test runs on the first JPEG that could use it, once."""
+    """No Pillow file is opened or loaded at import: the 3/8 JPEG self-test, once run
+    there, waits for the first JPEG that could use it."""
     script = textwrap.dedent("""
         from PIL import ImageFile
 
