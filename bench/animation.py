@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 from chalicelib.config import Settings
-from chalicelib.imaging import process_image
-from chalicelib.pipeline import rendition_outputs
+from chalicelib.imaging import process_image, rendition_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = rendition_outputs(Settings("in", "out", "table"))

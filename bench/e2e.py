@@ -55,8 +55,7 @@ def _p(values: list[float], q: float) -> float:
 
 def imaging_seconds(photo: Path, runs: int = 5) -> list[float]:
     """CPU seconds of process_image with the handler's default outputs, warm."""
-    from chalicelib.imaging import process_image
-    from chalicelib.pipeline import rendition_outputs
+    from chalicelib.imaging import process_image, rendition_outputs
     from imgpipe.resize import local_settings
 
     data, settings = photo.read_bytes(), local_settings()

@@ -1,8 +1,9 @@
-"""`python -m bench.levers`: each optimisation in imaging.py switched off in
-turn, paired against the shipped code on the same photo in the same process.
+"""`python -m bench.levers`: each optimisation in chalicelib/imaging switched off
+in turn, paired against the shipped code on the same photo in the same process.
 
-Variants patch imaging.py's private functions for the duration of one call,
-so they measure exactly one lever. Pinned to one CPU except `no_pool`, which
+Variants patch the stage functions process_image calls (names in
+chalicelib.imaging.plan, and the pool) for the duration of one call, so they
+measure exactly one lever. Pinned to one CPU except `no_pool`, which
 compares wall time on two. Output: mean over photos of the median CPU/wall
 ms per image of each variant, the ratio of its total to `shipped`'s, output
 bytes and the mean SSIM of its outputs against the float reference.
@@ -16,12 +17,13 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from chalicelib import decoding, imaging
+from chalicelib.imaging import decode, encode, geometry, plan, pool
 from chalicelib.renditions import RenditionSpec
 
 from bench import quality
@@ -32,41 +34,43 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextmanager
 def patched(name: str, value):
-    saved = getattr(imaging, name)
-    setattr(imaging, name, value)
+    """`name` in plan.py (what process_image calls), or the pool's `_POOL`."""
+    module = pool if name == "_POOL" else plan
+    saved = getattr(module, name)
+    setattr(module, name, value)
     try:
         yield
     finally:
-        setattr(imaging, name, saved)
+        setattr(module, name, saved)
 
 
 def _draft_twice(image, display_size, specs):
     """The rule before: always keep 2× the largest output (libvips' rule), so a
     source under 4× the output is decoded at full size."""
     if image.format in ("JPEG", "MPO") and specs:
-        scale = max(min(imaging._scale(s, *display_size), 1.0) for s in specs)
+        scale = max(min(geometry.spec_scale(s, *display_size), 1.0) for s in specs)
         wanted = (int(display_size[0] * scale * 2), int(display_size[1] * scale * 2))
         if wanted[0] < display_size[0] and wanted[1] < display_size[1]:
             image.draft(image.mode, wanted if display_size == image.size else wanted[::-1])
 
 
-def _no_cascade(image, spec, made, extent=None, framing=None, orientation=1):
-    return _RESIZE(image, spec, {}, extent, framing, orientation)
+def _no_cascade(image, spec, made, extent=None, framing=None, orientation=1, split=False):
+    return _RESIZE(image, spec, {}, extent, framing, orientation, split)
 
 
-def _resize_upright(image, spec, made, extent=None, framing=None, orientation=1):
+def _resize_upright(image, spec, made, extent=None, framing=None, orientation=1, split=False):
     """With _load_upright: the picture was turned before resizing."""
-    return _RESIZE(image, spec, made, extent, framing, 1)
+    return _RESIZE(image, spec, made, extent, framing, 1, split)
 
 
 def _load_upright(image):
     """Before: the whole decoded picture turned upright, then resized."""
-    return decoding.decode_frame(image, decoding.orientation_of(image))
+    return decode.decode_frame(image, decode.orientation_of(image))
 
 
 def _icc_before_resize(image):
     picture, transform = _NORMALISE(image)
-    return imaging._to_srgb(picture, transform), None
+    return encode.to_srgb(picture, transform), None
 
 
 def _exif_transpose_decode(image):
@@ -76,18 +80,18 @@ def _exif_transpose_decode(image):
 
 def _placeholder_full_icc(picture, to_srgb):
     """Before: the whole smallest rendition converted to sRGB for the placeholder."""
-    return _MAKE_PLACEHOLDER(imaging._to_srgb(picture, to_srgb))
+    return _MAKE_PLACEHOLDER(encode.to_srgb(picture, to_srgb))
 
 
-_RESIZE, _NORMALISE, _MAKE_PLACEHOLDER = imaging._resize, imaging._normalise, imaging.make_placeholder
+_RESIZE, _NORMALISE, _MAKE_PLACEHOLDER = plan.fit, plan.normalise, plan.make_placeholder
 VARIANTS = {
     "shipped": {},
-    "draft_2x_always": {"_draft": _draft_twice},
-    "no_draft": {"_draft": lambda *args: None},
-    "no_cascade": {"_resize": _no_cascade},
-    "icc_before_resize": {"_normalise": _icc_before_resize},
-    "exif_transpose": {"load_frame": _exif_transpose_decode, "_resize": _resize_upright},
-    "transpose_before_resize": {"load_frame": _load_upright, "_resize": _resize_upright},
+    "draft_2x_always": {"draft": _draft_twice},
+    "no_draft": {"draft": lambda *args: None},
+    "no_cascade": {"fit": _no_cascade},
+    "icc_before_resize": {"normalise": _icc_before_resize},
+    "exif_transpose": {"load_frame": _exif_transpose_decode, "fit": _resize_upright},
+    "transpose_before_resize": {"load_frame": _load_upright, "fit": _resize_upright},
     "no_pool": {"_POOL": None},
     "placeholder_full_icc": {"make_placeholder": _placeholder_full_icc},
 }
@@ -115,7 +119,7 @@ def encoder_levers(photos: list[Path], rounds: int) -> dict:
     times: dict = {k: [] for k in settings}
     sizes: dict = {k: 0 for k in settings}
     for photo in photos:
-        result = imaging.process_image(photo.read_bytes(), [(RenditionSpec("r", 2048, 2048), "png")], 10**8)
+        result = plan.process_image(photo.read_bytes(), [(RenditionSpec("r", 2048, 2048), "png")], 10**8)
         picture = Image.open(io.BytesIO(result.renditions[0].data)).convert("RGB")
         for name, (fmt, params) in settings.items():
             best = []
@@ -154,7 +158,7 @@ def main() -> int:
         for variant in args.variants:
             two_cpus = variant == "no_pool"
             os.sched_setaffinity(0, set(cpus[:2] if two_cpus else cpus[:1]))
-            imaging._POOL = imaging.ThreadPoolExecutor(2) if two_cpus else None
+            pool._POOL = ThreadPoolExecutor(2) if two_cpus else None
             metric = 1 if two_cpus else 0  # wall on 2 CPUs, CPU time on 1
             per_photo: dict = {"shipped": [], variant: []}
             ssims: dict = {"shipped": [], variant: []}

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench.common import PHOTO_SUFFIXES, ROOT
 from chalicelib.crop import CENTRE, measure_interest, place_crop
-from chalicelib.decoding import decode_frame, open_image, orientation_of
+from chalicelib.imaging.decode import decode_frame, open_image, orientation_of
 
 SHAPES = {"square 1:1": (1, 1), "landscape 16:9": (16, 9), "portrait 4:5": (4, 5)}
 REPEATS = 5

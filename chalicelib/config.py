@@ -85,8 +85,8 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 
 
 def _avif_supported() -> bool:
-    """Imports Pillow, so only a stage whose OUTPUT_FORMATS ask for avif pays it at start."""
-    from chalicelib.encoding import AVIF_SUPPORTED
+    """Asked only by a stage whose OUTPUT_FORMATS ask for avif (codecs finds Pillow's AVIF module, loads no plugin)."""
+    from chalicelib.codecs import AVIF_SUPPORTED
 
     return AVIF_SUPPORTED
 

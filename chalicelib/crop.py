@@ -1,7 +1,7 @@
 """Where a `cover` crop goes: on the uploader's focal point, or on what is
 most likely to draw the eye (saliency) when none was given.
 
-Pure Pillow, like imaging.py. A cover crop only ever trims one axis (the box
+Pure Pillow, like chalicelib/imaging. A cover crop only ever trims one axis (the box
 and the picture differ in aspect ratio), so the choice is one offset along
 that axis: keep the window with the most "interest" in it. Interest is
 measured on a copy of at most SALIENCY_EDGE pixels a side, so the decision

@@ -21,12 +21,13 @@ from chalicelib.errors import (
     SourceChangedError,
 )
 from chalicelib.crop import Point
-from chalicelib.imaging import EncodedRendition, ProcessedImage, process_image
+# rendition_outputs is pure (imgpipe resize and bench use it with no AWS).
+from chalicelib.imaging import EncodedRendition, ProcessedImage, process_image, rendition_outputs
 from chalicelib.limits import check_size  # the one size rule, uploads.py's too
 from chalicelib.notify import Notifier
 from chalicelib.observability import bind_image, record_failed, record_processed
 from chalicelib.observability import logger as log
-from chalicelib.renditions import COVER, DEFAULT_NAME, RenditionSpec, output_key
+from chalicelib.renditions import COVER, RenditionSpec, output_key
 from chalicelib.s3events import CREATED, object_events  # object_events: tests import it from here
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
@@ -46,11 +47,6 @@ class Outcome:
     result: str
 
 
-def rendition_outputs(settings: Settings) -> list[tuple[RenditionSpec, str]]:
-    """Every (rendition, format) to write: `default` in the source's format, then
-    each of RENDITIONS in each of OUTPUT_FORMATS."""
-    default = RenditionSpec(DEFAULT_NAME, settings.resize_width, settings.resize_height)
-    return [(default, "source")] + [(s, f) for s in settings.renditions for f in settings.output_formats]
 
 
 def rendition_version(data: bytes) -> str:

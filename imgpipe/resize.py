@@ -12,8 +12,8 @@ from pathlib import Path
 
 from chalicelib.config import Settings, load_settings
 from chalicelib.errors import ImgpipeError
-from chalicelib.imaging import process_image
-from chalicelib.pipeline import check_size, rendition_outputs
+from chalicelib.imaging import process_image, rendition_outputs
+from chalicelib.limits import check_size
 from chalicelib.renditions import output_key
 
 

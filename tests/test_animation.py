@@ -6,10 +6,8 @@ import random
 import pytest
 from PIL import Image, ImageDraw
 
-from chalicelib import animation
 from chalicelib.config import Settings
-from chalicelib.imaging import process_image
-from chalicelib.pipeline import rendition_outputs
+from chalicelib.imaging import decode, process_image, rendition_outputs
 from chalicelib.renditions import RenditionSpec
 from tests import images
 from tests.conftest import shared_corpus
@@ -48,8 +46,8 @@ def check_bounded(data: bytes, result) -> None:
 def test_frames_are_decoded_once_and_renditions_are_no_larger_than_the_source(monkeypatch):
     data = flat_animation()
     decoded = []
-    real = animation.decode_frame
-    monkeypatch.setattr(animation, "decode_frame", lambda *a: decoded.append(1) or real(*a))
+    real = decode.decode_frame
+    monkeypatch.setattr(decode, "decode_frame", lambda *a: decoded.append(1) or real(*a))
     result = process_image(data, OUTPUTS, LIMIT)
     assert len(decoded) == 12  # once per frame, not once per frame and rendition
     check_bounded(data, result)

@@ -1,11 +1,24 @@
 """`python -m imgpipe upload|status|resize|reprocess`, run as a user would."""
 
 import json
+import subprocess
+import sys
 
 from PIL import Image
 
+from imgpipe.stackprocess import ROOT
 from tests import images
-from tests.stack import run_cli
+from tests.stack import cli_env, run_cli
+
+
+def test_resize_loads_no_aws_code():
+    """`imgpipe resize` is the no-AWS path: it never imports boto3, botocore or powertools."""
+    code = ("import sys, imgpipe.resize; print(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'boto3', 'botocore', 'aws_lambda_powertools'}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_resize_a_folder_of_good_and_bad_files(tmp_path):

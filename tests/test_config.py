@@ -73,9 +73,9 @@ def test_output_keys_are_deterministic():
 
 def test_avif_output_without_avif_support_fails_at_cold_start(monkeypatch):
     """Not per image: the uploader's photo is not at fault."""
-    import chalicelib.encoding as encoding
+    import chalicelib.codecs as codecs
 
-    monkeypatch.setattr(encoding, "AVIF_SUPPORTED", False)
+    monkeypatch.setattr(codecs, "AVIF_SUPPORTED", False)
     with pytest.raises(ConfigError, match="OUTPUT_FORMATS"):
         load_settings({**BASE, "OUTPUT_FORMATS": "jpeg,avif"})
     assert load_settings({**BASE, "OUTPUT_FORMATS": "jpeg,webp"}).output_formats == ("jpeg", "webp")

@@ -1,4 +1,4 @@
-"""DCT-scaled JPEG decoding (imaging._draft): 3/8 scale through libjpeg, and
+"""DCT-scaled JPEG decoding (imaging.decode.draft): 3/8 scale through libjpeg, and
 renditions resized from the source's exact extent, not the decoder's rounded-up size."""
 
 import io
@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 from chalicelib import imaging
+from chalicelib.imaging import decode
 from chalicelib.renditions import RenditionSpec
 
 
@@ -29,7 +30,7 @@ def test_three_eighths_decode_is_the_whole_picture_at_three_eighths():
     data = _jpeg(1600, 1203)  # 1203 rows: the last block row is partial
     image = Image.open(io.BytesIO(data))
     spec = RenditionSpec("r", 400, 300)
-    extent = imaging._draft(image, image.size, [spec])
+    extent = decode.draft(image, image.size, [spec])
     assert extent == (600.0, 1203 * 3 / 8)
     image.load()
     assert image.size == (600, 452)  # libjpeg rounds 451.125 up
@@ -52,13 +53,13 @@ def test_rendition_is_aligned_with_the_source():
 
 def test_this_pillow_decodes_at_three_eighths():
     """A Pillow upgrade that changes its JPEG internals turns 3/8 off (slower, still right): say so here."""
-    assert imaging._THREE_EIGHTHS, "3/8 JPEG decoding is off: check _draft_eighths against this Pillow"
+    assert decode.three_eighths_works(), "3/8 JPEG decoding is off: check _draft_eighths against this Pillow"
 
 
 def test_without_three_eighths_the_decode_is_at_one_half(monkeypatch):
-    monkeypatch.setattr(imaging, "_THREE_EIGHTHS", False)
+    monkeypatch.setattr(decode, "three_eighths_works", lambda: False)
     data = _jpeg(1600, 1203)
     image = Image.open(io.BytesIO(data))
-    assert imaging._draft(image, image.size, [RenditionSpec("r", 400, 300)]) == (800.0, 601.5)
+    assert decode.draft(image, image.size, [RenditionSpec("r", 400, 300)]) == (800.0, 601.5)
     image.load()
     assert image.size == (800, 602)

@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import app as app_module
-from chalicelib import imaging
 from chalicelib.config import Settings
-from chalicelib.imaging import process_image
-from chalicelib.pipeline import rendition_outputs
+from chalicelib.imaging import plan, process_image, rendition_outputs
+from chalicelib.imaging import pool as imaging_pool
 from chalicelib.status import COMPLETE, FAILED
 from chalicelib.uploads import image_id_for_key
 from tests import images
@@ -29,14 +28,14 @@ SOURCE = (1200, 900)  # `large` is the picture itself: its encode job is the las
 def pool(monkeypatch):
     """Encoders on two threads, whatever this machine's CPU count."""
     with ThreadPoolExecutor(2) as executor:
-        monkeypatch.setattr(imaging, "_POOL", executor)
+        monkeypatch.setattr(imaging_pool, "_POOL", executor)
         yield executor
 
 
 @pytest.mark.parametrize("threads", [0, 2])
 def test_each_stored_rendition_is_handed_over_once_under_the_name_that_stores_it(monkeypatch, threads):
     if threads:
-        monkeypatch.setattr(imaging, "_POOL", ThreadPoolExecutor(threads))
+        monkeypatch.setattr(imaging_pool, "_POOL", ThreadPoolExecutor(threads))
     handed = []
     # A 300x200 PNG: medium and large (visited first, the larger box) share default's size;
     # the object is stored under the first output in OUTPUTS order that makes it.
@@ -53,7 +52,7 @@ def _block_last_encode(monkeypatch, then=None) -> threading.Event:
     then runs `then` (to fail) or encodes. Returns the event the first write sets."""
     written = threading.Event()
     storage = app_module.get_storage()
-    real_write, real_encode = storage.write_rendition, imaging.encode
+    real_write, real_encode = storage.write_rendition, plan.encode
 
     def write(key, data, content_type):
         real_write(key, data, content_type)
@@ -67,7 +66,7 @@ def _block_last_encode(monkeypatch, then=None) -> threading.Event:
         return real_encode(picture, fmt)
 
     monkeypatch.setattr(storage, "write_rendition", write)
-    monkeypatch.setattr(imaging, "encode", encode)
+    monkeypatch.setattr(plan, "encode", encode)
     return written
 
 

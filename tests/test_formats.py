@@ -4,10 +4,10 @@ and how the pipeline records frames and placeholders."""
 import pytest
 from PIL import Image, ImageSequence
 
+from chalicelib.codecs import AVIF_SUPPORTED
 from chalicelib.config import Settings
-from chalicelib.decoding import sniff_format
-from chalicelib.encoding import AVIF_SUPPORTED
 from chalicelib.imaging import MAX_ANIMATION_FRAMES, process_image
+from chalicelib.imaging.decode import sniff_format
 from chalicelib.pipeline import ImagePipeline
 from chalicelib.renditions import COVER, RenditionSpec
 from chalicelib.status import Claim

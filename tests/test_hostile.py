@@ -45,7 +45,7 @@ import json, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 from chalicelib.errors import ImgpipeError
 from chalicelib.imaging import process_image
-from chalicelib.pipeline import rendition_outputs
+from chalicelib.imaging import rendition_outputs
 from chalicelib.config import load_settings
 from tests import hostile
 settings = load_settings({{"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "STATUS_TABLE": "t"}})

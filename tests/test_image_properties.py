@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from chalicelib.encoding import AVIF_SUPPORTED
+from chalicelib.codecs import AVIF_SUPPORTED
 from chalicelib.errors import ImageRejectedError
 from chalicelib.imaging import process_image
 from chalicelib.renditions import COVER, RenditionSpec

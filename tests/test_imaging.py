@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 from chalicelib import errors
-from chalicelib.decoding import sniff_format
-from chalicelib.encoding import AVIF_SUPPORTED
+from chalicelib.codecs import AVIF_SUPPORTED
 from chalicelib.imaging import process_image
+from chalicelib.imaging.decode import sniff_format
 from chalicelib.renditions import COVER, RenditionSpec
 from tests import images
 from tests.conftest import shared_corpus
@@ -233,8 +233,7 @@ def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
     script = textwrap.dedent(f"""
         from pathlib import Path
         from chalicelib.config import Settings
-        from chalicelib.imaging import process_image
-        from chalicelib.pipeline import rendition_outputs
+        from chalicelib.imaging import process_image, rendition_outputs
 
         outputs = rendition_outputs(Settings("in", "out", "table"))
         result = process_image(Path({str(path)!r}).read_bytes(), outputs, 100_000_000)
@@ -245,6 +244,26 @@ def test_a_100_megapixel_png_stays_under_1_gib(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 1024, f"peak RSS {done.stdout.strip()} MiB"
+
+
+def test_importing_the_imaging_code_decodes_nothing():
+    """No Pillow file is opened or loaded at import: the 3/8 JPEG self-test, once run
+    there, waits for the first JPEG that could use it."""
+    script = textwrap.dedent("""
+        from PIL import ImageFile
+
+        opened = []
+        real_init, real_load = ImageFile.ImageFile.__init__, ImageFile.ImageFile.load
+        ImageFile.ImageFile.__init__ = lambda self, *a, **k: opened.append("open") or real_init(self, *a, **k)
+        ImageFile.ImageFile.load = lambda self: opened.append("load") or real_load(self)
+
+        import chalicelib.imaging
+        from chalicelib.imaging import decode
+        print(opened, decode.three_eighths_works.cache_info().currsize)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "0"]
 
 
 def subject_at_right(width: int = 1200, height: int = 600) -> bytes:
@@ -279,14 +298,15 @@ def test_a_focal_point_places_every_cover_crop(focus, expected):
 @pytest.mark.parametrize("width,height,orientation", [(1601, 1203, 1), (1601, 1203, 6), (1000, 2400, 1)])
 def test_a_resize_split_over_the_pool_gives_the_same_pixels(monkeypatch, width, height, orientation):
     """While the pool is idle, the largest rendition is resampled in two halves on two
-    threads (imaging._lanczos): the pixels must be those of one resize, to within a
+    threads (imaging.resize.lanczos): the pixels must be those of one resize, to within a
     level where float32 box coordinates round. 1000x2400 shrinks the height more than
     twice as much as the width: Pillow resamples vertically first there."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
 
-    from chalicelib import imaging
+    from chalicelib.imaging import pool as imaging_pool
+    from chalicelib.imaging import resize
 
     exif = Image.Exif()
     exif[0x0112] = orientation
@@ -294,7 +314,7 @@ def test_a_resize_split_over_the_pool_gives_the_same_pixels(monkeypatch, width, 
     data = images.encode(Image.fromarray(noise), "JPEG", quality=95, exif=exif.tobytes())
     outputs = [(RenditionSpec("large", 1400, 1400), "png"), (RenditionSpec("cover", 700, 500, COVER), "png")]
     with ThreadPoolExecutor(2) as pool:
-        monkeypatch.setattr(imaging, "_POOL", pool)
+        monkeypatch.setattr(imaging_pool, "_POOL", pool)
         submit, resizes = pool.submit, []
 
         def spy(fn, *args, **kwargs):
@@ -303,7 +323,7 @@ def test_a_resize_split_over_the_pool_gives_the_same_pixels(monkeypatch, width, 
 
         monkeypatch.setattr(pool, "submit", spy)
         split = process_image(data, outputs, LIMIT)
-        monkeypatch.setattr(imaging, "_SPLIT_PIXELS", 10**12)
+        monkeypatch.setattr(resize, "_SPLIT_PIXELS", 10**12)
         whole = process_image(data, outputs, LIMIT)
     assert len(resizes) == 1, "the largest rendition's resize was not split"
     for a, b in zip(split.renditions, whole.renditions, strict=True):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.decoding import sniff_format
 from chalicelib.errors import UnsupportedFormatError
 from chalicelib.imaging import process_image
+from chalicelib.imaging.decode import sniff_format
 from chalicelib.renditions import RenditionSpec
 from tests import images
 

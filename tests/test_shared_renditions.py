@@ -4,10 +4,8 @@ a 300×200 PNG fits `medium` and `large` (and `default`) unchanged."""
 from collections import Counter
 
 import app as app_module
-from chalicelib import imaging
 from chalicelib.config import Settings
-from chalicelib.imaging import process_image
-from chalicelib.pipeline import rendition_outputs
+from chalicelib.imaging import plan, process_image, rendition_outputs
 from chalicelib.status import COMPLETE
 from chalicelib.uploads import image_id_for_key
 from tests import images
@@ -19,13 +17,13 @@ OUTPUTS = rendition_outputs(Settings("in", "out", "table"))  # default, thumb, m
 
 def test_same_size_same_format_is_encoded_once(monkeypatch):
     calls = Counter()
-    real = imaging.encode
+    real = plan.encode
 
     def counting(picture, fmt):
         calls[fmt, picture.size] += 1
         return real(picture, fmt)
 
-    monkeypatch.setattr(imaging, "encode", counting)
+    monkeypatch.setattr(plan, "encode", counting)
     result = process_image(images.encode(images.quadrants(300, 200), "PNG"), OUTPUTS, 100_000_000)
     by_name = {(r.name, r.format): r for r in result.renditions}
     assert set(calls.values()) == {1}, calls  # no picture was encoded twice in one format

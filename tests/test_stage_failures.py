@@ -5,9 +5,8 @@ message naming the stage; the traceback goes to the log."""
 import pytest
 
 import app as app_module
-from chalicelib import imaging
 from chalicelib.errors import ImageProcessingError
-from chalicelib.imaging import process_image
+from chalicelib.imaging import plan, process_image
 from chalicelib.renditions import RenditionSpec
 from chalicelib.status import COMPLETE, FAILED
 from chalicelib.uploads import image_id_for_key
@@ -18,7 +17,7 @@ SMALL = RenditionSpec("small", 200, 200)
 
 
 def encoder_that_fails_for(fmt: str):
-    real = imaging.encode
+    real = plan.encode
 
     def encode(picture, wanted):
         if wanted == fmt:
@@ -36,7 +35,7 @@ def handle(aws, client, key: str, body: bytes) -> dict:
 
 
 def test_an_encoder_bug_ends_failed_at_once_naming_the_stage(aws, client, monkeypatch, caplog):
-    monkeypatch.setattr(imaging, "encode", encoder_that_fails_for("webp"))
+    monkeypatch.setattr(plan, "encode", encoder_that_fails_for("webp"))
     record = handle(aws, client, "photo.jpg", images.jpeg())
     assert record["status"] == FAILED and record["attempts"] == 1
     assert record["error"] == {"code": "internal_error", "message": "Encoding the webp rendition failed."}
@@ -46,15 +45,15 @@ def test_an_encoder_bug_ends_failed_at_once_naming_the_stage(aws, client, monkey
 
 
 @pytest.mark.parametrize("target,stage", [
-    ("_resize", "Resizing the image failed."),
-    ("_normalise", "Decoding the image failed."),
+    ("fit", "Resizing the image failed."),
+    ("normalise", "Decoding the image failed."),
     ("make_placeholder", "Making the placeholder failed."),
 ])
 def test_every_stage_is_named(monkeypatch, target, stage):
     def broken(*args, **kwargs):
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(imaging, target, broken)
+    monkeypatch.setattr(plan, target, broken)
     with pytest.raises(ImageProcessingError) as info:
         process_image(images.jpeg(), [(SMALL, "jpeg")], 100_000_000)
     assert info.value.code == "internal_error" and info.value.message == stage

@@ -7,21 +7,15 @@ cost about a millisecond. Pure Python and Pillow: no numpy on Lambda.
 
 import math
 from operator import mul
-from dataclasses import dataclass
 
 from PIL import Image, ImageCms
 
-from chalicelib.encoding import flatten_on_white
+from chalicelib.imaging.encode import flatten_on_white
+from chalicelib.imaging.types import Placeholder
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 _COMPONENTS = (4, 3)  # along the longer side, along the shorter
 _SIDE = 32
-
-
-@dataclass(frozen=True)
-class Placeholder:
-    blurhash: str
-    dominant_color: str  # "#rrggbb"
 
 
 def make_placeholder(image: Image.Image, to_srgb: ImageCms.ImageCmsTransform | None = None) -> Placeholder:

@@ -1,0 +1,34 @@
+"""The imaging thread pool: encoders (and half of a large resize) run on it,
+created on first use, never at import; with one CPU there is none and jobs run inline.
+"""
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+# Lambda gives 1 vCPU per 1769 MB of memory; below that a pool only adds overhead.
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_UNSET: Any = object()
+# Pillow releases the GIL while it resamples and encodes, so encoders on
+# threads run in parallel with the next rendition's resize. Tests and the
+# bench set this to their own executor, or to None for no pool.
+_POOL: ThreadPoolExecutor | None = _UNSET
+_LOCK = threading.Lock()
+
+
+def get_pool() -> ThreadPoolExecutor | None:
+    """The shared pool, made on the first call; None on a single CPU."""
+    global _POOL
+    if _POOL is _UNSET:
+        with _LOCK:
+            if _POOL is _UNSET:
+                _POOL = ThreadPoolExecutor(_CPUS, thread_name_prefix="encode") if _CPUS > 1 else None
+    return _POOL
+
+
+def submit(fn: Callable[..., Any], *args: Any) -> Future | Any:
+    """`fn(*args)` on the pool (a Future), or its result right away without one."""
+    pool = get_pool()
+    return pool.submit(fn, *args) if pool else fn(*args)
