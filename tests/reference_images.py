@@ -258,15 +258,15 @@ def _rle24(rows: list[list[tuple[int, int, int]]]) -> bytes:
 
 
 def rle24_bmp() -> Sample:
-    """Posterised so that runs occur, with a few lone pixels for absolute runs."""
+    """Posterised so that runs occur, with stretches of distinct pixels for absolute runs."""
     truth = Image.new("RGB", (WIDTH, HEIGHT))
     rows = []
     for y in range(HEIGHT):
         row = []
         for x in range(WIDTH):
             colour = tuple(c // 32 * 32 for c in colour_at(x, y))
-            if x % 11 == 5:
-                colour = (x * 5, y * 7, 128)
+            if 4 <= x % 11 <= 7:  # pixels one level apart: absolute runs, no hard edges
+                colour = tuple(c + x % 11 for c in colour)
             row.append(colour)
             truth.putpixel((x, y), colour)
         rows.append(row)
