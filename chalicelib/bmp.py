@@ -37,7 +37,9 @@ _PILLOW_MASKS = {
     (16, 0xF800, 0x7E0, 0x1F, 0x0),
     (16, 0x7C00, 0x3E0, 0x1F, 0x0),
 }
-_DEFAULT_MASKS = {16: (0x7C00, 0x3E0, 0x1F, 0), 24: (0xFF0000, 0xFF00, 0xFF, 0), 32: (0xFF0000, 0xFF00, 0xFF, 0)}
+_DEFAULT_MASKS = {
+    16: (0x7C00, 0x3E0, 0x1F, 0), 24: (0xFF0000, 0xFF00, 0xFF, 0), 32: (0xFF0000, 0xFF00, 0xFF, 0),
+}
 _PALETTE_RAW = {1: "P;1", 2: "P;2", 4: "P;4", 8: "P"}
 # Past this, a side is not a picture but an attack on the arithmetic (browsers stop near here too).
 _MAX_SIDE = 1 << 20
@@ -149,7 +151,9 @@ def decode(data: bytes, max_pixels: int) -> Image.Image:
     elif header.compression == BI_PNG:
         raise UnsupportedFormatError("BMP with embedded PNG data is not supported.")
     else:
-        raise UnsupportedFormatError(f"{header.bpp}-bit BMP with compression {header.compression} is not supported.")
+        raise UnsupportedFormatError(
+            f"{header.bpp}-bit BMP with compression {header.compression} is not supported."
+        )
     image.format = "BMP"
     return image
 
@@ -198,7 +202,8 @@ def _bitfields(data: bytes, header: Header, masks: tuple[int, int, int, int]) ->
     if not (red and green and blue):
         raise UnsupportedFormatError("BMP without a red, green and blue mask is not supported.")
     used = red | green | blue | alpha
-    if used >> header.bpp or (red & green) or (red & blue) or (green & blue) or (alpha & (red | green | blue)):
+    overlap = (red & green) or (red & blue) or (green & blue) or (alpha & (red | green | blue))
+    if used >> header.bpp or overlap:
         raise CorruptImageError("The BMP colour masks overlap or do not fit the pixel size.")
     if header.bpp == 16:
         words = _raw("I;16", header, _rows(data, header), "I;16").convert("I")
@@ -254,7 +259,8 @@ def _rle24(data: bytes, header: Header) -> Image.Image:
                 literal = data[at : at + 3 * n]
                 start = (y * width + x) * 3
                 # B G R → R G B without a per-byte Python loop: Pillow's BGR unpacker.
-                out[start : start + 3 * n] = Image.frombuffer("RGB", (n, 1), literal, "raw", "BGR", 0, 1).tobytes()
+                pixels = Image.frombuffer("RGB", (n, 1), literal, "raw", "BGR", 0, 1)
+                out[start : start + 3 * n] = pixels.tobytes()
             x += value
             at += size + (size & 1)
     image = Image.frombytes("RGB", (width, height), bytes(out))

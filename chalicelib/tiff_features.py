@@ -15,7 +15,9 @@ _PHOTOMETRIC = {
     0: "greyscale", 1: "greyscale", 2: "RGB", 3: "palette", 4: "mask", 5: "CMYK", 6: "YCbCr",
     8: "CIELab", 9: "ICC Lab", 10: "ITU Lab", 32844: "LogL", 32845: "LogLuv",
 }
-_SAMPLE_FORMAT = {1: "", 2: "signed ", 3: "floating-point ", 4: "", 5: "complex ", 6: "complex floating-point "}
+_SAMPLE_FORMAT = {
+    1: "", 2: "signed ", 3: "floating-point ", 4: "", 5: "complex ", 6: "complex floating-point ",
+}
 _COMPRESSION = {6: "old-style JPEG", 34712: "JPEG 2000", 34887: "LERC", 50000: "Zstandard", 50001: "WebP",
                 34925: "LZMA", 32809: "ThunderScan", 34676: "SGILog", 34677: "SGILog24"}
 _TAGS = {258: "bits", 259: "compression", 262: "photometric", 277: "samples", 339: "sample_format"}

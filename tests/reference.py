@@ -95,7 +95,9 @@ def vips_frames(data: bytes) -> list[Image.Image] | None:
         return None
 
 
-def reference_frames(data: bytes, truth: Sequence[Image.Image] | None = None, trust_vips: bool = True) -> Reference:
+def reference_frames(
+    data: bytes, truth: Sequence[Image.Image] | None = None, trust_vips: bool = True
+) -> Reference:
     """libvips' rendering where it can, else (or when not `trust_vips`) the known truth."""
     frames = vips_frames(data) if trust_vips or truth is None else None
     if frames is not None:
@@ -125,8 +127,8 @@ def rendition_frames(data: bytes) -> list[Image.Image]:
     frames = []
     for number in range(getattr(image, "n_frames", 1)):
         image.seek(number)
-        frame = image.convert("RGBA") if "A" in image.mode or "transparency" in image.info else image.convert("RGB")
-        frames.append(frame)
+        alpha = "A" in image.mode or "transparency" in image.info
+        frames.append(image.convert("RGBA" if alpha else "RGB"))
     return frames
 
 
@@ -197,7 +199,9 @@ def compare(
     result.alpha_difference = max(alpha_differences, default=0.0)
     tolerance += CODEC_MARGIN * max(losses, default=0.0)
     if result.difference > tolerance:
-        result.problems.append(f"mean colour difference {result.difference:.1f} levels (tolerance {tolerance})")
+        result.problems.append(
+            f"mean colour difference {result.difference:.1f} levels (tolerance {tolerance:.1f})"
+        )
     if result.alpha_difference > max(tolerance, 8):
         result.problems.append(f"mean alpha differs by {result.alpha_difference:.1f} levels")
     return result

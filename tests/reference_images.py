@@ -308,7 +308,8 @@ def bmp_samples() -> list[Sample]:
         bitfields_bmp("v5-rgba-low-alpha.bmp", 32, (0xFF000000, 0xFF0000, 0xFF00, 0xFF), header_size=124,
                       kind="bmp-alpha"),
         rgb32_alpha_bmp(),
-        bitfields_bmp("alphabitfields.bmp", 32, argb, compression=BI_ALPHABITFIELDS, kind="bmp-alphabitfields"),
+        bitfields_bmp("alphabitfields.bmp", 32, argb, compression=BI_ALPHABITFIELDS,
+                      kind="bmp-alphabitfields"),
         bitfields_bmp("rgb16-565.bmp", 16, (0xF800, 0x7E0, 0x1F)),  # the layout Pillow knows
         bitfields_bmp("bgr16-565.bmp", 16, (0x1F, 0x7E0, 0xF800)),
         bitfields_bmp("rgb16-664.bmp", 16, (0xFC00, 0x3F0, 0xF)),
@@ -382,7 +383,8 @@ def _lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
     xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b, 0.2126 * r + 0.7152 * g + 0.0722 * b,
            0.0193 * r + 0.1192 * g + 0.9505 * b)
     white = (0.95047, 1.0, 1.08883)
-    f = [t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in (v / w for v, w in zip(xyz, white))]
+    relative = (v / w for v, w in zip(xyz, white))
+    f = [t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in relative]
     return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
 
 
@@ -515,8 +517,8 @@ def gif_samples() -> list[Sample]:
     ]
     samples = []
     for name, screen, frames, kind in cases:
-        samples.append(Sample(name, kind, write_gif(screen, frames), _gif_canvas(screen, frames), tolerance=2.0,
-                              vips_agrees=False))
+        samples.append(Sample(name, kind, write_gif(screen, frames), _gif_canvas(screen, frames),
+                              tolerance=2.0, vips_agrees=False))
     return samples
 
 
@@ -532,6 +534,9 @@ def cmyk_jpeg() -> Sample:
                   [cmyk.convert("RGB")], tolerance=4.0)
 
 
+_D50 = b"".join(struct.pack(">i", round(v * 65536)) for v in (0.9642, 1.0, 0.8249))  # ICC s15Fixed16 XYZ
+
+
 def grey_profile(gamma: float = 1.0) -> bytes:
     """A minimal ICC v2 greyscale display profile: D50 white point and a
     gamma curve (kTRC). Gamma 1.0 (linear light) is far from sRGB's, so a
@@ -539,7 +544,7 @@ def grey_profile(gamma: float = 1.0) -> bytes:
     desc = b"Linear grey (imgpipe tests)\0"
     tags = {
         b"desc": b"desc\0\0\0\0" + struct.pack(">I", len(desc)) + desc + b"\0" * 8 + b"\0" * 3 + b"\0" * 67,
-        b"wtpt": b"XYZ \0\0\0\0" + b"".join(struct.pack(">i", round(v * 65536)) for v in (0.9642, 1.0, 0.8249)),
+        b"wtpt": b"XYZ \0\0\0\0" + _D50,
         b"kTRC": b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0",
         b"cprt": b"text\0\0\0\0" + b"public domain\0",
     }
@@ -551,7 +556,7 @@ def grey_profile(gamma: float = 1.0) -> bytes:
     size = offset + len(body)
     header = (struct.pack(">I", size) + b"\0" * 4 + bytes([2, 0x10, 0, 0]) + b"mntrGRAYXYZ "
               + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 24
-              + struct.pack(">I", 0) + b"".join(struct.pack(">i", round(v * 65536)) for v in (0.9642, 1.0, 0.8249))
+              + struct.pack(">I", 0) + _D50
               + b"\0" * 48)
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + body

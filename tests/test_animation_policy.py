@@ -1,4 +1,5 @@
-"""chalicelib/animation_policy.py: APNG is animated; lossy WebP is tried before a still (issue 19, section 3)."""
+"""chalicelib/animation_policy.py: APNG is animated; lossy WebP is tried before a still
+(issue 19, section 3)."""
 
 import io
 

@@ -9,13 +9,16 @@ import pytest
 from PIL import Image
 
 from chalicelib import bmp
-from chalicelib.errors import CorruptImageError, ImageRejectedError, TooManyPixelsError, UnsupportedFormatError
+from chalicelib.errors import (
+    CorruptImageError, ImageRejectedError, TooManyPixelsError, UnsupportedFormatError,
+)
 from tests import reference_images as ref
 from tests.reference import mean_difference
 
 BMPS = ref.bmp_samples()
 LIMIT = 100_000_000
 # Layouts Pillow decodes right itself: bmp.handles leaves them to it.
+ARGB = (0xFF0000, 0xFF00, 0xFF, 0xFF000000)
 PILLOW_KNOWS = {"v4-alpha.bmp", "v5-alpha.bmp", "v5-rgba-low-alpha.bmp", "rgb16-565.bmp"}
 
 
@@ -73,7 +76,7 @@ def test_top_down_rows():
 
 def test_alpha_that_is_zero_everywhere_is_opaque():
     """Writers leave the fourth byte unset; browsers then show the picture opaque."""
-    sample = ref.bitfields_bmp("x.bmp", 32, (0xFF0000, 0xFF00, 0xFF, 0xFF000000), compression=ref.BI_ALPHABITFIELDS)
+    sample = ref.bitfields_bmp("x.bmp", 32, ARGB, compression=ref.BI_ALPHABITFIELDS)
     data = bytearray(sample.data)
     at = struct.unpack_from("<I", data, 10)[0]
     for i in range(at + 3, len(data), 4):
@@ -84,7 +87,7 @@ def test_alpha_that_is_zero_everywhere_is_opaque():
 
 
 def test_the_pixel_limit_is_checked_before_anything_is_allocated():
-    data = ref.write_bmp(60_000, 60_000, 32, b"\0" * 64, ref.BI_ALPHABITFIELDS, (0xFF0000, 0xFF00, 0xFF, 0xFF000000))
+    data = ref.write_bmp(60_000, 60_000, 32, b"\0" * 64, ref.BI_ALPHABITFIELDS, ARGB)
     with pytest.raises(TooManyPixelsError):
         bmp.decode(data, LIMIT)
 
@@ -95,10 +98,12 @@ def test_the_pixel_limit_is_checked_before_anything_is_allocated():
         (b"BM" + b"\0" * 10, CorruptImageError),
         (ref.write_bmp(4, 4, 32, b"\0" * 20, ref.BI_ALPHABITFIELDS, (0xFF0000, 0xFF00, 0xFF, 0xFF000000)),
          CorruptImageError),  # rows missing
-        (ref.write_bmp(4, 4, 16, b"\0" * 32, ref.BI_BITFIELDS, (0xF800, 0xFC0, 0x1F)), CorruptImageError),  # overlap
-        (ref.write_bmp(4, 4, 16, b"\0" * 32, ref.BI_BITFIELDS, (0xF000, 0x7E0, 0x5)), UnsupportedFormatError),  # gap
+        # overlapping masks; a mask with a gap; a mask past the pixel size
+        (ref.write_bmp(4, 4, 16, b"\0" * 32, ref.BI_BITFIELDS, (0xF800, 0xFC0, 0x1F)), CorruptImageError),
+        (ref.write_bmp(4, 4, 16, b"\0" * 32, ref.BI_BITFIELDS, (0xF000, 0x7E0, 0x5)), UnsupportedFormatError),
         (ref.write_bmp(4, 4, 16, b"\0" * 32, ref.BI_BITFIELDS, (0xF800, 0x7E0, 0x1F0000)), CorruptImageError),
-        (ref.write_bmp(4, 4, 24, bytes((5, 1, 2, 3)), ref.BI_RLE24, header_size=64), CorruptImageError),  # runs end
+        # RLE runs that end before the picture does
+        (ref.write_bmp(4, 4, 24, bytes((5, 1, 2, 3)), ref.BI_RLE24, header_size=64), CorruptImageError),
         (ref.write_bmp(4, 4, 3, b"\0" * 16), UnsupportedFormatError),
         (ref.write_bmp(4, 4, 24, b"\0" * 16, 5), UnsupportedFormatError),
         (ref.write_bmp(0, 4, 24, b"\0" * 16), CorruptImageError),

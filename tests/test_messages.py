@@ -13,7 +13,9 @@ from chalicelib.pipeline import rendition_outputs
 from tests import hostile
 
 # Python's spellings of values: bytes literals, escapes, object and class reprs, addresses, tracebacks.
-PYTHON_SPELLING = re.compile(r"""\bb'|\bb"|\\x[0-9a-fA-F]{2}|<[^<>]*object at|<class '|0x[0-9a-fA-F]+|Traceback""")
+PYTHON_SPELLING = re.compile(
+    r"""\bb'|\bb"|\\x[0-9a-fA-F]{2}|<[^<>]*object at|<class '|0x[0-9a-fA-F]+|Traceback"""
+)
 
 SETTINGS = load_settings({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "STATUS_TABLE": "t"})
 REFUSED = [(name, data) for name, data, expected in hostile.cases() if expected != hostile.COMPLETE]
@@ -22,10 +24,13 @@ REFUSED = [(name, data) for name, data, expected in hostile.cases() if expected 
 @pytest.mark.parametrize(
     "raw,wanted",
     [
-        ("PNG chunk b'IDAT' runs past the end of the file.", "PNG chunk 'IDAT' runs past the end of the file."),
+        ("PNG chunk b'IDAT' runs past the end of the file.",
+         "PNG chunk 'IDAT' runs past the end of the file."),
         ('PNG chunk b"tEXt" fails its CRC check.', "PNG chunk 'tEXt' fails its CRC check."),
-        ("PNG chunk b'\\x00\\x01ab' runs past the end.", "PNG chunk a name of bytes 0 1 97 98 runs past the end."),
-        ("cannot identify image file <_io.BytesIO object at 0x7f17c7bd0e00>", "cannot identify image file the file"),
+        ("PNG chunk b'\\x00\\x01ab' runs past the end.",
+         "PNG chunk a name of bytes 0 1 97 98 runs past the end."),
+        ("cannot identify image file <_io.BytesIO object at 0x7f17c7bd0e00>",
+         "cannot identify image file the file"),
         ("unknown decoder <class 'PIL.ImageFile.PyDecoder'>", "unknown decoder PyDecoder"),
         ("broken data stream when reading image file\nTraceback (most recent call last):\n  File",
          "broken data stream when reading image file"),

@@ -45,7 +45,9 @@ _WRONG_TODAY = {
 _MAY_BE_UNSUPPORTED = {"tiff-float": "floating-point RGB TIFF", "tiff-lab": "CIELab TIFF"}
 # Samples of a listed class that already come out right, and single samples that do not.
 _RIGHT_TODAY = {"rgb16-565.bmp", "animated-lossless.webp"}
-_WRONG_SAMPLES = {"v5-rgb32-alpha.bmp": "BI_RGB 32-bit BMP with a V5 alpha mask comes out opaque (chalicelib.bmp)"}
+_WRONG_SAMPLES = {
+    "v5-rgb32-alpha.bmp": "BI_RGB 32-bit BMP with a V5 alpha mask comes out opaque (chalicelib.bmp)",
+}
 
 
 def _marks(sample: Sample) -> list:

@@ -37,7 +37,9 @@ def test_big_endian_and_unknown_compression():
     assert unsupported_feature(bytes(data)) == "TIFF with JPEG 2000 compression is not supported."
 
 
-@pytest.mark.parametrize("data", [b"", b"II*\x00" + b"\xff" * 60, b"MM\x00*\x00\x00\x00\x08\x00", b"II+\x00" + b"\x00" * 4])
+@pytest.mark.parametrize(
+    "data", [b"", b"II*\x00" + b"\xff" * 60, b"MM\x00*\x00\x00\x00\x08\x00", b"II+\x00" + b"\x00" * 4]
+)
 def test_no_readable_directory_names_nothing(data):
     assert unsupported_feature(data) is None
 

@@ -48,7 +48,8 @@ def test_sixteen_bit_rgb_matches_all_sixteen_bits():
 
 
 def test_sixteen_bit_grey_matches_all_sixteen_bits():
-    data = ref.write_png(3, 1, 0, 16, [[40000, 40001, 39999]], ref._png_chunk(b"tRNS", struct.pack(">H", 40000)))
+    key = ref._png_chunk(b"tRNS", struct.pack(">H", 40000))
+    data = ref.write_png(3, 1, 0, 16, [[40000, 40001, 39999]], key)
     keyed = colour_key_to_alpha(_open(data), data)
     assert [keyed.getpixel((x, 0))[1] for x in range(3)] == [0, 255, 255]
 
