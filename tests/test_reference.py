@@ -81,6 +81,8 @@ def problems_of(data: bytes, reference: Reference, tolerance: float, feature: st
 @pytest.mark.parametrize("sample", [pytest.param(s, id=s.name, marks=_marks(s)) for s in SAMPLES])
 def test_generated_sample_comes_out_as_the_reference_shows_it(sample: Sample):
     reference = reference_frames(sample.data, sample.truth, trust_vips=sample.vips_agrees)
+    if sample.kind == "cmyk-untagged" and reference.decoder != "libvips":
+        pytest.skip("untagged CMYK has no reference but libvips', which is not available")
     found = problems_of(sample.data, reference, sample.tolerance, _MAY_BE_UNSUPPORTED.get(sample.kind))
     assert not found, f"{sample.name} ({reference.decoder} reference): " + "; ".join(found)
 
