@@ -189,7 +189,11 @@ class LocalStack:
         # Before moto is imported: with global CORS on, moto allows every origin.
         os.environ.update({**aws_environment(self.aws_port), **self.env, "MOTO_DISABLE_GLOBAL_CORS": "true"})
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        from imgpipe.emulator import AwsEmulator
+        from imgpipe.emulator import AwsEmulator, QuietEmulatorFailures
+
+        for handler in [*logging.getLogger().handlers, logging.lastResort]:
+            if handler is not None:
+                handler.addFilter(QuietEmulatorFailures())
 
         self._state = StateDir(self.state_dir)
         self._moto = AwsEmulator(HOST, self.aws_port, {ACCESS_KEY_ID: SECRET_ACCESS_KEY},
