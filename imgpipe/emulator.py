@@ -177,8 +177,11 @@ def _written_bucket(environ: dict, buckets: set[str]) -> str | None:
     return bucket if bucket in buckets else None
 
 
-def bucket_objects(bucket_name: str) -> tuple[dict[str, str], Callable[[str], tuple[bytes, dict]]]:
-    """(key -> ETag, read(key) -> (bytes, headers)) straight from moto's backend: call under the lock."""
+def bucket_objects(bucket_name: str) -> tuple[dict[str, tuple[str, str]], Callable[[str], tuple[bytes, dict]]]:
+    """(key -> (ETag, LastModified), read(key) -> (bytes, headers)) straight from moto's
+    backend: call under the lock."""
+    from imgpipe.state import utc_iso
+
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import FakeKey, s3_backends
 
@@ -193,7 +196,23 @@ def bucket_objects(bucket_name: str) -> tuple[dict[str, str], Callable[[str], tu
                                 if k.lower().startswith("x-amz-meta-")}}
         return obj.value, {k: v for k, v in headers.items() if v}
 
-    return {key: obj.etag for key, obj in objects.items()}, read
+    return {key: (obj.etag, utc_iso(obj.last_modified)) for key, obj in objects.items()}, read
+
+
+def set_identity(bucket_name: str, key: str, identity: tuple[str, str]) -> None:
+    """Give a restored object its saved ETag and LastModified back (a put made new ones).
+
+    moto computes an ETag only when it has none (FakeKey._etag), and a multipart
+    upload's `…-N` cannot be computed from the bytes: it is set as it was."""
+    import datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    etag, last_modified = identity
+    obj = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket_name).keys[key]
+    obj._etag = etag.strip('"')
+    obj.last_modified = datetime.datetime.fromisoformat(last_modified)
 
 
 class WriteThrough:
@@ -384,6 +403,11 @@ class AwsEmulator:
 
     def start(self) -> None:
         self._thread.start()
+
+    def set_identity(self, bucket: str, key: str, identity: tuple[str, str]) -> None:
+        """set_identity, one request at a time with the others."""
+        with self.serialised._turn:
+            set_identity(bucket, key, identity)
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -244,7 +244,8 @@ class LocalStack:
         self.queue_urls = {"events": events_url, "dead": dead_url}
         self.queue_urls["notifications"] = provision_notifications(
             self.env, sqs, self.client("events"), self.client("secretsmanager"), self._state.root)
-        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs, {dead_name: dead_url})
+        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs,
+                                       {dead_name: dead_url}, keep_identity=self._moto.set_identity)
         events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(
             Bucket=self.env["INPUT_BUCKET"],
