@@ -35,6 +35,7 @@ import requests
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGatewayException, create_local_server
 
+from imgpipe.running import forget_ports, record_ports
 from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
 from imgpipe.worker import EventWorker
@@ -215,6 +216,7 @@ class LocalStack:
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="imgpipe-snapshots", daemon=True)
         self._snapshots.start()
         self._wait_until_healthy()
+        record_ports(self.state_dir, self.page_url.rstrip("/"), self.aws_port)
 
     def client(self, service: str) -> Any:
         import boto3
@@ -362,6 +364,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop taking requests, finish events in hand, save the state, stop moto."""
         self._stopping.set()
+        forget_ports(self.state_dir)
         self._api.server.shutdown()
         self._api.server.server_close()
         self._schedules.stop()
@@ -375,7 +378,8 @@ class LocalStack:
     def banner(self) -> str:
         return (
             f"imgpipe is running: page {self.page_url}  API {self.page_url.rstrip('/')}  "
-            f"AWS endpoint {self.aws_url} (aws --endpoint-url {self.aws_url} s3 ls, or "
+            f"AWS endpoint {self.aws_url} (AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} "
+            f"AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} aws --endpoint-url {self.aws_url} s3 ls, or "
             f"AWS_ENDPOINT_URL={self.aws_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
             f"AWS_DEFAULT_REGION={REGION} for boto3)  Ctrl-C stops"
         )
