@@ -191,9 +191,8 @@ def upload(files: tuple[Path, ...], api: str | None, timeout: float) -> None:
 def status(image_id: str | None, api: str | None, limit: int, status_filter: str | None, dead: bool,
            aws_port: int | None) -> None:
     """One record as JSON, or a table of the most recent ones."""
-    from rich.table import Table
-
     from imgpipe.client import ApiClient, NotTheApiError, RefusedError, UnreachableError
+    from imgpipe.listing import status_table
 
     if dead:
         show_dead_letters(_aws_port(aws_port))
@@ -213,14 +212,7 @@ def status(image_id: str | None, api: str | None, limit: int, status_filter: str
     except UnreachableError as exc:
         _err().print(f"The API at {exc}. {NO_API_HINT}", style="red", highlight=False, markup=False)
         sys.exit(1)
-    table = Table("status", "source key", "size", "renditions / reason", "updated")
-    table.add_column("image id", no_wrap=True)
-    for item in items:
-        source = item.get("source", {})
-        size = f"{source['width']}×{source['height']}" if "width" in source else ""
-        detail = item["error"]["message"] if item.get("error") else str(len(item.get("renditions", [])))
-        table.add_row(item["status"], source.get("key", ""), size, detail, item.get("updated_at", ""), item["image_id"])
-    _out().print(table)
+    _out().print(status_table(items, _out().width))
 
 
 NO_API_HINT = ("Is `make run` running? If it runs on another port, give its API with --api or IMGPIPE_API "
