@@ -36,6 +36,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGatewayException, create_local_server
 
 from chalicelib.web import error_body
+from imgpipe.running import forget_ports, record_ports
 from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
 from imgpipe.worker import EventWorker
@@ -190,7 +191,11 @@ class LocalStack:
         # Before moto is imported: with global CORS on, moto allows every origin.
         os.environ.update({**aws_environment(self.aws_port), **self.env, "MOTO_DISABLE_GLOBAL_CORS": "true"})
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        from imgpipe.emulator import AwsEmulator
+        from imgpipe.emulator import AwsEmulator, QuietEmulatorFailures
+
+        for handler in [*logging.getLogger().handlers, logging.lastResort]:
+            if handler is not None:
+                handler.addFilter(QuietEmulatorFailures())
 
         self._state = StateDir(self.state_dir)
         self._moto = AwsEmulator(HOST, self.aws_port, {ACCESS_KEY_ID: SECRET_ACCESS_KEY},
@@ -212,6 +217,7 @@ class LocalStack:
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="imgpipe-snapshots", daemon=True)
         self._snapshots.start()
         self._wait_until_healthy()
+        record_ports(self.state_dir, self.page_url.rstrip("/"), self.aws_port)
 
     def client(self, service: str) -> Any:
         import boto3
@@ -241,7 +247,8 @@ class LocalStack:
         self.queue_urls = {"events": events_url, "dead": dead_url}
         self.queue_urls["notifications"] = provision_notifications(
             self.env, sqs, self.client("events"), self.client("secretsmanager"), self._state.root)
-        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs, {dead_name: dead_url})
+        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs,
+                                       {dead_name: dead_url}, keep_identity=self._moto.set_identity)
         events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(
             Bucket=self.env["INPUT_BUCKET"],
@@ -358,6 +365,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop taking requests, finish events in hand, save the state, stop moto."""
         self._stopping.set()
+        forget_ports(self.state_dir)
         self._api.server.shutdown()
         self._api.server.server_close()
         self._schedules.stop()
@@ -371,7 +379,8 @@ class LocalStack:
     def banner(self) -> str:
         return (
             f"imgpipe is running: page {self.page_url}  API {self.page_url.rstrip('/')}  "
-            f"AWS endpoint {self.aws_url} (aws --endpoint-url {self.aws_url} s3 ls, or "
+            f"AWS endpoint {self.aws_url} (AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} "
+            f"AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} aws --endpoint-url {self.aws_url} s3 ls, or "
             f"AWS_ENDPOINT_URL={self.aws_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
             f"AWS_DEFAULT_REGION={REGION} for boto3)  Ctrl-C stops"
         )
