@@ -18,7 +18,7 @@ import io
 
 from PIL import Image
 
-from chalicelib.encoding import WEBP_QUALITY, encode
+from chalicelib.imaging.encode import WEBP_QUALITY, encode
 
 # Pillow formats whose files can hold an animation.
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")

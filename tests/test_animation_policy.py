@@ -5,7 +5,8 @@ import io
 
 from PIL import Image
 
-from chalicelib import animation, animation_policy
+from chalicelib import animation_policy
+from chalicelib.imaging import encode as animation
 from tests import images
 from tests import reference_images as ref
 
