@@ -1,4 +1,4 @@
-"""chalicelib/bmp.py: the BMP layouts Pillow lacks, decoded as browsers show them, defensively."""
+"""chalicelib/imaging/bmp.py: the BMP layouts Pillow lacks, decoded as browsers show them, defensively."""
 
 import io
 import random
@@ -8,7 +8,7 @@ import time
 import pytest
 from PIL import Image
 
-from chalicelib import bmp
+from chalicelib.imaging import bmp
 from chalicelib.errors import (
     CorruptImageError, ImageRejectedError, TooManyPixelsError, UnsupportedFormatError,
 )

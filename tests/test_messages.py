@@ -1,4 +1,4 @@
-"""Refusals are sentences for a person (issue 19, section 6): chalicelib/messages.py
+"""Refusals are sentences for a person (issue 19, section 6): chalicelib/imaging/messages.py
 and every refusal of the hostile corpus."""
 
 import re
@@ -8,7 +8,7 @@ import pytest
 from chalicelib.config import load_settings
 from chalicelib.errors import ImgpipeError
 from chalicelib.imaging import process_image
-from chalicelib.messages import chunk_name, human
+from chalicelib.imaging.messages import chunk_name, human
 from chalicelib.pipeline import rendition_outputs
 from tests import hostile
 
@@ -57,8 +57,6 @@ def _refusal(data: bytes) -> ImgpipeError:
     raise AssertionError("expected a refusal")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: messages — truncated.png says PNG chunk b'IDAT' "
-                                       "(decoding._check_png_chunks uses {kind!r}); fixed when wired")
 def test_no_refusal_of_the_hostile_corpus_shows_python_spelling():
     shown = {name: _refusal(data).message for name, data in REFUSED}
     spelled = {name: message for name, message in shown.items() if PYTHON_SPELLING.search(message)}
