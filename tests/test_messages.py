@@ -69,3 +69,18 @@ def test_human_fixes_every_refusal_of_the_hostile_corpus():
         message = human(_refusal(data).message)
         assert not PYTHON_SPELLING.search(message), (name, message)
         assert message.endswith("."), (name, message)
+
+
+def test_every_refusal_is_worded_on_its_way_out(monkeypatch):
+    """types.stage is the backstop: a refusal raised anywhere in process_image with
+    Python's spelling in it reaches the record in words."""
+    from chalicelib.errors import CorruptImageError
+    from chalicelib.imaging import plan
+
+    def refuse(*args):
+        raise CorruptImageError("PNG chunk b'IDAT' runs past the end of the file.")
+
+    monkeypatch.setattr(plan, "open_image", refuse)
+    with pytest.raises(CorruptImageError) as refused:
+        process_image(b"\x89PNG", rendition_outputs(SETTINGS), SETTINGS.max_pixels)
+    assert refused.value.message == str(refused.value) == "PNG chunk 'IDAT' runs past the end of the file."

@@ -122,7 +122,7 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     except BOMB:
         raise TooManyPixelsError(f"The image has more than {max_pixels} pixels.") from None
     except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"...
-        feature = tiff_refusal(data) if source_format == "TIFF" else None
+        feature = {"TIFF": tiff_refusal, "BMP": bmp.unsupported_feature}.get(source_format, _nothing)(data)
         if feature:  # ... unless it is a valid file of a kind Pillow lacks
             raise UnsupportedFormatError(feature) from exc
         # The exception's text (file objects, Pillow internals) goes to the log via __cause__.
@@ -138,6 +138,10 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             f"the limit is {max_pixels}."
         )
     return image, source_format
+
+
+def _nothing(data: bytes) -> None:
+    return None
 
 
 def _check_jpeg_frame(data: bytes) -> bool:
