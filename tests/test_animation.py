@@ -109,7 +109,8 @@ def test_lossy_is_tried_before_giving_up_at_the_source_size():
     frames = _frames(sample.data)
     durations, limit = [120] * len(frames), len(sample.data)
     lossless = io.BytesIO()
-    frames[0].save(lossless, "WEBP", save_all=True, append_images=frames[1:], lossless=True, quality=50, method=1)
+    frames[0].save(lossless, "WEBP", save_all=True, append_images=frames[1:], lossless=True, quality=50,
+                   method=1)
     assert lossless.tell() > limit  # lossless alone would have given a still
     data, kept = encode.encode_animated(frames, durations, 0, limit, resized=False)
     assert kept == 4 and len(data) <= limit

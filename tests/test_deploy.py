@@ -471,7 +471,8 @@ def test_the_zip_bundles_manylinux_pillow_and_imports_in_a_clean_python(cfn_temp
     with zipfile.ZipFile(cfn_template.with_name("deployment.zip")) as archive:
         archive.extractall(tmp_path)
     # Data files under chalicelib/ ship too: untagged CMYK's press profile (docs/FORMATS.md, Colour).
-    assert (tmp_path / "chalicelib" / "imaging" / "profiles" / "cmyk-chemical-proof.icc").stat().st_size > 900_000
+    profile = tmp_path / "chalicelib" / "imaging" / "profiles" / "cmyk-chemical-proof.icc"
+    assert profile.stat().st_size > 900_000
     wheel = next(tmp_path.glob("pillow-*.dist-info")) / "WHEEL"
     assert re.search(r"^Tag: cp312-cp312-manylinux\w+_x86_64$", wheel.read_text(), re.M), wheel.read_text()
 

@@ -75,7 +75,8 @@ def _embedded_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransf
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if profile.profile.xcolor_space != _ICC_SPACE[mode]:
             return None
-        return ImageCms.buildTransform(profile, _SRGB, mode, "RGBA" if mode == "RGBA" else "RGB", flags=_FLAGS)
+        out_mode = "RGBA" if mode == "RGBA" else "RGB"
+        return ImageCms.buildTransform(profile, _SRGB, mode, out_mode, flags=_FLAGS)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None  # a broken profile: the pixels are taken as sRGB
 

@@ -58,6 +58,10 @@ OPENERS = {
     "AVIF": ["AVIF"],
     "HEIF": ["HEIF"],
 }
+# For a file Pillow cannot open: the feature of a valid file of a kind it lacks, or None.
+_FEATURE_NAMERS: dict[str, Callable[[bytes], str | None]] = {
+    "TIFF": tiff_refusal, "BMP": bmp.unsupported_feature,
+}
 # ISOBMFF `ftyp` brands: AVIF is checked first, as AVIF files list mif1 too.
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
@@ -122,7 +126,8 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     except BOMB:
         raise TooManyPixelsError(f"The image has more than {max_pixels} pixels.") from None
     except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"...
-        feature = {"TIFF": tiff_refusal, "BMP": bmp.unsupported_feature}.get(source_format, _nothing)(data)
+        name_feature = _FEATURE_NAMERS.get(source_format)
+        feature = name_feature(data) if name_feature else None
         if feature:  # ... unless it is a valid file of a kind Pillow lacks
             raise UnsupportedFormatError(feature) from exc
         # The exception's text (file objects, Pillow internals) goes to the log via __cause__.
@@ -138,10 +143,6 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             f"the limit is {max_pixels}."
         )
     return image, source_format
-
-
-def _nothing(data: bytes) -> None:
-    return None
 
 
 def _check_jpeg_frame(data: bytes) -> bool:
