@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageChops, ImageStat
 
-from chalicelib.encoding import encode
+from chalicelib.imaging.encode import encode
 from chalicelib.renditions import COVER, RenditionSpec
 
 try:

@@ -1,4 +1,4 @@
-"""chalicelib/bmp.py: the BMP layouts Pillow lacks, decoded as browsers show them, defensively."""
+"""chalicelib/imaging/bmp.py: the BMP layouts Pillow lacks, decoded as browsers show them, defensively."""
 
 import io
 import random
@@ -8,10 +8,11 @@ import time
 import pytest
 from PIL import Image
 
-from chalicelib import bmp
 from chalicelib.errors import (
     CorruptImageError, ImageRejectedError, TooManyPixelsError, UnsupportedFormatError,
 )
+from chalicelib.imaging import bmp, process_image
+from chalicelib.renditions import RenditionSpec
 from tests import reference_images as ref
 from tests.reference import mean_difference
 
@@ -138,3 +139,27 @@ def test_mutated_files_end_in_a_domain_error_or_a_picture_quickly():
             continue
         assert image.width * image.height <= 1_000_000
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize(
+    "data,code,message",
+    [
+        (ref.write_bmp(48, 32, 0, b"\x89PNG" + b"\0" * 60, 5), "unsupported_format",
+         "BMP with embedded PNG data is not supported."),
+        (ref.write_bmp(48, 32, 0, b"\xff\xd8" + b"\0" * 60, ref.BI_RLE24), "unsupported_format",
+         "BMP with embedded JPEG data is not supported."),
+        (ref.write_bmp(4, 4, 16, b"\0" * 32, ref.BI_BITFIELDS, (0xF000, 0x7E0, 0x5)), "unsupported_format",
+         "BMP colour masks with gaps in them are not supported."),
+        (b"BM" + struct.pack("<IHHIIiiHH", 120, 0, 0, 34, 20, 4, 4, 1, 24) + b"\0" * 100,
+         "unsupported_format",
+         "BMP with a 20-byte header is not supported."),
+        (b"BM" + b"\xff" * 60, "corrupt_image", "The BMP file cannot be read."),
+    ],
+    ids=["embedded-png", "embedded-jpeg", "gappy-masks", "20-byte-header", "junk"],
+)
+def test_the_pipeline_names_what_it_does_not_decode_and_calls_only_broken_data_damaged(data, code, message):
+    """Through decode.open_image: a valid BMP neither Pillow nor bmp.py decodes is
+    unsupported_format with its feature named; broken data stays corrupt_image."""
+    with pytest.raises(ImageRejectedError) as refused:
+        process_image(data, [(RenditionSpec("small", 32, 32), "png")], LIMIT)
+    assert (refused.value.code, refused.value.message) == (code, message)

@@ -1,4 +1,4 @@
-"""Refusals are sentences for a person (issue 19, section 6): chalicelib/messages.py
+"""Refusals are sentences for a person (issue 19, section 6): chalicelib/imaging/messages.py
 and every refusal of the hostile corpus."""
 
 import re
@@ -8,7 +8,7 @@ import pytest
 from chalicelib.config import load_settings
 from chalicelib.errors import ImgpipeError
 from chalicelib.imaging import process_image
-from chalicelib.messages import chunk_name, human
+from chalicelib.imaging.messages import chunk_name, human
 from chalicelib.pipeline import rendition_outputs
 from tests import hostile
 
@@ -57,8 +57,6 @@ def _refusal(data: bytes) -> ImgpipeError:
     raise AssertionError("expected a refusal")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: messages — truncated.png says PNG chunk b'IDAT' "
-                                       "(decoding._check_png_chunks uses {kind!r}); fixed when wired")
 def test_no_refusal_of_the_hostile_corpus_shows_python_spelling():
     shown = {name: _refusal(data).message for name, data in REFUSED}
     spelled = {name: message for name, message in shown.items() if PYTHON_SPELLING.search(message)}
@@ -71,3 +69,18 @@ def test_human_fixes_every_refusal_of_the_hostile_corpus():
         message = human(_refusal(data).message)
         assert not PYTHON_SPELLING.search(message), (name, message)
         assert message.endswith("."), (name, message)
+
+
+def test_every_refusal_is_worded_on_its_way_out(monkeypatch):
+    """types.stage is the backstop: a refusal raised anywhere in process_image with
+    Python's spelling in it reaches the record in words."""
+    from chalicelib.errors import CorruptImageError
+    from chalicelib.imaging import plan
+
+    def refuse(*args):
+        raise CorruptImageError("PNG chunk b'IDAT' runs past the end of the file.")
+
+    monkeypatch.setattr(plan, "open_image", refuse)
+    with pytest.raises(CorruptImageError) as refused:
+        process_image(b"\x89PNG", rendition_outputs(SETTINGS), SETTINGS.max_pixels)
+    assert refused.value.message == str(refused.value) == "PNG chunk 'IDAT' runs past the end of the file."

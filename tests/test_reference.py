@@ -4,8 +4,8 @@ Every generated sample (tests/reference_images.py) and every file of
 ../shared/corpus/public goes through process_image with the default
 outputs; each rendition is compared with libvips' rendering, or with the
 generator's true pixels where libvips cannot show the file as a browser does
-(tests/reference.py). Classes that come out wrong today are xfail(strict):
-the moment a fix lands, the test passes, fails as XPASS, and the mark must go.
+(tests/reference.py). Every class issue 19 names comes out right now; a new
+class of wrong output fails here, it does not wait for someone to look.
 """
 
 from pathlib import Path
@@ -24,39 +24,26 @@ SETTINGS = load_settings({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "STATUS_TAB
 OUTPUTS = rendition_outputs(SETTINGS)
 SAMPLES = samples()
 
-# The classes issue 19 names, each as it is wrong today; a sample not listed comes out right.
-_WRONG_TODAY = {
-    "png-trns": "colour-keyed PNG loses its transparency (fixed by chalicelib.transparency)",
-    "bmp-alphabitfields": "BI_ALPHABITFIELDS BMP is called damaged (fixed by chalicelib.bmp)",
-    "bmp-bitfields": "BMP bitfields layout Pillow lacks is called damaged (fixed by chalicelib.bmp)",
-    "bmp-rle24": "RLE24 BMP is called damaged (fixed by chalicelib.bmp)",
-    "bmp-2bit": "2-bit palette BMP is called damaged (fixed by chalicelib.bmp)",
-    "tiff-float": "32-bit float RGB TIFF is called damaged (chalicelib.tiff_features names it)",
-    "tiff-lab": "16-bit CIELab TIFF is called damaged (chalicelib.tiff_features names it)",
-    "apng": "APNG comes out as a still (animation policy, section 3)",
-    "animated-webp": "lossy animated WebP comes out as a still (animation policy, section 3)",
-    "gif-screen": "GIF frames past the logical screen grow the canvas (section 4)",
-    "gif-short-frame": "GIF area no frame covers shows palette colour 0, not transparency (section 4)",
-    "cmyk-untagged": "untagged CMYK is inverted naively (fixed by chalicelib.cmyk)",
-    "grey-icc": "greyscale ICC profile ignored (section 5)",
+# The classes issue 19 names, and what each came out as before it was fixed.
+ISSUE_CLASSES = {
+    "png-trns": "colour-keyed PNG lost its transparency (imaging/colour.py)",
+    "bmp-alpha": "BI_RGB 32-bit BMP with a V5 alpha mask came out opaque (imaging/bmp.py)",
+    "bmp-alphabitfields": "BI_ALPHABITFIELDS BMP was called damaged (imaging/bmp.py)",
+    "bmp-bitfields": "BMP bitfields layouts Pillow lacks were called damaged (imaging/bmp.py)",
+    "bmp-rle24": "RLE24 BMP was called damaged (imaging/bmp.py)",
+    "bmp-2bit": "2-bit palette BMP was called damaged (imaging/bmp.py)",
+    "tiff-float": "32-bit float RGB TIFF was called damaged (now unsupported_format, named)",
+    "tiff-lab": "16-bit CIELab TIFF was called damaged (now unsupported_format, named)",
+    "apng": "APNG came out as a still (decode.frame_count)",
+    "animated-webp": "lossy animated WebP came out as a still (encode.encode_animated tries lossy)",
+    "gif-screen": "GIF frames past the logical screen grew the canvas (imaging/gif.py)",
+    "gif-short-frame": "GIF area no frame covers showed palette colour 0, not transparency (imaging/gif.py)",
+    "cmyk-untagged": "untagged CMYK was inverted naively (colour.py: press profile)",
+    "grey-icc": "greyscale ICC profile was ignored (colour.py)",
 }
 # Classes where a refusal as unsupported_format naming the feature is right too (the issue's
 # "what remains undecodable is refused as unsupported_format with the feature named").
 _MAY_BE_UNSUPPORTED = {"tiff-float": "floating-point RGB TIFF", "tiff-lab": "CIELab TIFF"}
-# Samples of a listed class that already come out right, and single samples that do not.
-_RIGHT_TODAY = {"rgb16-565.bmp", "animated-lossless.webp"}
-_WRONG_SAMPLES = {
-    "v5-rgb32-alpha.bmp": "BI_RGB 32-bit BMP with a V5 alpha mask comes out opaque (chalicelib.bmp)",
-}
-
-
-def _marks(sample: Sample) -> list:
-    reason = _WRONG_SAMPLES.get(sample.name) or (
-        None if sample.name in _RIGHT_TODAY else _WRONG_TODAY.get(sample.kind)
-    )
-    if reason is None:
-        return []
-    return [pytest.mark.xfail(strict=True, reason=f"issue 19: {sample.kind} — {reason}; fixed when wired")]
 
 
 def problems_of(data: bytes, reference: Reference, tolerance: float, feature: str | None = None) -> list[str]:
@@ -78,7 +65,7 @@ def problems_of(data: bytes, reference: Reference, tolerance: float, feature: st
     return found
 
 
-@pytest.mark.parametrize("sample", [pytest.param(s, id=s.name, marks=_marks(s)) for s in SAMPLES])
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
 def test_generated_sample_comes_out_as_the_reference_shows_it(sample: Sample):
     reference = reference_frames(sample.data, sample.truth, trust_vips=sample.vips_agrees)
     if sample.kind == "cmyk-untagged" and reference.decoder != "libvips":
@@ -112,7 +99,7 @@ def _transparent(frame) -> bool:
 
 
 def test_every_issue_class_has_a_sample():
-    assert set(_WRONG_TODAY) | {"bmp-alpha"} <= {s.kind for s in SAMPLES}
+    assert set(ISSUE_CLASSES) <= {s.kind for s in SAMPLES}
 
 
 def _public_files() -> list[Path]:

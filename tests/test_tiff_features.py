@@ -1,4 +1,4 @@
-"""chalicelib/tiff_features.py: a valid TIFF Pillow cannot decode is named, not called damaged."""
+"""chalicelib/imaging/messages.py: a valid TIFF Pillow cannot decode is named, not called damaged."""
 
 import struct
 
@@ -8,7 +8,7 @@ from chalicelib.config import load_settings
 from chalicelib.errors import ImgpipeError
 from chalicelib.imaging import process_image
 from chalicelib.pipeline import rendition_outputs
-from chalicelib.tiff_features import unsupported_feature
+from chalicelib.imaging.messages import unsupported_feature
 from tests import images
 from tests import reference_images as ref
 
@@ -51,8 +51,6 @@ def test_truncations_never_raise():
 
 
 @pytest.mark.parametrize("sample", [ref.float_tiff(), ref.lab_tiff()], ids=lambda s: s.name)
-@pytest.mark.xfail(strict=True, reason="issue 19: tiff — a valid TIFF Pillow lacks is called corrupt_image "
-                                       "(decoding.open_image); fixed when wired")
 def test_a_valid_tiff_pillow_lacks_is_refused_as_unsupported_naming_the_feature(sample):
     with pytest.raises(ImgpipeError) as refused:
         process_image(sample.data, rendition_outputs(SETTINGS), SETTINGS.max_pixels)

@@ -1,4 +1,4 @@
-"""chalicelib/gif_screen.py: GIF frames on the logical screen, as browsers draw them (issue 19, section 4)."""
+"""chalicelib/imaging/gif.py: GIF frames on the logical screen, as browsers draw them (issue 19, section 4)."""
 
 import io
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 from PIL import Image
 
-from chalicelib.gif_screen import GifLayout, drawn, needs_fixing, on_screen, read_layout
+from chalicelib.imaging.gif import GifLayout, drawn, needs_fixing, on_screen, read_layout
 from tests import images
 from tests import reference_images as ref
 from tests.reference import mean_difference

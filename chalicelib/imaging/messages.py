@@ -1,15 +1,23 @@
-"""Which feature of a valid TIFF Pillow cannot decode, in words.
+"""What a refusal says: sentences for a person, never Python's spelling.
 
-Pillow decodes the common TIFF layouts but not, for instance, 32-bit
-floating-point RGB or 16-bit CIELab; it raises the same error for those as
-for garbage. After Pillow refuses a TIFF, `unsupported_feature` reads the
-first image file directory (classic or BigTIFF, every read bounds-checked)
-and names what the file is, so the refusal says "16-bit CIELab TIFF is not
-supported." instead of calling a valid file damaged. None: no readable
-directory, so the file is damaged after all.
+- A valid TIFF Pillow cannot decode (32-bit floating-point RGB, 16-bit
+  CIELab...) fails to open exactly as garbage does. `tiff_refusal` asks
+  Pillow's TIFF plugin why; when the answer is a pixel layout or compression
+  it lacks, `unsupported_feature` reads the first image file directory
+  (classic or BigTIFF, every read bounds-checked) and names what the file is:
+  "16-bit CIELab TIFF is not supported." instead of calling it damaged.
+- `human` rewrites any message carrying Python's spelling of a value (`PNG
+  chunk b'IDAT'`, `<_io.BytesIO object at 0x7f…>`, `'\\x00'`) into plain
+  words: types.stage applies it to every refusal, as a backstop;
+  `chunk_name` spells a four-byte chunk type for a sentence in the first place.
 """
 
+import ast
+import io
+import re
 import struct
+
+from PIL import TiffImagePlugin
 
 _PHOTOMETRIC = {
     0: "greyscale", 1: "greyscale", 2: "RGB", 3: "palette", 4: "mask", 5: "CMYK", 6: "YCbCr",
@@ -79,3 +87,57 @@ def unsupported_feature(data: bytes) -> str | None:
     kind = _SAMPLE_FORMAT.get(tags.get("sample_format", 1), "")
     space = _PHOTOMETRIC.get(tags["photometric"], "unusual colour space")
     return f"{bits}-bit {kind}{space} TIFF is not supported."
+
+
+# b'...' or b"..." with Python's escapes inside.
+_BYTES_LITERAL = re.compile(r"""\bb(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_OBJECT_REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>")
+_CLASS_REPR = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
+_ADDRESS = re.compile(r"\s*\b(?:at )?0x[0-9a-fA-F]{6,}\b")
+_ESCAPE = re.compile(r"\\x[0-9a-fA-F]{2}")
+
+
+def chunk_name(kind: bytes) -> str:
+    """A chunk/box type as a person reads it: 'IDAT', or its byte values when they are not letters."""
+    if kind and all(0x20 < b < 0x7F for b in kind):
+        return f"'{kind.decode('ascii')}'"
+    return "of bytes " + " ".join(str(b) for b in kind) if kind else "without a name"
+
+
+def _spell(literal: re.Match) -> str:
+    try:
+        value = ast.literal_eval(literal.group(0))
+    except (ValueError, SyntaxError):
+        return "an unreadable name"
+    name = chunk_name(value)
+    return name if name.startswith("'") else f"a name {name}"
+
+
+def human(message: str) -> str:
+    """`message` with Python's spellings replaced by words; plain text is returned as it is."""
+    text = message.split("Traceback (most recent call last)", 1)[0].rstrip()
+    text = _BYTES_LITERAL.sub(_spell, text)
+    text = _OBJECT_REPR.sub("the file", text)
+    text = _CLASS_REPR.sub(r"\1", text)
+    text = _ADDRESS.sub("", text)
+    text = _ESCAPE.sub("?", text)
+    return text or "The file cannot be read."
+
+
+def tiff_refusal(data: bytes) -> str | None:
+    """The feature to name when Pillow's TIFF plugin reads the directory of
+    `data` but lacks its pixel layout or compression; None when the file is
+    damaged (or opens after all)."""
+    try:
+        TiffImagePlugin.TiffImageFile(io.BytesIO(data))
+    except SyntaxError as exc:
+        feature = unsupported_feature(data)
+        if feature is None:
+            return None
+        if str(exc) == "unknown pixel mode":
+            return feature
+        # An unknown compression is a KeyError from the plugin's table.
+        return feature if isinstance(exc.__cause__, KeyError) and feature.startswith("TIFF with") else None
+    except Exception:  # any other failure: the bytes are broken, not unusual
+        return None
+    return None

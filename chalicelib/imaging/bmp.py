@@ -95,6 +95,9 @@ def read_header(data: bytes) -> Header:
             raise CorruptImageError("The BMP file ends inside its colour masks.")
         masks = struct.unpack_from(f"<{count}I", data, after) + ((0,) if count == 3 else ())
         after += 4 * count
+    if bpp == 0 and compression in (BI_JPEG, BI_PNG):  # the pixels are a whole JPEG or PNG file
+        raise UnsupportedFormatError(f"BMP with embedded {'PNG' if compression == BI_PNG else 'JPEG'} data "
+                                     "is not supported.")
     palette = b""
     if bpp <= 8:
         if bpp not in _PALETTE_RAW:
@@ -105,6 +108,23 @@ def read_header(data: bytes) -> Header:
         table = data[after : min(after + entry * count, pixels_at)]
         palette = b"".join(table[i : i + 3][::-1] for i in range(0, len(table) - entry + 1, entry))
     return Header(width, height, top_down, bpp, compression, masks, palette, pixels_at, size)
+
+
+def unsupported_feature(data: bytes) -> str | None:
+    """For a BMP neither Pillow nor this decoder opens: the feature to name
+    when the header is sound but of a kind not decoded (a header size between
+    the known ones, embedded JPEG or PNG data); None when it is damaged."""
+    try:
+        header = read_header(data)
+    except UnsupportedFormatError as exc:
+        return exc.message if 12 <= _u32(data, 14) <= 124 else None  # a plausible header
+    except CorruptImageError:
+        return None
+    if header.compression == BI_PNG:
+        return "BMP with embedded PNG data is not supported."
+    if header.compression == BI_JPEG and header.bpp != 24:
+        return "BMP with embedded JPEG data is not supported."
+    return None
 
 
 def handles(data: bytes) -> bool:

@@ -1,15 +1,19 @@
-"""chalicelib/transparency.py: a PNG colour key (tRNS) becomes alpha at every bit depth."""
+"""chalicelib/imaging/colour.py (issue 19): a PNG colour key (tRNS) becomes alpha at
+every bit depth; untagged CMYK goes through the shipped press profile, as libvips
+shows it; greyscale ICC profiles are honoured."""
 
 import io
 import struct
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
-from chalicelib.transparency import colour_key, colour_key_to_alpha
+from chalicelib.imaging import colour as cmyk
+from chalicelib.imaging.colour import colour_key, colour_key_to_alpha, grey_to_srgb, grey_transform
+from tests import images
 from tests import reference_images as ref
-from tests.reference import mean_difference
+from tests.reference import mean_difference, vips_frames
 
 KEYED = [ref.grey_trns_png(d) for d in (1, 2, 4, 8, 16)] + [ref.rgb_trns_png(d) for d in (8, 16)]
 
@@ -84,3 +88,55 @@ def test_the_icc_profile_survives_for_colour_management():
 def test_truncated_headers_are_not_read_past(cut):
     data = ref.grey_trns_png(4).data[:cut]
     colour_key(data)  # no exception, whatever it finds
+
+
+# --- untagged CMYK ------------------------------------------------------------------------
+
+
+def test_the_shipped_profile_is_the_public_domain_cmyk_press_profile():
+    profile = ImageCms.ImageCmsProfile(str(cmyk.PRESS_PROFILE))
+    assert profile.profile.xcolor_space == "CMYK"
+    assert "public domain" in ImageCms.getProfileCopyright(profile)
+
+
+def test_untagged_cmyk_comes_out_as_libvips_shows_it_and_naive_inversion_does_not():
+    sample = ref.cmyk_jpeg()
+    reference = vips_frames(sample.data)
+    if reference is None:
+        pytest.skip("libvips (pyvips) is not available")
+    image = _open(sample.data)
+    converted = cmyk.untagged_cmyk_to_srgb(image)
+    assert converted.mode == "RGB" and converted.size == image.size and converted.info == {}
+    assert mean_difference(converted, reference[0]) < 1
+    assert mean_difference(image.convert("RGB"), reference[0]) > 10  # what imaging does today
+
+
+def test_the_transform_is_built_once():
+    assert cmyk.untagged_cmyk_transform() is cmyk.untagged_cmyk_transform()
+
+
+def test_other_modes_are_refused():
+    with pytest.raises(ValueError):
+        cmyk.untagged_cmyk_to_srgb(Image.new("RGB", (2, 2)))
+
+
+# --- greyscale ICC ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_linear_grey_profile_lightens_the_picture_as_libvips_and_browsers_show_it(fmt):
+    sample = ref.grey_icc(fmt)
+    image = Image.open(io.BytesIO(sample.data))
+    image.load()
+    shown = grey_to_srgb(image)
+    assert shown.mode == "RGB" and shown.info == {}
+    assert mean_difference(shown, sample.truth[0]) < 2
+    assert mean_difference(image.convert("RGB"), sample.truth[0]) > 20  # the levels taken as sRGB
+
+
+def test_no_broken_or_foreign_profile_gives_a_transform():
+    assert grey_transform(None) is None
+    assert grey_transform(b"not a profile") is None
+    assert grey_transform(images.display_p3_profile()) is None  # RGB, not GRAY
+    image = Image.new("L", (4, 4), 100)
+    assert grey_to_srgb(image) is image
