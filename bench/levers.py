@@ -54,13 +54,13 @@ def _draft_twice(image, display_size, specs):
             image.draft(image.mode, wanted if display_size == image.size else wanted[::-1])
 
 
-def _no_cascade(image, spec, made, extent=None, framing=None, orientation=1, split=False):
-    return _RESIZE(image, spec, {}, extent, framing, orientation, split)
+def _no_cascade(image, spec, made, extent=None, framing=None, orientation=1):
+    return _RESIZE(image, spec, {}, extent, framing, orientation)
 
 
-def _resize_upright(image, spec, made, extent=None, framing=None, orientation=1, split=False):
+def _resize_upright(image, spec, made, extent=None, framing=None, orientation=1):
     """With _load_upright: the picture was turned before resizing."""
-    return _RESIZE(image, spec, made, extent, framing, 1, split)
+    return _RESIZE(image, spec, made, extent, framing, 1)
 
 
 def _load_upright(image):
