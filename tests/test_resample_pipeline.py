@@ -10,6 +10,7 @@ the same size and mode.
 """
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,3 +148,11 @@ def test_animation_frames(modes, monkeypatch):
 def test_every_mode_the_decoder_gives_is_vectorised_where_the_wheel_is(mode):
     """decode.normalise gives these; on x86_64 (the deployed architecture) all go SIMD."""
     assert resample.vectorised(mode) == (resample.Resizer is not None)
+
+
+def test_no_lanczos_resize_bypasses_the_resampler():
+    """Only chalicelib/resample.py may call Pillow's LANCZOS (its fallback); BOX stays Pillow's."""
+    root = Path(__file__).resolve().parents[1] / "chalicelib"
+    bypass = [str(path.relative_to(root)) for path in root.rglob("*.py") if path.name != "resample.py"
+              and any(name in path.read_text("utf-8") for name in ("Resampling.LANCZOS", "Image.LANCZOS"))]
+    assert bypass == []
