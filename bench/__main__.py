@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import quality
+from bench import quality, targets
 from bench.common import CACHE, PHOTO_SUFFIXES, ROOT, cold_start, package_size
 from bench.impls import WORKLOADS
 
@@ -293,6 +293,7 @@ def main() -> int:
         results["cold_start"] = cold_start()
         results["package"] = package_size()
     results["load"] = os.getloadavg()
+    results["versions"] = targets.versions()
     text = json.dumps(results, indent=1) + "\n"
     for out in [Path(args.out)] + ([BASELINE] if args.baseline else []):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -313,6 +314,8 @@ def main() -> int:
     if "cold_start" in results:
         print(f"cold start: {results['cold_start']}")
         print(f"package: {results['package']}")
+    print()
+    print(targets.render(results))
     wrote = f"{args.out} and {BASELINE}" if args.baseline else args.out
     print(f"\nload average {os.getloadavg()[0]:.2f}; wrote {wrote}; "
           "`python -m bench.report` prints it as Markdown")

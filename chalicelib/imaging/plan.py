@@ -82,8 +82,7 @@ def process_image(
     submitted: set[int] = set()  # ids of pictures an encoder job already holds
     for spec in specs:
         with stage("Resizing the image"):
-            # Until the first encoder job, the pool is idle: the resize may use it.
-            made = fit(picture, spec, resized, extent, framing, orientation, split=not jobs)
+            made = fit(picture, spec, resized, extent, framing, orientation)
         target = resized[spec] = plan.same_picture(resized, spec, made)
         stills = plan.claim(spec, target)
         if target is picture:

@@ -1,4 +1,4 @@
-"""The imaging thread pool: encoders (and half of a large resize) run on it,
+"""The imaging thread pool: encoders run on it,
 created on first use, never at import; with one CPU there is none and jobs run inline.
 """
 
