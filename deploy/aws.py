@@ -55,9 +55,15 @@ def auth_warning(stage: str) -> str | None:
     )
 
 
+# CloudFormation refuses a stack that creates IAM resources (InsufficientCapabilities) unless
+# the caller acknowledges them; NAMED_IAM because the roles and policies have names.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+
+
 def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None) -> dict[str, str]:
     """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs."""
-    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters}
+    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters,
+            "Capabilities": CAPABILITIES}
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
