@@ -7,7 +7,9 @@ also a plain function the tests call on a template.
 """
 
 import json
+import re
 from collections.abc import Iterable
+from pathlib import Path
 
 # CloudFormation's limit on TemplateBody; a larger template must come from S3 (TemplateURL).
 TEMPLATE_BODY_LIMIT = 51_200
@@ -71,3 +73,122 @@ def enforce_on_cloudformation(cfn, s3=None) -> None:
 
     for operation in ("CreateStack", "UpdateStack"):
         cfn.meta.events.register(f"provide-client-params.cloudformation.{operation}", check)
+
+
+def _refs(value) -> set[str]:
+    """Logical ids a CloudFormation value points at (Ref, GetAtt, ${X} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner.split(".")[0])
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= {m.split(".")[0] for m in _sub_names(text)}
+                found |= _refs(inner[1] if isinstance(inner, list) else {})
+            else:
+                found |= _refs(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _refs(inner)
+    return found
+
+
+def _sub_names(text: str) -> list[str]:
+    return [name for name in re.findall(r"\$\{([^}!]+)\}", text) if "::" not in name]
+
+
+def cloudformation_depends_on(template: dict, logical: str) -> set[str]:
+    """Every resource `logical` waits for: DependsOn and references, transitively."""
+    resources = template["Resources"]
+    seen: set[str] = set()
+    todo = [logical]
+    while todo:
+        resource = resources.get(todo.pop(), {})
+        depends = resource.get("DependsOn", [])
+        for name in ([depends] if isinstance(depends, str) else depends) + sorted(_refs(resource)):
+            if name in resources and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+def logging_before_policy(template: dict) -> list[str]:
+    """Buckets whose access logging CloudFormation may set before the target bucket's policy."""
+    resources, problems = template["Resources"], []
+    policies = {}
+    for name, resource in resources.items():
+        if resource.get("Type") == "AWS::S3::BucketPolicy":
+            policies.setdefault(next(iter(_refs(resource["Properties"]["Bucket"])), ""), []).append(name)
+    for name, resource in resources.items():
+        logging = resource.get("Properties", {}).get("LoggingConfiguration")
+        if resource.get("Type") != "AWS::S3::Bucket" or not logging:
+            continue
+        targets = {t for t in _refs(logging) if resources.get(t, {}).get("Type") == "AWS::S3::Bucket"}
+        waits = cloudformation_depends_on(template, name)
+        for target in sorted(targets):
+            if not set(policies.get(target, [])) & waits:
+                problems.append(f"Bucket {name} sets its access logging to {target} without waiting for "
+                                f"{target}'s bucket policy: S3 refuses logging to a target it may not write to.")
+    return problems
+
+
+def _unquoted(node: object) -> object:
+    """python-hcl2 keeps the quotes of string literals: drop them."""
+    if isinstance(node, dict):
+        return {_unquoted(k): _unquoted(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unquoted(v) for v in node]
+    if isinstance(node, str) and len(node) > 1 and node[0] == node[-1] == '"':
+        return node[1:-1]
+    return node
+
+
+def terraform_resources(directory: Path) -> dict[str, dict[str, dict]]:
+    """Every resource block of a Terraform folder (*.tf and chalice.tf.json): type -> name -> body."""
+    import hcl2  # a development dependency, as the rehearsal is
+
+    resources: dict[str, dict[str, dict]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        for block in hcl2.loads(path.read_text()).get("resource", []):
+            for kind, named in _unquoted(block).items():
+                resources.setdefault(kind, {}).update(named)
+    chalice = directory / "chalice.tf.json"
+    if chalice.exists():
+        for kind, named in json.loads(chalice.read_text())["resource"].items():
+            resources.setdefault(kind, {}).update(named)
+    return resources
+
+
+TF_REFERENCE = re.compile(r"\b(aws_\w+)\.([\w-]+)")
+
+
+def terraform_depends_on(resources: dict[str, dict[str, dict]], address: str) -> set[str]:
+    """Addresses (type.name) a Terraform resource waits for: depends_on and references, transitively."""
+    seen: set[str] = set()
+    todo = [address]
+    while todo:
+        kind, _, name = todo.pop().partition(".")
+        body = json.dumps(resources.get(kind, {}).get(name, {}))
+        for found in TF_REFERENCE.findall(body):
+            other = ".".join(found)
+            if found[1] in resources.get(found[0], {}) and other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def terraform_logging_before_policy(resources: dict[str, dict[str, dict]]) -> list[str]:
+    """aws_s3_bucket_logging resources that Terraform may apply before the target bucket's policy."""
+    problems = []
+    for name, body in resources.get("aws_s3_bucket_logging", {}).items():
+        target = TF_REFERENCE.search(json.dumps(body.get("target_bucket", "")))
+        policies = {f"aws_s3_bucket_policy.{policy}" for policy, policy_body in
+                    resources.get("aws_s3_bucket_policy", {}).items()
+                    if target and ".".join(target.groups()) in json.dumps(policy_body.get("bucket", ""))}
+        if target and not policies & terraform_depends_on(resources, f"aws_s3_bucket_logging.{name}"):
+            problems.append(f"aws_s3_bucket_logging.{name} may be applied before the policy of its target "
+                            f"{'.'.join(target.groups())}: S3 refuses logging to a target it may not write to.")
+    return problems

@@ -40,3 +40,28 @@ def test_path_one_acknowledges_the_iam_capabilities_on_create_and_update(moto_cl
     aws.deploy_resources(cfn, "roles", [], json.dumps(ROLE_TEMPLATE))
     changed = {**ROLE_TEMPLATE, "Outputs": {"Role": {"Value": {"Ref": "Role"}}}}
     assert "Role" in aws.deploy_resources(cfn, "roles", [], json.dumps(changed))
+
+
+def test_bucket_logging_waits_for_the_target_policy_in_every_path():
+    template = json.loads(build.RESOURCES.read_text())
+    assert rules.logging_before_policy(template) == []
+    del template["Resources"]["InputBucket"]["DependsOn"]
+    assert rules.logging_before_policy(template)[0].startswith("Bucket InputBucket sets its access logging")
+    resources = rules.terraform_resources(build.TERRAFORM_DIR)
+    assert rules.terraform_logging_before_policy(resources) == []
+    del resources["aws_s3_bucket_logging"]["buckets"]["depends_on"]
+    assert "aws_s3_bucket_logging.buckets may be applied" in rules.terraform_logging_before_policy(resources)[0]
+
+
+@pytest.fixture(scope="module")
+def terraform_dir(tmp_path_factory):
+    return build.package_terraform(out=tmp_path_factory.mktemp("tf") / "terraform")
+
+
+def test_terraform_functions_and_destinations_wait_for_their_role_policy(terraform_dir):
+    # Lambda checks at creation that the role may send to the dead-letter queue or destination.
+    resources = rules.terraform_resources(terraform_dir)
+    for name, function in resources["aws_lambda_function"].items():
+        assert f"aws_iam_role_policy.{name}_role" in function["depends_on"], name
+    config = resources["aws_lambda_function_event_invoke_config"]["resize_image"]
+    assert "aws_iam_role_policy.resize_image_role" in json.dumps(config["depends_on"])
