@@ -83,6 +83,15 @@ def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None =
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
+def api_gateway_account_problem(apigateway, settings: dict) -> str | None:
+    """Why the API stage's access log would be refused: no account-wide CloudWatch role yet."""
+    if settings["api_gateway_account"] or apigateway.get_account().get("cloudwatchRoleArn"):
+        return None
+    return ("API Gateway has no CloudWatch role in this account and region, so it refuses the stage's "
+            "access log. Set it once per account and region (see the README's deploy section), or set "
+            "api_gateway_account to true in infra/stages.json for one stage that will own it.")
+
+
 def configure_stage(stage: str, outputs: dict[str, str], account: str, region: str, partition: str) -> None:
     """Copy the stack outputs into the stage's environment and render its policies."""
     config = json.loads(CONFIG.read_text())
@@ -140,6 +149,9 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         raise SystemExit("Set AWS_REGION (or a profile with a region) to deploy.")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
+    problem = api_gateway_account_problem(session.client("apigateway"), stage_settings(stage))
+    if problem:
+        raise SystemExit(problem)
     cfn = session.client("cloudformation")
     parameters = stack_parameters(stage, alarm_topic_arn, versioning)
     outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters)

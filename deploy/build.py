@@ -73,6 +73,8 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "VpcId": settings["vpc_id"],
         "RouteTableIds": ",".join(settings["route_table_ids"]),
         "EnableCdn": "true" if settings["cdn"] else "false",
+        # One per account and region: a stack that sets it overwrites every other stage's.
+        "SetApiGatewayLogRole": "true" if settings["api_gateway_account"] else "false",
     }
 
 

@@ -1,6 +1,7 @@
 """The deploy paths keep the rules AWS enforces and moto does not (deploy/rules.py), one test each."""
 
 import json
+import re
 
 import boto3
 import pytest
@@ -65,3 +66,19 @@ def test_terraform_functions_and_destinations_wait_for_their_role_policy(terrafo
         assert f"aws_iam_role_policy.{name}_role" in function["depends_on"], name
     config = resources["aws_lambda_function_event_invoke_config"]["resize_image"]
     assert "aws_iam_role_policy.resize_image_role" in json.dumps(config["depends_on"])
+
+
+def test_the_account_wide_api_gateway_role_is_off_by_default_and_path_one_says_when_it_is_missing(moto_clients):
+    template = json.loads(build.RESOURCES.read_text())
+    assert template["Parameters"]["SetApiGatewayLogRole"]["Default"] == "false"
+    for stage in ("dev", "prod", "cfn", "tf"):
+        assert build.resource_parameters(stage)["SetApiGatewayLogRole"] == "false"
+    variables = (build.TERRAFORM_DIR / "variables.tf").read_text()
+    assert re.search(r'variable "set_api_gateway_log_role" \{[^}]*default\s*=\s*false', variables)
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    settings = build.stage_settings("dev")
+    assert "once per account and region" in aws.api_gateway_account_problem(apigateway, settings)
+    assert aws.api_gateway_account_problem(apigateway, {**settings, "api_gateway_account": True}) is None
+    role = boto3.client("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert aws.api_gateway_account_problem(apigateway, settings) is None
