@@ -154,6 +154,8 @@ def merge_template(stage: str) -> dict:
         "DependsOn": ["ApiGatewayAccountReady"],  # access logging needs the account's role
         "Properties": {
             "Name": {"Ref": "ApiName"},
+            # Without it SAM's Deployment also makes a stage named "Stage", unthrottled and unlogged.
+            "OpenApiVersion": "3.0.1",
             "DefinitionBody": {"x-amazon-apigateway-gateway-responses": apigw.gateway_responses()},
             "MethodSettings": [
                 {

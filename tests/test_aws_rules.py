@@ -82,3 +82,14 @@ def test_the_account_wide_api_gateway_role_is_off_by_default_and_path_one_says_w
     role = boto3.client("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
     assert aws.api_gateway_account_problem(apigateway, settings) is None
+
+
+def test_the_packaged_api_has_exactly_one_stage_after_the_sam_transform(tmp_path):
+    from tests.test_deploy import sam_expand
+
+    template = json.loads(build.package_cloudformation(out=tmp_path / "cfn").read_text())
+    expanded = sam_expand(template)["Resources"]
+    stages = [r["Properties"]["StageName"] for r in expanded.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    deployments = [r["Properties"] for r in expanded.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert stages == ["api"]
+    assert deployments and all("StageName" not in deployment for deployment in deployments)
