@@ -93,3 +93,27 @@ def test_the_packaged_api_has_exactly_one_stage_after_the_sam_transform(tmp_path
     deployments = [r["Properties"] for r in expanded.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
     assert stages == ["api"]
     assert deployments and all("StageName" not in deployment for deployment in deployments)
+
+
+def test_the_webhook_secret_outlives_its_stack_in_every_path():
+    secret = json.loads(build.RESOURCES.read_text())["Resources"]["WebhookSecret"]
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    nested = rules.terraform_resources(build.TERRAFORM_DIR)["aws_cloudformation_stack"]["webhook_secret"]
+    body = nested["template_body"]
+    assert re.search(r'DeletionPolicy\s*=\s*"Retain"', body) and re.search(r'UpdateReplacePolicy\s*=\s*"Retain"', body)
+    assert "recovery_window_in_days = 0" not in (build.TERRAFORM_DIR / "delivery.tf").read_text()
+
+
+def test_a_rotated_webhook_secret_signs_once_the_cache_expires(moto_clients):
+    from chalicelib.notify import StageSecret
+
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="imgpipe/dev/webhook", SecretString="old")["ARN"]
+    now = [1000.0]
+    secret = StageSecret(client, arn, ttl=300, clock=lambda: now[0])
+    assert secret() == b"old"
+    client.put_secret_value(SecretId=arn, SecretString="new")  # the rotation: new AWSCURRENT
+    now[0] += 299
+    assert secret() == b"old"
+    now[0] += 1
+    assert secret() == b"new"

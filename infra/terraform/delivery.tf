@@ -124,6 +124,9 @@ resource "aws_cloudformation_stack" "webhook_secret" {
     Resources = {
       WebhookSecret = {
         Type = "AWS::SecretsManager::Secret"
+        # Re-creating the stage must not change every receiver's key (recover it by name).
+        DeletionPolicy      = "Retain"
+        UpdateReplacePolicy = "Retain"
         Properties = {
           Name                 = "imgpipe/${var.stage}/webhook"
           Description          = "HMAC-SHA256 key that signs imgpipe's webhooks; give it to each receiver."
