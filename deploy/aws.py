@@ -83,6 +83,15 @@ def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None =
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
+def alarm_recipient_problem(stage: str, settings: dict, alarm_topic_arn: str) -> str | None:
+    """prod must tell someone when an alarm fires: an e-mail address or an existing topic."""
+    if stage != "prod" or settings["alarm_email"] or alarm_topic_arn or settings["alarm_topic_arn"]:
+        return None
+    return (f"Stage {stage} has no one to tell when an alarm fires: fill alarm_email (an address the stack "
+            f"subscribes) or alarm_topic_arn (an SNS topic of yours) for {stage} in infra/stages.json, or "
+            "pass --alarm-topic-arn.")
+
+
 def api_gateway_account_problem(apigateway, settings: dict) -> str | None:
     """Why the API stage's access log would be refused: no account-wide CloudWatch role yet."""
     if settings["api_gateway_account"] or apigateway.get_account().get("cloudwatchRoleArn"):
@@ -143,13 +152,18 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     warning = auth_warning(stage)
     if warning:
         print(warning, file=sys.stderr)
+    settings = stage_settings(stage)
+    alarm_topic_arn = alarm_topic_arn or settings["alarm_topic_arn"]
+    problem = alarm_recipient_problem(stage, settings, alarm_topic_arn)
+    if problem:
+        raise SystemExit(problem)
     session = boto3.session.Session()
     region = session.region_name
     if not region:
         raise SystemExit("Set AWS_REGION (or a profile with a region) to deploy.")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
-    problem = api_gateway_account_problem(session.client("apigateway"), stage_settings(stage))
+    problem = api_gateway_account_problem(session.client("apigateway"), settings)
     if problem:
         raise SystemExit(problem)
     cfn = session.client("cloudformation")

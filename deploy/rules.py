@@ -192,3 +192,76 @@ def terraform_logging_before_policy(resources: dict[str, dict[str, dict]]) -> li
             problems.append(f"aws_s3_bucket_logging.{name} may be applied before the policy of its target "
                             f"{'.'.join(target.groups())}: S3 refuses logging to a target it may not write to.")
     return problems
+
+
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+# AWS managed keys' policies admit only the account's own principals: CloudWatch cannot use them.
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
+
+
+def key_policy_admits_cloudwatch(policy: dict) -> bool:
+    """Whether a KMS key policy lets CloudWatch encrypt for an SNS topic (GenerateDataKey*, Decrypt)."""
+    allowed: set[str] = set()
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal", {})
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if statement.get("Effect") != "Allow" or CLOUDWATCH not in services:
+            continue
+        actions = statement.get("Action", [])
+        allowed.update([actions] if isinstance(actions, str) else actions)
+    return bool({"kms:*"} & allowed) or {"kms:GenerateDataKey*", "kms:Decrypt"} <= allowed
+
+
+def topic_key_problem(topic: str, key: str, policy: dict | None) -> str | None:
+    """Why CloudWatch could not publish to `topic` encrypted with `key` (policy: the key's policy)."""
+    if not key:
+        return None
+    if key == AWS_MANAGED_SNS_KEY or key.endswith(":" + AWS_MANAGED_SNS_KEY):
+        return (f"The alarm topic {topic} is encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch may "
+                "not use: every alarm action would fail without a word. Use a customer managed key.")
+    if policy is not None and not key_policy_admits_cloudwatch(policy):
+        return (f"The key of alarm topic {topic} does not let {CLOUDWATCH} call kms:GenerateDataKey* and "
+                "kms:Decrypt: every alarm action would fail without a word.")
+    return None
+
+
+def cloudformation_alarm_topic_problems(template: dict) -> list[str]:
+    """The same check on a template: topics named in alarm actions, and their keys' policies."""
+    resources, problems = template["Resources"], []
+    alarmed = set()
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::CloudWatch::Alarm":
+            alarmed |= _refs(resource["Properties"].get("AlarmActions", []))
+    for name in sorted(alarmed):
+        topic = resources.get(name, {})
+        if topic.get("Type") != "AWS::SNS::Topic":
+            continue
+        key = topic["Properties"].get("KmsMasterKeyId", "")
+        policy = None
+        if isinstance(key, dict):
+            key_resource = resources[next(iter(_refs(key)))]
+            key, policy = key_resource.get("Type", "key"), key_resource["Properties"].get("KeyPolicy", {})
+        problem = topic_key_problem(name, key, policy)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def deployed_alarm_topic_problems(cloudwatch, sns, kms) -> list[str]:
+    """The same check on what is deployed: every SNS alarm action, its topic's key and key policy."""
+    topics = set()
+    for page in cloudwatch.get_paginator("describe_alarms").paginate():
+        for alarm in page["MetricAlarms"]:
+            topics |= {arn for arn in alarm.get("AlarmActions", []) if arn.split(":")[2:3] == ["sns"]}
+    problems = []
+    for topic in sorted(topics):
+        key = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId", "")
+        policy = None
+        if key and not key.endswith(AWS_MANAGED_SNS_KEY):
+            key_id = kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"]
+            policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        problem = topic_key_problem(topic, key, policy)
+        if problem:
+            problems.append(problem)
+    return problems

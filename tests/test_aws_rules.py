@@ -117,3 +117,50 @@ def test_a_rotated_webhook_secret_signs_once_the_cache_expires(moto_clients):
     assert secret() == b"old"
     now[0] += 1
     assert secret() == b"new"
+
+
+def test_the_alarm_topic_uses_a_key_cloudwatch_may_use_in_every_path():
+    template = json.loads(build.RESOURCES.read_text())
+    assert rules.cloudformation_alarm_topic_problems(template) == []
+    key = template["Resources"]["AlarmTopicKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True and key["Condition"] == "CreateAlarmTopic"
+    managed = json.loads(json.dumps(template))
+    managed["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+    assert "alias/aws/sns" in rules.cloudformation_alarm_topic_problems(managed)[0]
+    resources = rules.terraform_resources(build.TERRAFORM_DIR)
+    tf_key = resources["aws_kms_key"]["alarms"]
+    assert tf_key["enable_key_rotation"] is True
+    assert resources["aws_sns_topic"]["alarms"]["kms_master_key_id"] == "${aws_kms_key.alarms[0].arn}"
+    policy_text = json.dumps(tf_key["policy"])
+    assert all(text in policy_text for text in (rules.CLOUDWATCH, "kms:GenerateDataKey*", "kms:Decrypt"))
+
+
+def test_the_deployed_check_flags_a_topic_cloudwatch_cannot_publish_to(moto_clients):
+    cloudwatch, sns, kms = (boto3.client(name, region_name=REGION) for name in ("cloudwatch", "sns", "kms"))
+    own_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                         "Action": "kms:*", "Resource": "*"}]}
+    admitting = {"Version": "2012-10-17", "Statement": [*own_only["Statement"], {
+        "Effect": "Allow", "Principal": {"Service": rules.CLOUDWATCH},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"}]}
+    for name, key in (("managed", "alias/aws/sns"),
+                      ("own-only", kms.create_key(Policy=json.dumps(own_only))["KeyMetadata"]["Arn"]),
+                      ("admitting", kms.create_key(Policy=json.dumps(admitting))["KeyMetadata"]["Arn"])):
+        topic = sns.create_topic(Name=name, Attributes={"KmsMasterKeyId": key})["TopicArn"]
+        cloudwatch.put_metric_alarm(AlarmName=name, MetricName="Errors", Namespace="AWS/Lambda",
+                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+                                    ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic])
+    problems = rules.deployed_alarm_topic_problems(cloudwatch, sns, kms)
+    assert len(problems) == 2
+    assert ":managed is encrypted with alias/aws/sns" in problems[0]
+    assert ":own-only does not let cloudwatch.amazonaws.com" in problems[1]
+
+
+def test_a_prod_deploy_without_an_alarm_recipient_refuses_naming_the_setting(monkeypatch):
+    settings = build.stage_settings("prod")
+    problem = aws.alarm_recipient_problem("prod", settings, "")
+    assert "fill alarm_email" in problem and "alarm_topic_arn" in problem and "infra/stages.json" in problem
+    with pytest.raises(SystemExit, match="fill alarm_email"):
+        aws.deploy("prod")
+    assert aws.alarm_recipient_problem("prod", {**settings, "alarm_email": "ops@example.com"}, "") is None
+    assert aws.alarm_recipient_problem("prod", settings, "arn:aws:sns:eu-west-1:000000000000:ops") is None
+    assert aws.alarm_recipient_problem("dev", build.stage_settings("dev"), "") is None
