@@ -5,6 +5,7 @@ environment variables and policies in .chalice/ are rewritten from the
 stack's outputs before Chalice reads them.
 """
 
+import hashlib
 import json
 import sys
 
@@ -21,6 +22,7 @@ from deploy.build import (
     run_chalice,
     stage_settings,
 )
+from deploy.rules import TEMPLATE_BODY_LIMIT  # CloudFormation's; a larger template is read from S3
 from deploy.policies import (
     FUNCTION_ENV, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
 )
@@ -56,14 +58,52 @@ def auth_warning(stage: str) -> str | None:
 
 
 # CloudFormation refuses a stack that creates IAM resources (InsufficientCapabilities) unless
-# the caller acknowledges them; NAMED_IAM because the roles and policies have names.
+# the caller acknowledges them; NAMED_IAM too, so that naming a role later does not break it.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 
 
-def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None) -> dict[str, str]:
-    """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs."""
-    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters,
-            "Capabilities": CAPABILITIES}
+def artifacts_bucket(s3, stage: str, account: str, region: str) -> str:
+    """The stage's private bucket for templates over the TemplateBody limit; made on first use."""
+    bucket = f"imgpipe-{stage}-deploy-{account}-{region}"
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return bucket
+    except ClientError:
+        pass
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **location)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    return bucket
+
+
+def template_source(body: str, stack: str, upload: tuple | None) -> dict[str, str]:
+    """TemplateBody, or TemplateURL once the body is over CloudFormation's limit.
+
+    `upload` is (s3 client, bucket, region): where a large template goes.
+    """
+    if len(body.encode()) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": body}
+    if upload is None:
+        raise SystemExit(f"The template of stack {stack} is over CloudFormation's "
+                         f"{TEMPLATE_BODY_LIMIT}-byte TemplateBody limit and no bucket was given to upload it to.")
+    s3, bucket, region = upload
+    key = f"templates/{stack}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
+def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None,
+                     upload: tuple | None = None) -> dict[str, str]:
+    """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs.
+
+    A template over the TemplateBody limit goes to S3 first (`upload`: s3 client, bucket, region).
+    """
+    args = {"StackName": stack, **template_source(body or RESOURCES.read_text(), stack, upload),
+            "Parameters": parameters, "Capabilities": CAPABILITIES}
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
@@ -168,7 +208,9 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         raise SystemExit(problem)
     cfn = session.client("cloudformation")
     parameters = stack_parameters(stage, alarm_topic_arn, versioning)
-    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters)
+    s3 = session.client("s3")
+    upload = (s3, artifacts_bucket(s3, stage, identity["Account"], region), region)
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, upload=upload)
     configure_stage(stage, outputs, identity["Account"], region, partition)
     run_chalice("deploy", "--stage", stage)
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # CloudFormation's limit on TemplateBody; a larger template must come from S3 (TemplateURL).
 TEMPLATE_BODY_LIMIT = 51_200
@@ -39,10 +40,11 @@ def needed_capabilities(template: dict) -> set[str]:
     return needed
 
 
-def check_stack_call(stack: str, body: str, capabilities: Iterable[str]) -> None:
-    """Refuse what CloudFormation refuses before it starts: a body over its limit, IAM unacknowledged."""
+def check_stack_call(stack: str, body: str, capabilities: Iterable[str], inline: bool = True) -> None:
+    """Refuse what CloudFormation refuses before it starts: an inline body over its limit (`inline`:
+    passed as TemplateBody, not read from TemplateURL), IAM unacknowledged."""
     size = len(body.encode())
-    if size > TEMPLATE_BODY_LIMIT:
+    if inline and size > TEMPLATE_BODY_LIMIT:
         raise RuleBrokenError(
             f"The template of stack {stack} is {size} bytes; CloudFormation takes at most "
             f"{TEMPLATE_BODY_LIMIT} bytes as TemplateBody: upload it to S3 and pass TemplateURL."
@@ -58,18 +60,27 @@ def check_stack_call(stack: str, body: str, capabilities: Iterable[str]) -> None
         )
 
 
+def template_url_location(url: str) -> tuple[str, str]:
+    """(bucket, key) of an S3 TemplateURL, virtual-hosted or path style."""
+    parts = urlsplit(url)
+    if parts.netloc.startswith("s3.") or parts.netloc.startswith("s3-"):
+        bucket, _, key = parts.path.lstrip("/").partition("/")
+        return bucket, key
+    return parts.netloc.split(".s3.")[0].split(".s3-")[0], parts.path.lstrip("/")
+
+
 def enforce_on_cloudformation(cfn, s3=None) -> None:
     """Refuse, on this boto3 client, the stack calls CloudFormation would refuse (check_stack_call).
 
     A TemplateURL is read back from S3 (`s3`, a client of the same endpoint) to be checked.
     """
     def check(params: dict, **_) -> None:
-        body = params.get("TemplateBody")
+        body, inline = params.get("TemplateBody"), True
         if body is None and params.get("TemplateURL") and s3 is not None:
-            bucket, _, key = params["TemplateURL"].split("://", 1)[1].split("/", 1)[1].partition("/")
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            bucket, key = template_url_location(params["TemplateURL"])
+            body, inline = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(), False
         if body is not None:
-            check_stack_call(params["StackName"], body, params.get("Capabilities", []))
+            check_stack_call(params["StackName"], body, params.get("Capabilities", []), inline)
 
     for operation in ("CreateStack", "UpdateStack"):
         cfn.meta.events.register(f"provide-client-params.cloudformation.{operation}", check)

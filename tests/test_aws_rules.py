@@ -164,3 +164,22 @@ def test_a_prod_deploy_without_an_alarm_recipient_refuses_naming_the_setting(mon
     assert aws.alarm_recipient_problem("prod", {**settings, "alarm_email": "ops@example.com"}, "") is None
     assert aws.alarm_recipient_problem("prod", settings, "arn:aws:sns:eu-west-1:000000000000:ops") is None
     assert aws.alarm_recipient_problem("dev", build.stage_settings("dev"), "") is None
+
+
+def test_a_template_over_the_body_limit_goes_to_s3_and_is_created_from_its_url(moto_clients):
+    cfn, s3 = moto_clients
+    padded = {**ROLE_TEMPLATE, "Description": "x" * 1024,
+              "Metadata": {"Padding": ["p" * 1000] * (rules.TEMPLATE_BODY_LIMIT // 1000)}}
+    body = json.dumps(padded)
+    assert len(body) > rules.TEMPLATE_BODY_LIMIT
+    with pytest.raises(rules.RuleBrokenError, match="upload it to S3 and pass TemplateURL"):
+        cfn.create_stack(StackName="big", TemplateBody=body, Capabilities=aws.CAPABILITIES)
+    bucket = aws.artifacts_bucket(s3, "dev", "000000000000", REGION)
+    assert aws.artifacts_bucket(s3, "dev", "000000000000", REGION) == bucket  # made once
+    aws.deploy_resources(cfn, "big", [], body, upload=(s3, bucket, REGION))
+    assert cfn.describe_stacks(StackName="big")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="templates/big/")["KeyCount"] == 1
+    small = aws.template_source(json.dumps(ROLE_TEMPLATE), "small", None)
+    assert list(small) == ["TemplateBody"]
+    with pytest.raises(SystemExit, match="over CloudFormation's 51200-byte TemplateBody limit"):
+        aws.template_source(body, "big", None)
