@@ -132,6 +132,39 @@ def alarm_recipient_problem(stage: str, settings: dict, alarm_topic_arn: str) ->
             "pass --alarm-topic-arn.")
 
 
+# Lambda keeps this much of the account's concurrency unreserved; a reservation below it is refused.
+MIN_UNRESERVED = 100
+
+
+def reserved_concurrency(stage: str) -> dict[str, int]:
+    """The stage's reservations (.chalice/config.json, reserved_concurrency per function)."""
+    functions = load_config()["stages"][stage].get("lambda_functions", {})
+    return {name: f["reserved_concurrency"] for name, f in functions.items() if f.get("reserved_concurrency")}
+
+
+def concurrency_problem(lambda_client, stage: str, wanted: dict[str, int]) -> str | None:
+    """Why Lambda would refuse the stage's reservations (GetAccountSettings), before anything is made."""
+    limits = lambda_client.get_account_settings()["AccountLimit"]
+    held = 0  # what this stage's functions reserve today is given back when they are updated
+    for function in wanted:
+        try:
+            held += lambda_client.get_function_concurrency(
+                FunctionName=function_name(stage, function)).get("ReservedConcurrentExecutions", 0)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+    free = limits["UnreservedConcurrentExecutions"] + held
+    total = sum(wanted.values())
+    if free - total >= MIN_UNRESERVED:
+        return None
+    each = ", ".join(f"{name} {n}" for name, n in sorted(wanted.items()))
+    return (f"Stage {stage} reserves {total} concurrent executions ({each}), but this account allows "
+            f"{limits['ConcurrentExecutions']} in this region, of which {free} are free and Lambda keeps "
+            f"{MIN_UNRESERVED} unreserved: at most {max(free - MIN_UNRESERVED, 0)} can be reserved. Lower "
+            f"reserved_concurrency for stage {stage} in .chalice/config.json (remove it to reserve none), "
+            "or ask for a higher 'Concurrent executions' quota in Service Quotas.")
+
+
 def api_gateway_account_problem(apigateway, settings: dict) -> str | None:
     """Why the API stage's access log would be refused: no account-wide CloudWatch role yet."""
     if settings["api_gateway_account"] or apigateway.get_account().get("cloudwatchRoleArn"):
@@ -203,7 +236,8 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         raise SystemExit("Set AWS_REGION (or a profile with a region) to deploy.")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
-    problem = api_gateway_account_problem(session.client("apigateway"), settings)
+    problem = (api_gateway_account_problem(session.client("apigateway"), settings)
+               or concurrency_problem(session.client("lambda"), stage, reserved_concurrency(stage)))
     if problem:
         raise SystemExit(problem)
     cfn = session.client("cloudformation")

@@ -183,3 +183,37 @@ def test_a_template_over_the_body_limit_goes_to_s3_and_is_created_from_its_url(m
     assert list(small) == ["TemplateBody"]
     with pytest.raises(SystemExit, match="over CloudFormation's 51200-byte TemplateBody limit"):
         aws.template_source(body, "big", None)
+
+
+class AccountLambda:
+    """GetAccountSettings as a new account answers it (moto has no such call), and reservations."""
+
+    def __init__(self, limit: int, reserved_elsewhere: int = 0, ours: dict[str, int] | None = None) -> None:
+        self.limit, self.ours = limit, ours or {}
+        self.unreserved = limit - reserved_elsewhere - sum(self.ours.values())
+
+    def get_account_settings(self) -> dict:
+        return {"AccountLimit": {"ConcurrentExecutions": self.limit,
+                                 "UnreservedConcurrentExecutions": self.unreserved}}
+
+    def get_function_concurrency(self, FunctionName: str) -> dict:  # noqa: N803 (boto3's name)
+        from botocore.exceptions import ClientError
+
+        if FunctionName not in self.ours:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "Get")
+        return {"ReservedConcurrentExecutions": self.ours[FunctionName]}
+
+
+def test_path_one_says_what_the_account_allows_before_reserving_concurrency():
+    wanted = aws.reserved_concurrency("prod")
+    assert sum(wanted.values()) == 201
+    problem = aws.concurrency_problem(AccountLambda(limit=10), "prod", wanted)
+    assert problem.startswith("Stage prod reserves 201 concurrent executions (api_handler 50, backfill_image 50")
+    assert "allows 10 in this region" in problem and "at most 0 can be reserved" in problem
+    assert "reserved_concurrency for stage prod in .chalice/config.json" in problem
+    assert aws.concurrency_problem(AccountLambda(limit=1000), "prod", wanted) is None
+    assert aws.concurrency_problem(AccountLambda(limit=301), "prod", wanted) is None
+    assert "at most 200" in aws.concurrency_problem(AccountLambda(limit=300), "prod", wanted)
+    # A redeploy gets back what the stage itself reserves today.
+    ours = {aws.function_name("prod", "resize_image"): 100, aws.function_name("prod", "api_handler"): 50}
+    assert aws.concurrency_problem(AccountLambda(limit=301, ours=ours), "prod", wanted) is None
