@@ -217,3 +217,13 @@ def test_path_one_says_what_the_account_allows_before_reserving_concurrency():
     # A redeploy gets back what the stage itself reserves today.
     ours = {aws.function_name("prod", "resize_image"): 100, aws.function_name("prod", "api_handler"): 50}
     assert aws.concurrency_problem(AccountLambda(limit=301, ours=ours), "prod", wanted) is None
+
+
+@pytest.mark.parametrize(("resource", "statement"), [("vpc_access", "VPC_ACCESS"), ("xray", "XRAY_WRITE")])
+def test_terraform_role_grants_are_the_statements_of_deploy_policies(resource, statement):
+    # One source: deploy/policies.py; vpc.tf holds the same policy document, compared whole.
+    from deploy import policies
+
+    text = rules.terraform_resources(build.TERRAFORM_DIR)["aws_iam_role_policy"][resource]["policy"]
+    document = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert document == {"Version": "2012-10-17", "Statement": [getattr(policies, statement)]}
