@@ -88,8 +88,8 @@ def template_source(body: str, stack: str, upload: tuple | None) -> dict[str, st
     if len(body.encode()) <= TEMPLATE_BODY_LIMIT:
         return {"TemplateBody": body}
     if upload is None:
-        raise SystemExit(f"The template of stack {stack} is over CloudFormation's "
-                         f"{TEMPLATE_BODY_LIMIT}-byte TemplateBody limit and no bucket was given to upload it to.")
+        raise SystemExit(f"The template of stack {stack} is over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
+                         "TemplateBody limit and no bucket was given to upload it to.")
     s3, bucket, region = upload
     key = f"templates/{stack}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")

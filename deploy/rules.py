@@ -142,7 +142,8 @@ def logging_before_policy(template: dict) -> list[str]:
         for target in sorted(targets):
             if not set(policies.get(target, [])) & waits:
                 problems.append(f"Bucket {name} sets its access logging to {target} without waiting for "
-                                f"{target}'s bucket policy: S3 refuses logging to a target it may not write to.")
+                                f"{target}'s bucket policy: S3 refuses logging to a target it may "
+                                "not write to.")
     return problems
 
 
@@ -201,7 +202,8 @@ def terraform_logging_before_policy(resources: dict[str, dict[str, dict]]) -> li
                     if target and ".".join(target.groups()) in json.dumps(policy_body.get("bucket", ""))}
         if target and not policies & terraform_depends_on(resources, f"aws_s3_bucket_logging.{name}"):
             problems.append(f"aws_s3_bucket_logging.{name} may be applied before the policy of its target "
-                            f"{'.'.join(target.groups())}: S3 refuses logging to a target it may not write to.")
+                            f"{'.'.join(target.groups())}: S3 refuses logging to a target it may "
+                            "not write to.")
     return problems
 
 

@@ -26,7 +26,8 @@ def moto_clients(monkeypatch):
 
 ROLE_TEMPLATE = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}}}
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+         "Action": "sts:AssumeRole"}]}}}}}
 
 
 def test_the_rule_refuses_a_stack_with_iam_and_no_capabilities(moto_clients):
@@ -51,7 +52,8 @@ def test_bucket_logging_waits_for_the_target_policy_in_every_path():
     resources = rules.terraform_resources(build.TERRAFORM_DIR)
     assert rules.terraform_logging_before_policy(resources) == []
     del resources["aws_s3_bucket_logging"]["buckets"]["depends_on"]
-    assert "aws_s3_bucket_logging.buckets may be applied" in rules.terraform_logging_before_policy(resources)[0]
+    problems = rules.terraform_logging_before_policy(resources)
+    assert "aws_s3_bucket_logging.buckets may be applied" in problems[0]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_terraform_functions_and_destinations_wait_for_their_role_policy(terrafo
     assert "aws_iam_role_policy.resize_image_role" in json.dumps(config["depends_on"])
 
 
-def test_the_account_wide_api_gateway_role_is_off_by_default_and_path_one_says_when_it_is_missing(moto_clients):
+def test_the_account_wide_api_gateway_role_is_off_by_default_and_path_one_says_if_missing(moto_clients):
     template = json.loads(build.RESOURCES.read_text())
     assert template["Parameters"]["SetApiGatewayLogRole"]["Default"] == "false"
     for stage in ("dev", "prod", "cfn", "tf"):
@@ -79,8 +81,9 @@ def test_the_account_wide_api_gateway_role_is_off_by_default_and_path_one_says_w
     settings = build.stage_settings("dev")
     assert "once per account and region" in aws.api_gateway_account_problem(apigateway, settings)
     assert aws.api_gateway_account_problem(apigateway, {**settings, "api_gateway_account": True}) is None
-    role = boto3.client("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    role = boto3.client("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]
+    apigateway.update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Arn"]}])
     assert aws.api_gateway_account_problem(apigateway, settings) is None
 
 
@@ -89,7 +92,8 @@ def test_the_packaged_api_has_exactly_one_stage_after_the_sam_transform(tmp_path
 
     template = json.loads(build.package_cloudformation(out=tmp_path / "cfn").read_text())
     expanded = sam_expand(template)["Resources"]
-    stages = [r["Properties"]["StageName"] for r in expanded.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    stages = [r["Properties"]["StageName"] for r in expanded.values()
+              if r["Type"] == "AWS::ApiGateway::Stage"]
     deployments = [r["Properties"] for r in expanded.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
     assert stages == ["api"]
     assert deployments and all("StageName" not in deployment for deployment in deployments)
@@ -100,7 +104,8 @@ def test_the_webhook_secret_outlives_its_stack_in_every_path():
     assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
     nested = rules.terraform_resources(build.TERRAFORM_DIR)["aws_cloudformation_stack"]["webhook_secret"]
     body = nested["template_body"]
-    assert re.search(r'DeletionPolicy\s*=\s*"Retain"', body) and re.search(r'UpdateReplacePolicy\s*=\s*"Retain"', body)
+    assert re.search(r'DeletionPolicy\s*=\s*"Retain"', body)
+    assert re.search(r'UpdateReplacePolicy\s*=\s*"Retain"', body)
     assert "recovery_window_in_days = 0" not in (build.TERRAFORM_DIR / "delivery.tf").read_text()
 
 
@@ -208,7 +213,8 @@ def test_path_one_says_what_the_account_allows_before_reserving_concurrency():
     wanted = aws.reserved_concurrency("prod")
     assert sum(wanted.values()) == 201
     problem = aws.concurrency_problem(AccountLambda(limit=10), "prod", wanted)
-    assert problem.startswith("Stage prod reserves 201 concurrent executions (api_handler 50, backfill_image 50")
+    assert problem.startswith("Stage prod reserves 201 concurrent executions (api_handler 50, "
+                              "backfill_image 50")
     assert "allows 10 in this region" in problem and "at most 0 can be reserved" in problem
     assert "reserved_concurrency for stage prod in .chalice/config.json" in problem
     assert aws.concurrency_problem(AccountLambda(limit=1000), "prod", wanted) is None

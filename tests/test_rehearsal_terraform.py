@@ -13,5 +13,6 @@ from deploy import rehearsal
 def test_terraform_applies_plans_no_changes_and_destroys_against_moto_server():
     (report,) = rehearsal.rehearse(("3",))
     assert report.problems == [], report.text()
-    assert report.steps[-3:] == ["terraform apply", "terraform plan after apply: no changes", "terraform destroy"]
+    order = ["terraform apply", "terraform plan after apply: no changes", "terraform destroy"]
+    assert [step for step in report.steps if step in order] == order
     assert set(rehearsal.SKIPPED_TERRAFORM) == {skip.split(":")[0] for skip in report.skipped}
