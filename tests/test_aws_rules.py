@@ -233,3 +233,15 @@ def test_terraform_role_grants_are_the_statements_of_deploy_policies(resource, s
     text = rules.terraform_resources(build.TERRAFORM_DIR)["aws_iam_role_policy"][resource]["policy"]
     document = json.loads(text[text.index("{"):text.rindex("}") + 1])
     assert document == {"Version": "2012-10-17", "Statement": [getattr(policies, statement)]}
+
+
+def test_the_cdn_answers_cors_for_the_page_origins_in_every_path():
+    policy = json.loads(build.RESOURCES.read_text())["Resources"]["CdnResponseHeadersPolicy"]
+    cors = policy["Properties"]["ResponseHeadersPolicyConfig"]["CorsConfig"]
+    assert cors["AccessControlAllowOrigins"] == {"Items": {"Ref": "AllowedOrigins"}}
+    assert cors["AccessControlAllowMethods"] == {"Items": ["GET", "HEAD"]}
+    assert cors["AccessControlAllowCredentials"] is False
+    tf = rules.terraform_resources(build.TERRAFORM_DIR)["aws_cloudfront_response_headers_policy"]["security"]
+    tf_cors = tf["cors_config"][0] if isinstance(tf["cors_config"], list) else tf["cors_config"]
+    assert "var.allowed_origins" in json.dumps(tf_cors["access_control_allow_origins"])
+    assert '"GET", "HEAD"' in json.dumps(tf_cors["access_control_allow_methods"])
