@@ -39,14 +39,26 @@ SKIPPED_TERRAFORM = {
                                                        "SecurityHeaders id",
     "aws_cloudformation_stack.webhook_secret": "moto's CloudFormation has no AWS::SecretsManager::Secret; "
                                                "the rehearsal creates the secret directly",
-    "aws_api_gateway_rest_api.rest_api body": "moto imports only OpenAPI 3 and Chalice writes Swagger 2.0; "
-                                              "the API gets a one-route OpenAPI 3 body instead",
+    "aws_api_gateway_rest_api.rest_api body": "moto imports only OpenAPI 3, without integrations, and "
+                                              "Chalice writes Swagger 2.0; the API gets an empty OpenAPI 3 "
+                                              "body and one mock GET / (rehearsal_stand_in.tf)",
 }
-# moto's PutRestApi takes OpenAPI 3 only: one mock route, so that a deployment has a method.
-STAND_IN_API = {
-    "openapi": "3.0.1", "info": {"title": "imgpipe", "version": "1"},
-    "paths": {"/health": {"get": {"x-amazon-apigateway-integration": {"type": "mock"}, "responses": {}}}},
+STAND_IN_API = {"openapi": "3.0.1", "info": {"title": "imgpipe", "version": "1"}, "paths": {}}
+# A deployment needs a method with an integration (moto checks, as API Gateway does).
+STAND_IN_METHOD = """resource "aws_api_gateway_method" "rehearsal" {
+  rest_api_id   = aws_api_gateway_rest_api.rest_api.id
+  resource_id   = aws_api_gateway_rest_api.rest_api.root_resource_id
+  http_method   = "GET"
+  authorization = "NONE"
 }
+
+resource "aws_api_gateway_integration" "rehearsal" {
+  rest_api_id = aws_api_gateway_rest_api.rest_api.id
+  resource_id = aws_api_gateway_rest_api.rest_api.root_resource_id
+  http_method = aws_api_gateway_method.rehearsal.http_method
+  type        = "MOCK"
+}
+"""
 MANAGED_CACHE_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # CachingOptimized
 MANAGED_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # SecurityHeadersPolicy
 SERVICES = ("apigateway", "cloudformation", "cloudfront", "cloudwatch", "dynamodb", "ec2", "events", "iam",
@@ -308,6 +320,10 @@ resource "aws_api_gateway_rest_api" "rest_api" {{
   body = {json.dumps(json.dumps(STAND_IN_API))}
 }}
 
+resource "aws_api_gateway_deployment" "rest_api" {{
+  depends_on = [aws_api_gateway_integration.rehearsal]
+}}
+
 resource "aws_cloudfront_distribution" "cdn" {{
   default_cache_behavior {{
     target_origin_id           = "renditions"
@@ -320,7 +336,8 @@ resource "aws_cloudfront_distribution" "cdn" {{
   }}
 }}
 '''
-    return {"rehearsal_provider.tf": provider, "rehearsal_override.tf": override}
+    return {"rehearsal_provider.tf": provider, "rehearsal_stand_in.tf": STAND_IN_METHOD,
+            "rehearsal_override.tf": override}
 
 
 def terraform(directory: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
