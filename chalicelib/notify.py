@@ -151,18 +151,25 @@ class Attempt:
 
 
 class StageSecret:
-    """The webhook signing secret (Secrets Manager SecretString), read on first use and kept
-    for the life of the process: one GetSecretValue per cold start, not one per delivery."""
+    """The webhook signing secret (Secrets Manager SecretString, its AWSCURRENT version), kept for
+    `ttl` seconds: one GetSecretValue per cold start and then per `ttl`, not one per delivery,
+    and a rotated secret signs within `ttl` seconds (receivers accept both versions meanwhile)."""
 
-    def __init__(self, secrets_client: Any, arn: str) -> None:
+    def __init__(self, secrets_client: Any, arn: str, ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._secrets, self._arn = secrets_client, arn  # an ARN, or the secret's name
+        self._ttl, self._clock = ttl, clock
         self._value: bytes | None = None
+        self._read_at = 0.0
 
     def __call__(self) -> bytes:
         if not self._arn:
             raise WebhookRefusedError("this stage has no webhook secret (WEBHOOK_SECRET_ARN)")
-        if self._value is None:  # a failed read is not kept: the next delivery tries again
+        now = self._clock()
+        if self._value is None or now - self._read_at >= self._ttl:
+            # A failed read raises (the delivery is retried) and the next call reads again.
             self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
+            self._read_at = now
         return self._value
 
 

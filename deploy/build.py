@@ -73,6 +73,8 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "VpcId": settings["vpc_id"],
         "RouteTableIds": ",".join(settings["route_table_ids"]),
         "EnableCdn": "true" if settings["cdn"] else "false",
+        # One per account and region: a stack that sets it overwrites every other stage's.
+        "SetApiGatewayLogRole": "true" if settings["api_gateway_account"] else "false",
     }
 
 
@@ -152,6 +154,8 @@ def merge_template(stage: str) -> dict:
         "DependsOn": ["ApiGatewayAccountReady"],  # access logging needs the account's role
         "Properties": {
             "Name": {"Ref": "ApiName"},
+            # Without it SAM's Deployment also makes a stage named "Stage", unthrottled and unlogged.
+            "OpenApiVersion": "3.0.1",
             "DefinitionBody": {"x-amazon-apigateway-gateway-responses": apigw.gateway_responses()},
             "MethodSettings": [
                 {
