@@ -7,9 +7,10 @@ bodies) is chalicelib/web.py's; what a route does is chalicelib/api.py's.
 
 import logging
 import time
+from typing import cast
 
 from chalice import Chalice, Rate, Response
-from chalice.app import LambdaFunctionEvent, Request
+from chalice.app import EventSourceHandler, LambdaFunctionEvent, Request
 
 from chalicelib import api, web
 from chalicelib.config import auth_mode, input_bucket_name, resize_bound_by_template, tracing_enabled
@@ -31,14 +32,22 @@ def error_shape_and_cors(request: Request, get_response):
     return web.shape_response(request, get_response, services.settings, app.log)
 
 
+def _request() -> Request:
+    """The request a route is answering (Chalice sets it before calling the route)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: only a route may ask for it")
+    return request
+
+
 def _owner() -> str | None:
-    return api.request_owner(app.current_request.context)
+    return api.request_owner(_request().context)
 
 
 @app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload():
-    request = app.current_request
+    request = _request()
     body = api.create_upload(services, web.json_body(request), web.base_url(request), _owner())
     return Response(body, status_code=201)
 
@@ -46,7 +55,7 @@ def create_upload():
 @app.route("/images", methods=["GET"], **PROTECTED)
 @json_errors
 def list_images():
-    return api.list_images(services, dict(app.current_request.query_params or {}), _owner())
+    return api.list_images(services, dict(_request().query_params or {}), _owner())
 
 
 @app.route("/images/{image_id}", methods=["GET"], **PROTECTED)
@@ -58,7 +67,7 @@ def get_image(image_id: str):
 @app.route("/images/{image_id}", methods=["PATCH"], **PROTECTED)
 @json_errors
 def update_image(image_id: str):
-    body = api.set_focus(services, image_id, web.json_body(app.current_request), _owner())
+    body = api.set_focus(services, image_id, web.json_body(_request()), _owner())
     return Response(body, status_code=202)
 
 
@@ -103,8 +112,8 @@ else:
     s3_events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
     resize_image = app.on_s3_event(bucket=input_bucket_name(), events=s3_events)(resize_image)
     # The whole event as it came: S3Event would read only the first record, and fails on
-    # s3:TestEvent, which has no Records.
-    resize_image.event_class = LambdaFunctionEvent
+    # s3:TestEvent, which has no Records. (Chalice types its decorators' result as a plain callable.)
+    cast(EventSourceHandler, resize_image).event_class = LambdaFunctionEvent
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

@@ -108,11 +108,14 @@ def lanczos(
     axis = 1 if shrink > 0 and shrink > 2 * (image.width - size[0]) else 0  # 1: vertical pass first
     cut = size[axis] // 2
     middle = box[axis] + cut * scale[axis]
-    first_size, second_size, first_box, second_box = list(size), list(size), list(box), list(box)
-    first_size[axis], second_size[axis] = cut, size[axis] - cut
-    first_box[axis + 2], second_box[axis] = middle, middle
-    second = pool.submit(image.resize, tuple(second_size), Image.Resampling.LANCZOS, box=tuple(second_box))
-    first = image.resize(tuple(first_size), Image.Resampling.LANCZOS, box=tuple(first_box))
+    if axis == 0:  # left | right
+        first_size, second_size = (cut, size[1]), (size[0] - cut, size[1])
+        first_box, second_box = (box[0], box[1], middle, box[3]), (middle, box[1], box[2], box[3])
+    else:  # top / bottom
+        first_size, second_size = (size[0], cut), (size[0], size[1] - cut)
+        first_box, second_box = (box[0], box[1], box[2], middle), (box[0], middle, box[2], box[3])
+    second = pool.submit(image.resize, second_size, Image.Resampling.LANCZOS, box=second_box)
+    first = image.resize(first_size, Image.Resampling.LANCZOS, box=first_box)
     whole = Image.new(image.mode, size)
     whole.paste(first, (0, 0))
     whole.paste(second.result(), (cut, 0) if axis == 0 else (0, cut))
