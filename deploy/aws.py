@@ -7,6 +7,7 @@ stack's outputs before Chalice reads them.
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
@@ -25,10 +26,17 @@ from deploy.policies import (
     FUNCTION_ENV, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_lambda import LambdaClient
+
 CONFIG = ROOT / ".chalice" / "config.json"
 
 
-def stack_parameters(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> list[dict]:
+def stack_parameters(
+    stage: str, alarm_topic_arn: str = "", versioning: bool = False
+) -> "list[ParameterTypeDef]":
     env = load_config()["stages"][stage]["environment_variables"]
     values = {
         **resource_parameters(stage),
@@ -55,9 +63,11 @@ def auth_warning(stage: str) -> str | None:
     )
 
 
-def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None) -> dict[str, str]:
+def deploy_resources(
+    cfn: "CloudFormationClient", stack: str, parameters: "list[ParameterTypeDef]", body: str | None = None
+) -> dict[str, str]:
     """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs."""
-    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters}
+    template = body or RESOURCES.read_text()
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
@@ -65,10 +75,10 @@ def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None =
         exists = False
     try:
         if exists:
-            cfn.update_stack(**args)
+            cfn.update_stack(StackName=stack, TemplateBody=template, Parameters=parameters)
             cfn.get_waiter("stack_update_complete").wait(StackName=stack)
         else:
-            cfn.create_stack(**args)
+            cfn.create_stack(StackName=stack, TemplateBody=template, Parameters=parameters)
             cfn.get_waiter("stack_create_complete").wait(StackName=stack)
     except ClientError as exc:
         if "No updates are to be performed" not in str(exc):
@@ -107,7 +117,7 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     )
 
 
-def wire_dead_letter_queue(lambda_client, stage: str, queue_arn: str) -> None:
+def wire_dead_letter_queue(lambda_client: "LambdaClient", stage: str, queue_arn: str) -> None:
     """Retries of the async S3 event, then the event goes to the queue; so do failed sweeps."""
     lambda_client.put_function_event_invoke_config(
         FunctionName=function_name(stage, "resize_image"),
