@@ -80,7 +80,7 @@ def vectorised(mode: str) -> bool:
     return Resizer is not None and (mode in _IN_PLACE or mode in _COPIED)
 
 
-def _vectorised(image: Image.Image, size: Size, box: Box) -> bool:
+def _vectorised(image: Image.Image, size: Size, box: tuple[float, ...]) -> bool:
     """Only what cykooz does as Pillow would; anything odd (an empty image or
     size, a box outside the picture) goes to Pillow, which raises Pillow's error."""
     if not vectorised(image.mode) or len(size) != 2 or len(box) != 4:

@@ -8,6 +8,7 @@ stack's outputs before Chalice reads them.
 import hashlib
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
@@ -27,10 +28,20 @@ from deploy.policies import (
     FUNCTION_ENV, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+
 CONFIG = ROOT / ".chalice" / "config.json"
 
 
-def stack_parameters(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> list[dict]:
+def stack_parameters(
+    stage: str, alarm_topic_arn: str = "", versioning: bool = False
+) -> "list[ParameterTypeDef]":
     env = load_config()["stages"][stage]["environment_variables"]
     values = {
         **resource_parameters(stage),
@@ -62,7 +73,7 @@ def auth_warning(stage: str) -> str | None:
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 
 
-def artifacts_bucket(s3, stage: str, account: str, region: str) -> str:
+def artifacts_bucket(s3: "S3Client", stage: str, account: str, region: str) -> str:
     """The stage's private bucket for templates over the TemplateBody limit; made on first use."""
     bucket = f"imgpipe-{stage}-deploy-{account}-{region}"
     try:
@@ -96,14 +107,18 @@ def template_source(body: str, stack: str, upload: tuple | None) -> dict[str, st
     return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
 
 
-def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None,
-                     upload: tuple | None = None) -> dict[str, str]:
+def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[ParameterTypeDef]",
+                     body: str | None = None, upload: tuple | None = None) -> dict[str, str]:
     """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs.
 
     A template over the TemplateBody limit goes to S3 first (`upload`: s3 client, bucket, region).
     """
-    args = {"StackName": stack, **template_source(body or RESOURCES.read_text(), stack, upload),
-            "Parameters": parameters, "Capabilities": CAPABILITIES}
+    source = template_source(body or RESOURCES.read_text(), stack, upload)
+
+    def stack_call(call: "Callable[..., object]") -> None:
+        common = {"StackName": stack, "Parameters": parameters, "Capabilities": CAPABILITIES}
+        call(**common, **source)
+
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
@@ -111,10 +126,10 @@ def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None =
         exists = False
     try:
         if exists:
-            cfn.update_stack(**args)
+            stack_call(cfn.update_stack)
             cfn.get_waiter("stack_update_complete").wait(StackName=stack)
         else:
-            cfn.create_stack(**args)
+            stack_call(cfn.create_stack)
             cfn.get_waiter("stack_create_complete").wait(StackName=stack)
     except ClientError as exc:
         if "No updates are to be performed" not in str(exc):
@@ -204,7 +219,7 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     )
 
 
-def wire_dead_letter_queue(lambda_client, stage: str, queue_arn: str) -> None:
+def wire_dead_letter_queue(lambda_client: "LambdaClient", stage: str, queue_arn: str) -> None:
     """Retries of the async S3 event, then the event goes to the queue; so do failed sweeps."""
     lambda_client.put_function_event_invoke_config(
         FunctionName=function_name(stage, "resize_image"),

@@ -197,7 +197,7 @@ def use_pool_parameter(template: dict, default_arn: str) -> None:
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:
     """build/cfn/sam.json (merged) and deployment.zip; returns the template path."""
     out.mkdir(parents=True, exist_ok=True)
-    extra = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
+    extra: list[dict] = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
     write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}", extra=extra)
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")

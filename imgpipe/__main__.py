@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 OUTSIDE_VIRTUALENV = ("imgpipe's CLI needs the packages of its virtualenv ({missing} is missing here): "
                       "run .venv/bin/python -m imgpipe, or activate .venv (. .venv/bin/activate); "
@@ -25,6 +26,10 @@ except ImportError:  # a Python without the project's packages: say where they a
     sys.exit(OUTSIDE_VIRTUALENV.format(missing="click"))
 
 from imgpipe.running import STATE_DIR_VARIABLE, running_stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_API = "http://127.0.0.1:8000"  # localstack.HOST, not imported here (see above)
@@ -59,18 +64,18 @@ def cli() -> None:
 
 
 @functools.cache
-def _consoles():
+def _consoles() -> "tuple[Console, Console]":
     """rich's Console for stdout and stderr, imported on first use."""
     from rich.console import Console
 
     return Console(), Console(stderr=True)
 
 
-def _out():
+def _out() -> "Console":
     return _consoles()[0]
 
 
-def _err():
+def _err() -> "Console":
     return _consoles()[1]
 
 
@@ -226,7 +231,7 @@ def no_local_stack(aws_port: int, what: str = "") -> None:
     sys.exit(1)
 
 
-def _local_sqs(aws_port: int):
+def _local_sqs(aws_port: int) -> "SQSClient":
     """An SQS client of the local stack listening on `aws_port`."""
     import boto3
 
@@ -257,7 +262,7 @@ def show_dead_letters(aws_port: int) -> None:
     for message in messages:
         try:
             keys = [r.key for r in object_records(json.loads(message["Body"]))]
-            what = message["Body"][:120] if None in keys else ", ".join(keys)
+            what = message["Body"][:120] if None in keys else ", ".join(map(str, keys))
         except (ValueError, AttributeError, KeyError, TypeError):
             what = message["Body"][:120]
         table.add_row(message["MessageId"], message["Attributes"].get("ApproximateReceiveCount", "?"), what)
@@ -439,7 +444,7 @@ def loadtest(api: str | None, uploads: int, clients: int, workers: int) -> None:
 
     batch = make_uploads(uploads)
     with contextlib.nullcontext() if api else spawned_stack(workers) as stack:
-        target = api or stack.api
+        target = api or (stack.api if stack is not None else "")  # no --api: the stack spawned here
         _out().print(f"{uploads} uploads from {clients} clients to {target} ...")
         report = run_load(target, batch, clients)
     table = Table("uploads", "clients", "dups", "hostile", "s", "img/s", "p50 s", "p95 s", "problems",

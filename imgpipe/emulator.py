@@ -31,10 +31,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication
+
+    from _typeshed import OptExcInfo
 
 
 def _allowed_origin_headers(bucket_name: str, origin: str) -> list[tuple[str, str]]:
@@ -55,19 +60,27 @@ def _allowed_origin_headers(bucket_name: str, origin: str) -> list[tuple[str, st
     return []
 
 
+def _keep_status(got: list) -> "StartResponse":
+    """A start_response that keeps the status and headers in `got` (moto's apps return their body
+    and never call the write() a start_response returns, so this one returns none)."""
+    return cast("StartResponse", lambda status, headers, exc_info=None: got.extend((status, headers)))
+
+
 class FormUploadCors:
     """WSGI middleware: CORS headers on S3 form-POST responses, per the bucket's rules."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Any) -> Any:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         origin = environ.get("HTTP_ORIGIN")
         if environ.get("REQUEST_METHOD") != "POST" or not origin:
             return self.app(environ, start_response)
         bucket = environ.get("PATH_INFO", "").lstrip("/").split("/")[0]
 
-        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: "OptExcInfo | None" = None
+        ) -> Callable[[bytes], object]:
             if bucket and not any(name.lower() == "access-control-allow-origin" for name, _ in headers):
                 headers = headers + _allowed_origin_headers(bucket, origin)
             return start_response(status, headers, exc_info)
@@ -107,7 +120,7 @@ class Serialised:
 
     POLL_SECONDS = 0.5  # a message whose visibility timeout ends wakes no one: look again
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
         self._dynamodb = threading.Lock()
         self._turn = threading.Condition(threading.Lock())  # S3 and SQS
@@ -123,14 +136,14 @@ class Serialised:
     def _call(self, environ: dict) -> tuple[str, list, list[bytes]]:
         """The whole response, body included, made while the lock is held."""
         got: list = []
-        chunks = self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers)))
+        chunks = self.app(environ, _keep_status(got))
         try:
             body = list(chunks)
         finally:
             getattr(chunks, "close", lambda: None)()
         return got[0], got[1], body
 
-    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         from werkzeug.wsgi import get_input_stream
 
         # The body is read before the lock: a slow client must not hold up every other one.
@@ -220,16 +233,16 @@ class WriteThrough:
     bucket, `save(bucket)` runs before the response leaves, so what a client was told
     is stored survives a SIGKILL. Off until `enabled` (a restore need not be saved)."""
 
-    def __init__(self, app: Any, buckets: set[str], save: Callable[[str], None]) -> None:
+    def __init__(self, app: "WSGIApplication", buckets: set[str], save: Callable[[str], None]) -> None:
         self.app, self.buckets, self.save = app, buckets, save
         self.enabled = False
 
-    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         bucket = _written_bucket(environ, self.buckets) if self.enabled else None
         if bucket is None:
             return self.app(environ, start_response)
         got: list = []
-        chunks = list(self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers))))
+        chunks = list(self.app(environ, _keep_status(got)))
         if got[0][:1] == "2":
             self.save(bucket)
         start_response(*got)
@@ -332,11 +345,11 @@ class LambdaInvoke:
     filled once the stack has made the queues (`functions[name] = send`).
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
         self.functions: dict[str, Callable[[bytes], None]] = {}
 
-    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not _LAMBDA_PATH.match(path):
             return self.app(environ, start_response)
@@ -362,7 +375,7 @@ class LambdaInvoke:
         return [b""]
 
 
-def _lambda_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+def _lambda_error(start_response: "StartResponse", status: str, code: str, message: str) -> list[bytes]:
     """An error as Lambda's REST-JSON protocol sends it: botocore reads the code from the header."""
     body = json.dumps({"Type": "User", "message": message}).encode()
     start_response(status, [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code),

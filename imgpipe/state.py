@@ -25,9 +25,16 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-_OBJECT_HEADERS = ("ContentType", "CacheControl", "Metadata")
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+_OBJECT_HEADERS: Final = ("ContentType", "CacheControl", "Metadata")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -37,7 +44,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _read_json(path: Path, default: Any) -> Any:
+def _read_json(path: Path, default: Any) -> Any:  # Any: json.loads'
     try:
         return json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
@@ -55,10 +62,10 @@ def utc_iso(moment: datetime.datetime) -> str:
     return moment.isoformat()
 
 
-def peek_messages(sqs: Any, queue_url: str) -> list[dict]:
+def peek_messages(sqs: "SQSClient", queue_url: str) -> "list[MessageTypeDef]":
     """Every message on a queue, left there: each is hidden for a moment (at most a few
     seconds, should the peek be cut short), then released ten to a call."""
-    seen: dict[str, dict] = {}
+    seen: dict[str, MessageTypeDef] = {}
     while True:
         got = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=5,
@@ -80,8 +87,8 @@ class StateDir:
         self.root = root
         self._lock = threading.Lock()  # the periodic and the final snapshot never interleave
 
-    def snapshot(self, s3: Any, dynamodb: Any, buckets: list[str], table: str,
-                 sqs: Any = None, queue_urls: dict[str, str] | None = None) -> None:
+    def snapshot(self, s3: "S3Client", dynamodb: "DynamoDBClient", buckets: list[str], table: str,
+                 sqs: "SQSClient | None" = None, queue_urls: dict[str, str] | None = None) -> None:
         with self._lock:
             # The table before the buckets: a record saved COMPLETE then has its renditions saved too.
             items = []
@@ -91,11 +98,13 @@ class StateDir:
             for bucket in buckets:
                 self._snapshot_bucket(s3, bucket)
             for name, url in (queue_urls or {}).items():
+                if sqs is None:  # queue_urls come with their client
+                    raise ValueError("snapshot: queue_urls given without an SQS client")
                 bodies = [m["Body"] for m in peek_messages(sqs, url)]
                 _write_atomically(self.root / "sqs" / f"{name}.json", json.dumps(bodies).encode())
 
-    def _snapshot_bucket(self, s3: Any, bucket: str) -> None:
-        listing = {}
+    def _snapshot_bucket(self, s3: "S3Client", bucket: str) -> None:
+        listing: dict[str, Identity] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             listing.update((listed["Key"], (listed["ETag"], utc_iso(listed["LastModified"])))
                            for listed in page.get("Contents", []))
@@ -138,8 +147,8 @@ class StateDir:
             if path.name not in kept and not path.name.endswith(".tmp"):
                 path.unlink()
 
-    def restore(self, s3: Any, dynamodb: Any, buckets: list[str], table: str,
-                sqs: Any, queue_urls: dict[str, str],
+    def restore(self, s3: "S3Client", dynamodb: "DynamoDBClient", buckets: list[str], table: str,
+                sqs: "SQSClient", queue_urls: dict[str, str],
                 keep_identity: Callable[[str, str, Identity], None] | None = None) -> int:
         """Put everything back; returns the number of objects restored.
 
@@ -156,7 +165,8 @@ class StateDir:
                 count += 1
         items = _read_json(self.root / "dynamodb" / f"{table}.json", [])
         for start in range(0, len(items), 25):  # BatchWriteItem takes 25 items a call
-            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            batch = items[start : start + 25]
+            requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": item}} for item in batch]
             dynamodb.batch_write_item(RequestItems={table: requests})
         for name, url in queue_urls.items():
             for body in _read_json(self.root / "sqs" / f"{name}.json", []):

@@ -18,6 +18,7 @@ import struct
 import warnings
 import zlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -42,6 +43,9 @@ from chalicelib.imaging.geometry import TRANSPOSE, spec_scale, upright
 from chalicelib.imaging.gif import GifLayout, needs_fixing, on_screen, read_layout
 from chalicelib.imaging.messages import chunk_name, tiff_refusal
 from chalicelib.renditions import RenditionSpec
+
+if TYPE_CHECKING:
+    from PIL.ImageFile import ImageFile
 
 if AVIF_SUPPORTED:
     from PIL import AvifImagePlugin  # noqa: F401  (registers the AVIF plugin)
@@ -100,7 +104,7 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+def open_image(data: bytes, max_pixels: int) -> "tuple[ImageFile, str]":
     """Open the header only: no pixel is decoded before the size is checked."""
     if not data:
         raise EmptyFileError("The file is empty.")
@@ -220,7 +224,7 @@ def frame_count(image: Image.Image) -> int:
     (an MPO's second frame is the other eye of a stereo pair, not an animation)."""
     if image.format not in ANIMATED_FORMATS or not getattr(image, "is_animated", False):
         return 1
-    return image.n_frames  # Pillow counts GIF frames, and APNG's acTL, without decoding them
+    return getattr(image, "n_frames", 1)  # Pillow counts GIF frames, and APNG's acTL, without decoding them
 
 
 def gif_screen(image: Image.Image, data: bytes) -> GifLayout | None:
@@ -279,7 +283,7 @@ def read_frames(
     frames: dict[tuple[int, int], list[Image.Image]] = {}
     durations, pixels = [], 0
     try:
-        for number in range(source.n_frames):
+        for number in range(getattr(source, "n_frames", 1)):  # the multi-frame plugins' count
             try:
                 source.seek(number)
             except BOMB as exc:
@@ -310,7 +314,7 @@ _EIGHTHS = ((1, 2.0), (2, 2.0), (3, 1.0), (4, 1.0))
 
 
 def draft(
-    image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]
+    image: "ImageFile", display_size: tuple[int, int], specs: list[RenditionSpec]
 ) -> tuple[float, float] | None:
     """Let libjpeg decode at 1/8, 1/4, 3/8 or 1/2 scale (DCT scaling), which
     costs less time and memory than resampling the full image.
@@ -331,7 +335,7 @@ def draft(
     return width * eighths / 8, height * eighths / 8
 
 
-def _draft_eighths(image: Image.Image, eighths: int) -> bool:
+def _draft_eighths(image: "ImageFile", eighths: int) -> bool:
     """Pillow's draft() knows 1/8, 1/4 and 1/2; libjpeg's scale_denom 3 gives
     3/8, set here the way draft() sets the others. False if draft() declined."""
     coded_w, coded_h = image.size
@@ -362,6 +366,9 @@ def three_eighths_works() -> bool:
         if not _draft_eighths(image, 3):
             return False
         image.load()
-        return image.size == (6, 6) and abs(image.getpixel((3, 3))[0] - 200) < 8
+        if image.size != (6, 6):
+            return False
+        pixel = image.getpixel((3, 3))
+        return isinstance(pixel, tuple) and abs(pixel[0] - 200) < 8
     except Exception:  # any failure only means: do not use 3/8
         return False

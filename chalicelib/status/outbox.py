@@ -7,12 +7,15 @@ so duplicates, re-renders and reprocessing of the same bytes never notify twice.
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.clock import iso_now
 from chalicelib.status.records import plain, public_record
 from chalicelib.status.schema import BY_WEBHOOK, COMPLETE, DUE, FAILED
 from chalicelib.status.writes import CLAIM_RETRIES, ConditionalWrites
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TableAttributeValueTypeDef
 
 # Every write of a final state also marks its notification due, in the same write:
 # should the invocation die before it notifies, the sweeper still finds the record.
@@ -41,7 +44,7 @@ class NotificationOutbox(ConditionalWrites):
             IndexName=BY_WEBHOOK, Limit=limit,
             KeyConditionExpression=Key("webhook_due").eq(DUE) & Key("webhook_next_at").lte(now),
         )
-        return [item["image_id"] for item in page.get("Items", [])]
+        return [str(item["image_id"]) for item in page.get("Items", [])]  # the key: always a string
 
     def lease_notification(
         self, image_id: str, now: float, lease_seconds: int, events: bool
@@ -98,7 +101,7 @@ class NotificationOutbox(ConditionalWrites):
         """Record what the holder of `delivery` sent; False if its lease was taken over
         (a newer final state started its own notification: this one's result is moot)."""
         sets, removes = ["version = version + :one"], ["notify_token"]
-        values: dict[str, Any] = {":token": delivery.token, ":one": 1}
+        values: dict[str, TableAttributeValueTypeDef] = {":token": delivery.token, ":one": 1}
         if webhook is not None:
             sets.append("webhook = :webhook")
             values[":webhook"] = webhook

@@ -2,11 +2,14 @@
 sweeper's records stuck in a status (`stuck`).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.status.records import decode_cursor, encode_cursor, plain, public_record
 from chalicelib.status.schema import BY_CREATED, BY_STATUS, KIND
 from chalicelib.status.writes import ConditionalWrites
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTableQueryTypeDef
 
 
 class IndexQueries(ConditionalWrites):
@@ -17,13 +20,14 @@ class IndexQueries(ConditionalWrites):
         with `lease_until` kept so the sweeper can tell a live claim from a dead one."""
         from boto3.dynamodb.conditions import Key
 
-        query: dict[str, Any] = {
+        query: QueryInputTableQueryTypeDef = {
             "IndexName": BY_STATUS,
             "KeyConditionExpression": Key("status").eq(status) & Key("created_at").lt(created_before),
         }
         items: list[dict] = []
         while len(items) < limit:
-            page = self._table.query(**query, Limit=limit - len(items))
+            query["Limit"] = limit - len(items)
+            page = self._table.query(**query)
             items += [plain(i) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 break
@@ -40,11 +44,11 @@ class IndexQueries(ConditionalWrites):
         """
         from boto3.dynamodb.conditions import Attr, Key
 
-        query: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
+        query: QueryInputTableQueryTypeDef = {"Limit": limit, "ScanIndexForward": False}
         if status:
-            query.update(IndexName=BY_STATUS, KeyConditionExpression=Key("status").eq(status))
+            query.update({"IndexName": BY_STATUS, "KeyConditionExpression": Key("status").eq(status)})
         else:
-            query.update(IndexName=BY_CREATED, KeyConditionExpression=Key("kind").eq(KIND))
+            query.update({"IndexName": BY_CREATED, "KeyConditionExpression": Key("kind").eq(KIND)})
         if cursor is not None:  # an empty cursor is a bad one, not none
             query["ExclusiveStartKey"] = decode_cursor(cursor, status)
         if owner:

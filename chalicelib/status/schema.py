@@ -13,7 +13,10 @@ Table layout (also in the README):
                    disappear a day after their URL expired
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PENDING, PROCESSING, COMPLETE, FAILED = "PENDING", "PROCESSING", "COMPLETE", "FAILED"
 STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
@@ -54,7 +57,7 @@ def table_definition(name: str) -> dict:
     }
 
 
-def create_table(client: Any, name: str) -> None:
+def create_table(client: "DynamoDBClient", name: str) -> None:
     """Create the table with its TTL, and wait until it is usable."""
     client.create_table(**table_definition(name))
     client.get_waiter("table_exists").wait(TableName=name)
