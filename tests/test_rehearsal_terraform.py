@@ -1,12 +1,14 @@
 """`python -m deploy rehearse --path 3`: terraform apply, plan (no changes) and destroy against moto server.
 
-A file of its own: the run takes minutes, and `make test` (xdist, --dist loadfile)
-runs it beside the other files.
+Marked `rehearsal`: the run takes minutes, so `make rehearse` (which CI runs after
+`make test`) runs it, and `make test` leaves it out to stay within its time.
 """
 
 import pytest
 
 from deploy import rehearsal
+
+pytestmark = pytest.mark.rehearsal
 
 
 @pytest.mark.skipif(rehearsal.terraform_missing() is not None, reason=str(rehearsal.terraform_missing()))
