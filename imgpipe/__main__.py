@@ -14,8 +14,9 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 OUTSIDE_VIRTUALENV = ("imgpipe's CLI needs the packages of its virtualenv ({missing} is missing here): "
                       "run .venv/bin/python -m imgpipe, or activate .venv (. .venv/bin/activate); "
@@ -48,7 +49,10 @@ def _aws_port(given: int | None) -> int:
     return given or running_stack().get("aws_port") or DEFAULT_AWS_PORT
 
 
-def aws_port_option(what: str):
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+
+
+def aws_port_option(what: str) -> Callable[[Decorated], Decorated]:
     return click.option("--aws-port", type=int, default=None,
                         help=f"{what} [default: the running `make run` stack's, else {DEFAULT_AWS_PORT}].")
 
@@ -361,15 +365,15 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int 
     from botocore.exceptions import BotoCoreError, ClientError
 
     env = stage_environment(stage)
-    if stage == "local":
-        aws_port = _aws_port(aws_port)
-        env.update(aws_environment(aws_port))
+    local_port = _aws_port(aws_port) if stage == "local" else None
+    if local_port is not None:
+        env.update(aws_environment(local_port))
     app_module = load_app(env)
     try:
         keys = list(chosen_keys(app_module, prefix, set(statuses)))
     except (BotoCoreError, ClientError) as exc:
-        if stage == "local":
-            no_local_stack(aws_port)
+        if local_port is not None:
+            no_local_stack(local_port)
         _err().print(f"Could not list what to reprocess: {exc}", style="red", highlight=False, markup=False)
         sys.exit(1)
     if dry_run:
