@@ -22,7 +22,7 @@ from chalicelib.uploads import (
     validate_upload_request,
 )
 from chalicelib.urls import with_urls
-from chalicelib.variants import variants_prefix
+from chalicelib.variants import options_from_body, variants_prefix
 
 # A PENDING record whose upload never arrives is dropped by DynamoDB's TTL
 # this long after its upload URL expired.
@@ -177,8 +177,6 @@ def set_focus(services: Services, image_id: str, body: object, owner: str | None
 
 def sign_variant(services: Services, image_id: str, body: object, base_url: str, owner: str | None = None) -> dict:
     """`POST /images/{id}/variants`: a signed URL of one on-demand variant (chalicelib/ondemand.py)."""
-    from chalicelib.ondemand import options_from_body
-
     record = _owned(services.status_store().get(check_image_id(image_id)), owner)
     if record is None:
         raise ImageNotFoundError(f"no image {image_id}")

@@ -1,8 +1,8 @@
 """On-demand variants: hand out signed URLs, and answer them with the stored variant.
 
 `GET /v/{signature}/{image_id}/{options}` is public (the signature is the
-authorization, as imgproxy's and Thumbor's secure URLs): checked options, then
-the signature, then the record (COMPLETE, not deleted). The variant is looked
+authorization, as imgproxy's and Thumbor's secure URLs): the signature, then
+the options against the stage's limits, then the record (COMPLETE, not deleted). The variant is looked
 up under its key (variants.variant_key); the first request renders it from the
 smallest stored rendition of the whole picture at ≥ 2× the needed scale, or the
 source, and stores it with a conditional write, so two first requests store one
@@ -19,20 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
+from chalicelib.errors import ImageConflictError, ImageNotFoundError
 from chalicelib.renditions import CONTENT_TYPES, DEFAULT_NAME, FIT
 from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import check_image_id
 from chalicelib.urls import cdn_url
 from chalicelib.variants import (
-    FITS,
-    FORMATS,
-    GRAVITIES,
     VariantOptions,
-    VariantOptionsError,
-    canonical,
-    check_options,
     check_output,
     concrete,
     resolve,
@@ -97,39 +91,6 @@ def base_rendition(record: dict, fit_names: set[str], options: VariantOptions) -
     return min(usable, key=lambda r: (int(r["width"]) * int(r["height"]), order[r["format"]]), default=None)
 
 
-def options_from_body(body: object) -> str:
-    """The URL segment a `POST /images/{id}/variants` body asks for: a preset's name, or
-    options as JSON fields (width, height, fit, gravity, format, quality, dpr), in canonical form."""
-    if not isinstance(body, dict):
-        raise InvalidRequestError("The body must be a JSON object such as {\"width\": 640, \"format\": \"auto\"}.")
-    fields = {"width": int, "height": int, "fit": str, "gravity": str, "format": str, "quality": int,
-              "dpr": (int, float)}
-    unknown = set(body) - set(fields) - {"preset"}
-    if unknown:
-        raise InvalidRequestError(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    if "preset" in body:
-        if len(body) > 1 or not isinstance(body["preset"], str):
-            raise InvalidRequestError("Give either a preset's name or options, not both.")
-        return body["preset"]
-    for name, kind in fields.items():
-        value = body.get(name)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise VariantOptionsError(f"{name} must be a {'number' if kind is not str else 'string'}.")
-    choices = {"fit": FITS, "gravity": GRAVITIES, "format": FORMATS}
-    for name, allowed in choices.items():
-        if name in body and body[name] not in allowed:
-            raise VariantOptionsError(f"{name} must be one of {', '.join(allowed)}.")
-    dpr = body.get("dpr", 1)
-    if round(float(dpr), 3) != float(dpr):
-        raise VariantOptionsError("dpr may have at most three decimals.")
-    options = VariantOptions(
-        width=body.get("width"), height=body.get("height"), fit=body.get("fit", "fit"),
-        gravity=body.get("gravity", "focus"), format=body.get("format", "auto"),
-        quality=body.get("quality"), dpr=float(dpr),
-    )
-    return canonical(check_options(options))
-
-
 class VariantService:
     def __init__(
         self, settings: Settings, storage: S3Storage, store: DynamoStatusStore, secret: Callable[[], bytes],
@@ -152,8 +113,9 @@ class VariantService:
         """The redirect to the stored variant, rendering and storing it first if needed."""
         check_image_id(image_id)
         limits = self.settings.variant_limits
-        options = resolve(segment, limits)  # 400 before 403: the grammar is public
+        # The signature first (as imgproxy): unsigned requests learn nothing, cost one HMAC.
         verify(self.secret(), signature, image_id, segment)
+        options = resolve(segment, limits)
         record = self.store.get(image_id)
         if record is None or record.get("status") == DELETED:
             raise ImageNotFoundError(f"There is no image {image_id}.")

@@ -156,6 +156,40 @@ def parse_options(text: str) -> VariantOptions:
     return options
 
 
+def options_from_body(body: object) -> str:
+    """The URL segment a `POST /images/{id}/variants` body asks for: a preset's name, or
+    options as JSON fields (width, height, fit, gravity, format, quality, dpr), in canonical form."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The body must be a JSON object such as {\"width\": 640, \"format\": \"auto\"}.")
+    fields = {"width": int, "height": int, "fit": str, "gravity": str, "format": str, "quality": int,
+              "dpr": (int, float)}
+    unknown = set(body) - set(fields) - {"preset"}
+    if unknown:
+        raise InvalidRequestError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if "preset" in body:
+        if len(body) > 1 or not isinstance(body["preset"], str):
+            raise InvalidRequestError("Give either a preset's name or options, not both.")
+        return body["preset"]
+    for name, kind in fields.items():
+        value = body.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise VariantOptionsError(f"{name} must be a {'number' if kind is not str else 'string'}.")
+    choices = {"fit": FITS, "gravity": GRAVITIES, "format": FORMATS}
+    for name, allowed in choices.items():
+        if name in body and body[name] not in allowed:
+            raise VariantOptionsError(f"{name} must be one of {', '.join(allowed)}.")
+    dpr = body.get("dpr")
+    dpr = 1.0 if dpr is None else float(dpr) if -10 < dpr < 10 else 0.0  # 1e400 would not be a float
+    if round(dpr, 3) != dpr:
+        raise VariantOptionsError("dpr may have at most three decimals.")
+    options = VariantOptions(
+        width=body.get("width"), height=body.get("height"), fit=body.get("fit", "fit"),
+        gravity=body.get("gravity", "focus"), format=body.get("format", "auto"),
+        quality=body.get("quality"), dpr=dpr,
+    )
+    return canonical(check_options(options))
+
+
 @dataclass(frozen=True)
 class VariantLimits:
     """What a stage allows (VARIANT_* settings, config.py)."""

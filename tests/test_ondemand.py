@@ -5,6 +5,8 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import app as app_module
 from chalicelib import variants as v
@@ -196,3 +198,14 @@ def test_a_stage_without_a_secret_has_no_variants(client, stage, monkeypatch):
     response = _get(client, f"/v/{'A' * 32}/{stage}/w_64")
     assert response.status_code == 404
     assert "not enabled" in json.loads(response.body)["error"]["message"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segment=st.text(alphabet="wfhqdprgitcovauj_0123456789.,-", min_size=1, max_size=40),
+       signed=st.booleans())
+def test_any_segment_signed_or_not_is_a_redirect_or_an_error_in_our_shape(client, stage, segment, signed):
+    signature = v.sign(b"s3cret-for-tests", stage, segment) if signed else "A" * 32
+    response = _get(client, f"/v/{signature}/{stage}/{segment}")
+    assert response.status_code in ((302, 400) if signed else (403,)), (segment, response.body)
+    if response.status_code != 302:
+        assert set(json.loads(response.body)["error"]) == {"code", "message"}

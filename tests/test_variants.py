@@ -233,3 +233,27 @@ def test_the_stage_settings():
     for name, bad in (("VARIANT_MAX_DPR", "4"), ("VARIANT_MAX_DPR", "2.0x"), ("VARIANT_WIDTHS", "a")):
         with pytest.raises(ConfigError, match=name):
             load_settings({**base, name: bad})
+
+
+@pytest.mark.parametrize("body, segment", [
+    ({"width": 640, "format": "auto"}, "w_640"),
+    ({"width": 640, "height": 360, "fit": "cover", "gravity": "smart", "format": "webp", "quality": 70,
+      "dpr": 2}, "w_640,h_360,fit_cover,g_smart,f_webp,q_70,dpr_2"),
+    ({"height": 100, "dpr": 1.5}, "h_100,dpr_1.5"),
+    ({"preset": "card"}, "card"),
+])
+def test_a_json_body_becomes_the_canonical_segment(body, segment):
+    assert v.options_from_body(body) == segment
+
+
+@pytest.mark.parametrize("body", [
+    [], "w_640", {}, {"width": "640"}, {"width": True}, {"width": 0}, {"width": 10**100}, {"dpr": 10**400},
+    {"width": 1, "dpr": float("nan")}, {"width": 1, "dpr": 1.0001}, {"width": 1, "fit": "stretch"},
+    {"width": 1, "colour": "red"}, {"preset": "card", "width": 1}, {"preset": 3}, {"width": 1, "fit": None},
+])
+def test_a_bad_json_body_is_refused_with_a_sentence(body):
+    from chalicelib.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError) as caught:
+        v.options_from_body(body)
+    assert caught.value.message.endswith(".")
