@@ -257,3 +257,22 @@ def test_a_bad_json_body_is_refused_with_a_sentence(body):
     with pytest.raises(InvalidRequestError) as caught:
         v.options_from_body(body)
     assert caught.value.message.endswith(".")
+
+
+def test_the_javascript_snippet_in_the_docs_signs_as_the_server_does():
+    """docs/VARIANTS.md's verification snippet, run by Node when the machine has it."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on this machine")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "VARIANTS.md").read_text("utf-8")
+    snippet = re.search(r"```js\n(.*?)```", text, re.S)[1]
+    script = snippet + (f'\nconst s = signVariant("{SECRET.decode()}", "{IMAGE}", "w_640,f_webp");'
+                        f'\nconsole.log(s, verifyVariant("{SECRET.decode()}", s, "{IMAGE}", "w_640,f_webp"),'
+                        f' verifyVariant("{SECRET.decode()}", s, "{IMAGE}", "w_641,f_webp"));')
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.split() == [v.sign(SECRET, IMAGE, "w_640,f_webp"), "true", "false"]
