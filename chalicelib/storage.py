@@ -150,8 +150,13 @@ class S3Storage:
     def delete_output_prefix(self, prefix: str) -> int:
         """Every output object under `prefix` (an image's variants); how many there were."""
         keys: list[str] = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.output_bucket, Prefix=prefix):
+        page: dict = {}
+        while True:
+            more = {"ContinuationToken": page["NextContinuationToken"]} if page.get("IsTruncated") else {}
+            page = self._s3.list_objects_v2(Bucket=self.output_bucket, Prefix=prefix, **more)
             keys += [item["Key"] for item in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                break
         self.delete_renditions(keys)
         return len(keys)
 
