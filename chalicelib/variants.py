@@ -38,7 +38,7 @@ _PART = re.compile(r"^([a-z]+)_([a-z0-9.]+)$")
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
 _DPR = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3})?$")
 _PRESET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-_SIGNATURE = re.compile(r"^[A-Za-z0-9_-]{%d}$" % SIGNATURE_LENGTH)
+_SIGNATURE = re.compile(rf"^[A-Za-z0-9_-]{{{SIGNATURE_LENGTH}}}$")
 
 
 class VariantOptionsError(InvalidRequestError):
@@ -161,8 +161,8 @@ def options_from_body(body: object) -> str:
     options as JSON fields (width, height, fit, gravity, format, quality, dpr), in canonical form."""
     if not isinstance(body, dict):
         raise InvalidRequestError("The body must be a JSON object such as {\"width\": 640, \"format\": \"auto\"}.")
-    fields = {"width": int, "height": int, "fit": str, "gravity": str, "format": str, "quality": int,
-              "dpr": (int, float)}
+    fields: dict[str, type | tuple[type, ...]] = {
+        "width": int, "height": int, "fit": str, "gravity": str, "format": str, "quality": int, "dpr": (int, float)}
     unknown = set(body) - set(fields) - {"preset"}
     if unknown:
         raise InvalidRequestError(f"Unknown fields: {', '.join(sorted(unknown))}.")

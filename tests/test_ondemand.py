@@ -81,7 +81,7 @@ def test_auto_answers_per_accept(client, aws, stage):
 
 def test_forged_truncated_and_replayed_signatures_get_403(client, aws, stage):
     path = _path(client, stage, {"width": 640})
-    _, _, signature, image_id, options = path.split("/")
+    _, _, signature, image_id, _ = path.split("/")
     for bad in (
         f"/v/{signature}/{image_id}/w_641",  # replayed with other options
         f"/v/{signature[:-2]}/{image_id}/w_640",  # truncated

@@ -1,11 +1,11 @@
 """chalicelib/imaging/variant.py: process_variant through the imaging stages."""
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.errors import CorruptImageError
 from chalicelib.imaging.variant import process_variant
-from dataclasses import replace
-
 from chalicelib.variants import parse_options
 from tests import images
 

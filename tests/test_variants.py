@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.errors import ConfigError, VariantForbiddenError
 from chalicelib import variants as v
+from chalicelib.errors import ConfigError, VariantForbiddenError
 from chalicelib.variants import VariantLimits, VariantOptions, VariantOptionsError
 
 SECRET = b"test-stage-secret"
@@ -270,7 +270,7 @@ def test_the_javascript_snippet_in_the_docs_signs_as_the_server_does():
     if node is None:
         pytest.skip("no node on this machine")
     text = (Path(__file__).resolve().parents[1] / "docs" / "VARIANTS.md").read_text("utf-8")
-    snippet = re.search(r"```js\n(.*?)```", text, re.S)[1]
+    snippet = re.search(r"```js\n(.*?)```", text, re.DOTALL)[1]
     script = snippet + (f'\nconst s = signVariant("{SECRET.decode()}", "{IMAGE}", "w_640,f_webp");'
                         f'\nconsole.log(s, verifyVariant("{SECRET.decode()}", s, "{IMAGE}", "w_640,f_webp"),'
                         f' verifyVariant("{SECRET.decode()}", s, "{IMAGE}", "w_641,f_webp"));')
