@@ -154,8 +154,14 @@ class S3Storage:
     def delete_output_prefix(self, prefix: str) -> int:
         """Every output object under `prefix` (an image's variants); how many there were."""
         keys: list[str] = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.output_bucket, Prefix=prefix):
+        token = ""
+        while True:
+            page = (self._s3.list_objects_v2(Bucket=self.output_bucket, Prefix=prefix, ContinuationToken=token)
+                    if token else self._s3.list_objects_v2(Bucket=self.output_bucket, Prefix=prefix))
             keys += [item["Key"] for item in page.get("Contents", [])]
+            token = page.get("NextContinuationToken", "") if page.get("IsTruncated") else ""
+            if not token:
+                break
         self.delete_renditions(keys)
         return len(keys)
 
