@@ -13,6 +13,7 @@ from chalice.app import LambdaFunctionEvent, Request
 
 from chalicelib import api, web
 from chalicelib.config import auth_mode, input_bucket_name, resize_bound_by_template, tracing_enabled
+from chalicelib.identity import Caller, caller_of
 from chalicelib.services import Services
 
 app = Chalice(app_name="imgpipe")
@@ -31,15 +32,27 @@ def error_shape_and_cors(request: Request, get_response):
     return web.shape_response(request, get_response, services.settings, app.log)
 
 
+def _caller() -> Caller:
+    settings = services.settings()
+    return caller_of(app.current_request.context, settings.admin_group, settings.admin_scope)
+
+
 def _owner() -> str | None:
-    return api.request_owner(app.current_request.context)
+    """The owner whose images this caller reads and changes (None: an admin, or an open API)."""
+    return _caller().sees
+
+
+def _new_owner() -> str | None:
+    """Whose a new upload is: the caller's own, an admin's too (not everyone's)."""
+    caller = _caller()
+    return caller.owner if caller.admin else _owner()
 
 
 @app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload():
     request = app.current_request
-    body = api.create_upload(services, web.json_body(request), web.base_url(request), _owner())
+    body = api.create_upload(services, web.json_body(request), web.base_url(request), _new_owner())
     return Response(body, status_code=201)
 
 

@@ -40,6 +40,13 @@ class Settings:
     event_bus_name: str = ""  # empty: no EventBridge events
     webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
     unsafe_local_webhooks: bool = False
+    # Members of this Cognito group (the token's cognito:groups), or holders of ADMIN_SCOPE, see every image.
+    admin_group: str = "imgpipe-admins"
+    admin_scope: str = ""
+    # Where the upload page signs in: a Cognito domain (https://…amazoncognito.com, OAuth code + PKCE)
+    # or a path on the API itself (the local stack's issuer, /local-auth); empty: the page asks for nothing.
+    sign_in_url: str = ""
+    sign_in_client_id: str = ""
 
 
 def whole_number(text: str) -> int | None:
@@ -74,6 +81,13 @@ def _cdn_domain(env: Mapping[str, str]) -> str:
     value = env.get("CDN_DOMAIN", "").strip().lower()
     if value and not _HOST.fullmatch(value):
         raise ConfigError(f"CDN_DOMAIN={value!r} must be a host name like d111111abcdef8.cloudfront.net")
+    return value
+
+
+def _sign_in_url(env: Mapping[str, str]) -> str:
+    value = env.get("SIGN_IN_URL", "").strip().rstrip("/")
+    if value and not re.fullmatch(r"https://[a-z0-9.-]+|/[a-z0-9-]+", value):
+        raise ConfigError(f"SIGN_IN_URL={value!r} must be https://DOMAIN (the user pool's domain) or a path like /local-auth")
     return value
 
 
@@ -121,6 +135,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # UNSAFE outside one's own machine: plain-http callbacks and receivers on
         # loopback. Only the `local` stage sets it; unset, every target must be https and public.
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
+        admin_group=env.get("ADMIN_GROUP", "imgpipe-admins").strip(),
+        admin_scope=env.get("ADMIN_SCOPE", "").strip(),
+        sign_in_url=_sign_in_url(env),
+        sign_in_client_id=env.get("SIGN_IN_CLIENT_ID", "").strip(),
     )
 
 

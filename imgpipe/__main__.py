@@ -23,6 +23,35 @@ api_option = click.option("--api", envvar="IMGPIPE_API", default=DEFAULT_API, sh
                           help="Base URL of the imgpipe API (env IMGPIPE_API).")
 
 
+def identity_options(command):
+    """--as NAME (the local stack's issuer), --admin, --token (a deployed stage's ID token)."""
+    command = click.option("--token", envvar="IMGPIPE_TOKEN", default=None,
+                           help="An ID token of the stage's user pool (env IMGPIPE_TOKEN).")(command)
+    command = click.option("--admin", is_flag=True, help="With --as: in the admin group, which sees every image.")(command)
+    return click.option("--as", "as_name", metavar="NAME",
+                        help="Act as the user NAME, signed in by the local stack's issuer (`make run`).")(command)
+
+
+def _api_client(api: str, as_name: str | None, admin: bool, token: str | None):
+    """An ApiClient acting as the caller asked for; exits with a sentence if the sign-in fails."""
+    from imgpipe.client import ApiClient, RefusedError, UnreachableError
+
+    if admin and not as_name:
+        raise click.UsageError("--admin goes with --as NAME")
+    client = ApiClient(api, token=token)
+    if as_name:
+        try:
+            client.sign_in_locally(as_name, admin)
+        except RefusedError as exc:
+            _err().print(f"[red]Could not sign in as {as_name}: {exc} (--as needs the local stack, "
+                         "`make run`; a deployed stage takes --token).[/red]", highlight=False)
+            sys.exit(1)
+        except UnreachableError as exc:
+            _err().print(f"[red]The API at {exc}. Is `make run` running?[/red]", highlight=False)
+            sys.exit(1)
+    return client
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """imgpipe: uploaded images become web-ready renditions."""
@@ -103,15 +132,17 @@ def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, ma
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @api_option
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for each final state.")
-def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
+@identity_options
+def upload(files: tuple[Path, ...], api: str, timeout: float, as_name: str | None, admin: bool,
+           token: str | None) -> None:
     """Upload FILES through the API and wait until each is COMPLETE or FAILED."""
     from concurrent.futures import ThreadPoolExecutor
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from imgpipe.client import ApiClient, RefusedError, UnreachableError
+    from imgpipe.client import RefusedError, UnreachableError
 
-    client = ApiClient(api)
+    client = _api_client(api, as_name, admin, token)
     results: dict[Path, dict | RefusedError] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[state]}"))
     with Progress(*columns, console=_out()) as progress:
@@ -157,16 +188,18 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
 @click.option("--status", "status_filter", type=click.Choice(["PENDING", "PROCESSING", "COMPLETE", "FAILED"]))
 @click.option("--dead", is_flag=True, help="List the events in the local stack's dead-letter queue instead.")
 @click.option("--aws-port", default=4566, show_default=True, help="With --dead: the local stack's AWS port.")
-def status(image_id: str | None, api: str, limit: int, status_filter: str | None, dead: bool, aws_port: int) -> None:
+@identity_options
+def status(image_id: str | None, api: str, limit: int, status_filter: str | None, dead: bool, aws_port: int,
+           as_name: str | None, admin: bool, token: str | None) -> None:
     """One record as JSON, or a table of the most recent ones."""
     from rich.table import Table
 
-    from imgpipe.client import ApiClient, RefusedError, UnreachableError
+    from imgpipe.client import RefusedError, UnreachableError
 
     if dead:
         show_dead_letters(aws_port)
         return
-    client = ApiClient(api)
+    client = _api_client(api, as_name, admin, token)
     try:
         if image_id:
             _out().print_json(json.dumps(client.image(image_id)))
