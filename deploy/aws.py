@@ -11,7 +11,7 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy import apigw
+from deploy import apigw, users
 from deploy.build import (
     RESIZE_RETRIES_BEFORE_DLQ,
     RESOURCES,
@@ -107,6 +107,24 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     )
 
 
+def deploy_user_pool(cfn, stage: str) -> dict[str, str] | None:
+    """AUTH=cognito (the default of dev and prod): the stack imgpipe-STAGE-users (deploy/users.py),
+    its pool, page client and hosted UI copied into the stage's environment. None for other modes."""
+    config = json.loads(CONFIG.read_text())
+    env = config["stages"][stage]["environment_variables"]
+    if env.get("AUTH") != "cognito":
+        return None
+    deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
+    parameters = {"Stage": stage, "PageUrls": users.page_urls(env.get("ALLOWED_ORIGINS", ""), deployed),
+                  "AdminGroup": env.get("ADMIN_GROUP", users.ADMIN_GROUP)}
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-users",
+                               [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                               json.dumps(users.users_stack_template()))
+    env.update(users.stage_identity(outputs, parameters["AdminGroup"]))
+    CONFIG.write_text(json.dumps(config, indent=2) + "\n")
+    return outputs
+
+
 def wire_dead_letter_queue(lambda_client, stage: str, queue_arn: str) -> None:
     """Retries of the async S3 event, then the event goes to the queue; so do failed sweeps."""
     lambda_client.put_function_event_invoke_config(
@@ -138,7 +156,10 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     parameters = stack_parameters(stage, alarm_topic_arn, versioning)
     outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters)
     configure_stage(stage, outputs, identity["Account"], region, partition)
+    pool = deploy_user_pool(cfn, stage)
     run_chalice("deploy", "--stage", stage)
+    if pool is not None:  # the page's URL is known now (a no-op after the first deploy): sign-in returns to it
+        deploy_user_pool(cfn, stage)
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
 
     settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
