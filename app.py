@@ -84,7 +84,9 @@ def delete_image(image_id: str):
 
 @app.route("/", methods=["GET"])
 def upload_page():
-    return Response(web.upload_page(), headers={"Content-Type": "text/html; charset=utf-8"})
+    settings = services.settings()
+    page = web.upload_page(settings.sign_in_url, settings.sign_in_client_id)
+    return Response(page, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/health", methods=["GET"])
