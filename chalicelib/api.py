@@ -47,6 +47,8 @@ def create_upload(services: Services, body: object, base_url: str, owner: str | 
     image_id = new_image_id()
     key = upload_key(image_id, filename)
     now = time.time()
+    if owner:  # an open API has nobody to count for; API Gateway's usage plan still meters it
+        services.usage().spend(owner, size or settings.max_upload_bytes, now)
     # A declared size is a promise: the policy holds the client to it.
     upload = storage.presign_upload(
         key, content_type, size or settings.max_upload_bytes, settings.upload_url_ttl

@@ -45,6 +45,9 @@ class Settings:
     admin_scope: str = ""
     # Where the upload page signs in: a Cognito domain (https://…amazoncognito.com, OAuth code + PKCE)
     # or a path on the API itself (the local stack's issuer, /local-auth); empty: the page asks for nothing.
+    # Per user (owner) and UTC day, counted at POST /uploads (chalicelib/quotas.py); 0: no limit.
+    uploads_per_day: int = 500
+    upload_bytes_per_day: int = 5 * 1024**3
     sign_in_url: str = ""
     sign_in_client_id: str = ""
 
@@ -137,6 +140,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
         admin_group=env.get("ADMIN_GROUP", "imgpipe-admins").strip(),
         admin_scope=env.get("ADMIN_SCOPE", "").strip(),
+        uploads_per_day=_int(env, "UPLOADS_PER_DAY", 500, 0, 10_000_000),
+        upload_bytes_per_day=_int(env, "UPLOAD_BYTES_PER_DAY", 5 * 1024**3, 0, 10 * 1024**4),
         sign_in_url=_sign_in_url(env),
         sign_in_client_id=env.get("SIGN_IN_CLIENT_ID", "").strip(),
     )

@@ -26,6 +26,7 @@ from chalicelib.errors import (
     ImgpipeError,
     InvalidRequestError,
     PayloadTooLargeError,
+    QuotaExceededError,
     UnsupportedMediaTypeError,
 )
 
@@ -37,6 +38,7 @@ STATUS_OF = [
     (InvalidRequestError, 400),
     (ImageNotFoundError, 404),
     (ImageConflictError, 409),
+    (QuotaExceededError, 429),
 ]
 INTERNAL_ERROR = ("internal_error", "An internal error occurred.")
 CORS_HEADERS = {

@@ -41,7 +41,7 @@ CONFIG_VARS = (
     "RESIZE_WIDTH", "RESIZE_HEIGHT", "RENDITIONS", "OUTPUT_FORMATS", "MAX_UPLOAD_BYTES",
     "MAX_PIXELS", "UPLOAD_URL_TTL", "ALLOWED_ORIGINS", "PROCESSING_LEASE_SECONDS", "MAX_ATTEMPTS",
     "CDN_DOMAIN", "RESIZE_FUNCTION",
-    "EVENT_BUS_NAME", "WEBHOOK_SECRET_ARN", "UNSAFE_LOCAL_WEBHOOKS",
+    "EVENT_BUS_NAME", "WEBHOOK_SECRET_ARN", "UNSAFE_LOCAL_WEBHOOKS", "UPLOADS_PER_DAY", "UPLOAD_BYTES_PER_DAY",
 )
 
 
@@ -56,7 +56,7 @@ def shared_corpus(*parts: str) -> Path:
 def reset_app_clients() -> None:
     for getter in (app_module.get_settings, app_module.get_storage,
                    app_module.get_status_store, app_module.get_pipeline, app_module.get_invoker,
-                   app_module.get_notifier):
+                   app_module.get_notifier, app_module.get_usage):
         getter.cache_clear()
 
 

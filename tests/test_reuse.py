@@ -34,3 +34,12 @@ def test_the_same_file_again_is_a_duplicate_not_a_reuse(aws, client):
         for event in aws.received_events():
             invoke_handler(client, event)
     assert "reused_upload" not in client.http.get(f"/images/{image_id}").json_body
+
+
+def test_every_stage_gives_an_upload_link_five_minutes():
+    import json
+    from pathlib import Path
+
+    stages = json.loads((Path(__file__).resolve().parents[1] / ".chalice" / "config.json").read_text())["stages"]
+    assert {name: s["environment_variables"]["UPLOAD_URL_TTL"] for name, s in stages.items()} == \
+        dict.fromkeys(stages, "300")
