@@ -24,7 +24,7 @@ services = Services()
 # The getters the CLI (imgpipe/) and the tests use, each with cache_clear.
 get_settings, get_storage, get_status_store = services.settings, services.storage, services.status_store
 get_invoker, get_notifier, get_pipeline = services.invoker, services.notifier, services.pipeline
-get_usage = services.usage
+get_usage, get_cdn = services.usage, services.cdn
 json_errors = web.json_errors(app.log)
 
 

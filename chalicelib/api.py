@@ -131,6 +131,7 @@ def delete_image(services: Services, image_id: str, owner: str | None = None) ->
     if source_key:
         storage.delete_source(source_key)
     storage.delete_renditions(list(rendition_keys))
+    services.cdn().invalidate(list(rendition_keys), image_id, now)
 
 
 def set_focus(services: Services, image_id: str, body: object, owner: str | None = None) -> dict:

@@ -37,6 +37,7 @@ class Settings:
     resize_function: str = ""
     # CloudFront domain in front of the output bucket; empty = presigned GET URLs (urls.py).
     cdn_domain: str = ""
+    cdn_distribution_id: str = ""  # its CloudFront distribution: a DELETE invalidates the image there
     event_bus_name: str = ""  # empty: no EventBridge events
     webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
     unsafe_local_webhooks: bool = False
@@ -133,6 +134,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         resize_function=env.get("RESIZE_FUNCTION", "").strip(),
         cdn_domain=_cdn_domain(env),
+        cdn_distribution_id=env.get("CDN_DISTRIBUTION_ID", "").strip(),
         event_bus_name=env.get("EVENT_BUS_NAME", "").strip(),
         webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
         # UNSAFE outside one's own machine: plain-http callbacks and receivers on

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 from chalicelib.config import Settings, load_settings
+from chalicelib.cdn import CdnInvalidator
 from chalicelib.invoke import ResizeInvoker
 from chalicelib.quotas import DailyUsage
 from chalicelib.status import DynamoStatusStore
@@ -32,6 +33,7 @@ class Services:
         self.storage = functools.cache(self._storage)
         self.status_store = functools.cache(self._status_store)
         self.usage = functools.cache(self._usage)
+        self.cdn = functools.cache(self._cdn)
         self.invoker = functools.cache(self._invoker)
         self.notifier = functools.cache(self._notifier)
         self.pipeline = functools.cache(self._pipeline)
@@ -53,6 +55,11 @@ class Services:
         settings = self.settings()
         table = boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table)
         return DailyUsage(table, settings.uploads_per_day, settings.upload_bytes_per_day)
+
+    def _cdn(self) -> CdnInvalidator:
+        settings = self.settings()
+        client = boto3.client("cloudfront", region_name=settings.region) if settings.cdn_distribution_id else None
+        return CdnInvalidator(client, settings.cdn_distribution_id)
 
     def _invoker(self) -> ResizeInvoker:
         settings = self.settings()

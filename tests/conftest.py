@@ -42,6 +42,7 @@ CONFIG_VARS = (
     "MAX_PIXELS", "UPLOAD_URL_TTL", "ALLOWED_ORIGINS", "PROCESSING_LEASE_SECONDS", "MAX_ATTEMPTS",
     "CDN_DOMAIN", "RESIZE_FUNCTION",
     "EVENT_BUS_NAME", "WEBHOOK_SECRET_ARN", "UNSAFE_LOCAL_WEBHOOKS", "UPLOADS_PER_DAY", "UPLOAD_BYTES_PER_DAY",
+    "CDN_DISTRIBUTION_ID",
 )
 
 
@@ -56,7 +57,7 @@ def shared_corpus(*parts: str) -> Path:
 def reset_app_clients() -> None:
     for getter in (app_module.get_settings, app_module.get_storage,
                    app_module.get_status_store, app_module.get_pipeline, app_module.get_invoker,
-                   app_module.get_notifier, app_module.get_usage):
+                   app_module.get_notifier, app_module.get_usage, app_module.get_cdn):
         getter.cache_clear()
 
 
