@@ -26,6 +26,7 @@ from deploy.policies import (
 )
 
 CONFIG = ROOT / ".chalice" / "config.json"
+POLICIES_DIR = ROOT / ".chalice"
 
 
 def stack_parameters(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> list[dict]:
@@ -90,6 +91,9 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     for function in FUNCTION_ENV:
         variables = functions[function].setdefault("environment_variables", {})
         variables.update(function_environment(function, values))
+    cdn_id = outputs.get("CdnDistributionId", "")
+    if cdn_id:  # a DELETE invalidates the image there (chalicelib/cdn.py)
+        functions["api_handler"]["environment_variables"]["CDN_DISTRIBUTION_ID"] = cdn_id
     settings = stage_settings(stage)
     config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
     config["stages"][stage]["xray"] = settings["tracing"]
@@ -105,6 +109,17 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         {**outputs, "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": partition},
         extra=[*([VPC_ACCESS] if in_vpc else []), *([XRAY_WRITE] if settings["tracing"] else [])],
     )
+    if cdn_id:
+        grant_invalidation(stage, f"arn:{partition}:cloudfront::{account}:distribution/{cdn_id}")
+
+
+def grant_invalidation(stage: str, distribution_arn: str) -> None:
+    """The API role may invalidate the stage's one distribution, and no other."""
+    path = POLICIES_DIR / f"policy-{stage}-api.json"
+    policy = json.loads(path.read_text())
+    policy["Statement"].append({"Sid": "InvalidateDeletedImages", "Effect": "Allow",
+                                "Action": "cloudfront:CreateInvalidation", "Resource": distribution_arn})
+    path.write_text(json.dumps(policy, indent=2) + "\n")
 
 
 def deploy_user_pool(cfn, stage: str) -> dict[str, str] | None:

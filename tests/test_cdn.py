@@ -46,3 +46,44 @@ def test_without_a_distribution_or_when_cloudfront_fails_the_delete_still_happen
         invoke_handler(client, event)
     assert client.http.delete(f"/images/{image_id}").status_code == 204
     assert client.http.get(f"/images/{image_id}").status_code == 404
+
+
+def test_path_one_gives_the_api_its_distribution_and_a_grant_for_it_alone(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from deploy import aws, build, policies
+
+    for name in ("config.json", *(f"policy-{short}.json" for short in policies.FUNCTIONS.values())):
+        shutil.copy(policies.CHALICE_DIR / name, tmp_path / name)
+    monkeypatch.setattr(policies, "CHALICE_DIR", tmp_path)
+    monkeypatch.setattr(aws, "POLICIES_DIR", tmp_path)
+    monkeypatch.setattr(aws, "CONFIG", tmp_path / "config.json")
+    monkeypatch.setattr(aws, "stage_settings", lambda stage: {**build.stage_settings("prod"), "subnet_ids": []})
+    outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status", "DeadLetterQueueArn": "arn:q",
+               "CdnDomain": "d1.cloudfront.net", "CdnDistributionId": "E2ABC", "EventBusName": "b",
+               "WebhookSecretArn": "arn:secret"}
+    aws.configure_stage("prod", outputs, "000000000000", "eu-west-1", "aws")
+    functions = json.loads((tmp_path / "config.json").read_text())["stages"]["prod"]["lambda_functions"]
+    assert functions["api_handler"]["environment_variables"]["CDN_DISTRIBUTION_ID"] == "E2ABC"
+    for short in policies.FUNCTIONS.values():
+        statements = json.loads((tmp_path / f"policy-prod-{short}.json").read_text())["Statement"]
+        grants = [s for s in statements if "cloudfront:CreateInvalidation" in json.dumps(s)]
+        assert grants == ([{"Sid": "InvalidateDeletedImages", "Effect": "Allow",
+                            "Action": "cloudfront:CreateInvalidation",
+                            "Resource": "arn:aws:cloudfront::000000000000:distribution/E2ABC"}]
+                          if short == "api" else []), short
+
+
+def test_browsers_of_the_stage_origins_may_fetch_renditions_from_the_cdn():
+    import json
+    import re
+
+    from deploy import build
+
+    policy = json.loads(build.RESOURCES.read_text())["Resources"]["CdnResponseHeadersPolicy"]
+    cors = policy["Properties"]["ResponseHeadersPolicyConfig"]["CorsConfig"]
+    assert cors["AccessControlAllowOrigins"]["Items"] == {"Ref": "AllowedOrigins"}
+    assert cors["AccessControlAllowMethods"]["Items"] == ["GET", "HEAD"] and not cors["AccessControlAllowCredentials"]
+    delivery = (build.TERRAFORM_DIR / "delivery.tf").read_text()
+    assert re.search(r"cors_config \{\s+access_control_allow_origins \{\s+items = var.allowed_origins", delivery)
