@@ -58,7 +58,9 @@ def auth_warning(stage: str) -> str | None:
 
 def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None) -> dict[str, str]:
     """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs."""
-    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters}
+    # Compact: TemplateBody is limited to 51,200 bytes, and the indented file is close to it.
+    compact = json.dumps(json.loads(RESOURCES.read_text()), separators=(",", ":"))
+    args = {"StackName": stack, "TemplateBody": body or compact, "Parameters": parameters}
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
@@ -183,6 +185,7 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         "RestApiId": rest_api_id,
         "ThrottleRate": str(settings["throttle_rate"]),
         "ThrottleBurst": str(settings["throttle_burst"]),
+        "RequestsPerDay": str(settings["requests_per_day"]),
     }
     api = deploy_resources(
         cfn,
