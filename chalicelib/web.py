@@ -50,7 +50,7 @@ CORS_HEADERS = {
 
 
 def route_guard(auth: str) -> dict[str, Any]:
-    """`api_key_required` and `authorizer` for the routes AUTH guards. api.request_owner reads
+    """`api_key_required` and `authorizer` for the routes AUTH guards. identity.caller_of reads
     the caller from the key id, the token's `sub` or the IAM user: each sees only its images."""
     authorizer: CognitoUserPoolAuthorizer | IAMAuthorizer | None = None
     if auth == "cognito":
