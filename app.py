@@ -15,6 +15,7 @@ from chalice.app import CloudWatchEvent, EventSourceHandler, LambdaFunctionEvent
 
 from chalicelib import api, web
 from chalicelib.config import auth_mode, input_bucket_name, resize_bound_by_template, tracing_enabled
+from chalicelib.identity import Caller, caller_of
 from chalicelib.services import Services
 
 app = Chalice(app_name="imgpipe")
@@ -26,6 +27,7 @@ services = Services()
 get_settings, get_storage, get_status_store = services.settings, services.storage, services.status_store
 get_invoker, get_notifier, get_pipeline = services.invoker, services.notifier, services.pipeline
 get_variants = services.variants
+get_usage, get_cdn = services.usage, services.cdn
 json_errors = web.json_errors(app.log)
 
 
@@ -42,15 +44,27 @@ def _request() -> Request:
     return request
 
 
+def _caller() -> Caller:
+    settings = services.settings()
+    return caller_of(_request().context, settings.admin_group, settings.admin_scope)
+
+
 def _owner() -> str | None:
-    return api.request_owner(_request().context)
+    """The owner whose images this caller reads and changes (None: an admin, or an open API)."""
+    return _caller().sees
+
+
+def _new_owner() -> str | None:
+    """Whose a new upload is: the caller's own, an admin's too (not everyone's)."""
+    caller = _caller()
+    return caller.owner if caller.admin else _owner()
 
 
 @app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload() -> Response:
     request = _request()
-    body = api.create_upload(services, web.json_body(request), web.base_url(request), _owner())
+    body = api.create_upload(services, web.json_body(request), web.base_url(request), _new_owner())
     return Response(body, status_code=201)
 
 
@@ -98,7 +112,9 @@ def variant(signature: str, image_id: str, options: str) -> Response:
 
 @app.route("/", methods=["GET"])
 def upload_page() -> Response:
-    return Response(web.upload_page(), headers={"Content-Type": "text/html; charset=utf-8"})
+    settings = services.settings()
+    page = web.upload_page(settings.sign_in_url, settings.sign_in_client_id)
+    return Response(page, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/health", methods=["GET"])

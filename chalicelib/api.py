@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from chalicelib.clock import iso_now
 from chalicelib.config import whole_number
 from chalicelib.errors import ImageConflictError, ImageNotFoundError, InvalidRequestError
+from chalicelib.identity import request_owner  # noqa: F401  (its old home; tests import it here)
 from chalicelib.services import Services
 from chalicelib.status import COMPLETE, DELETED, STATUSES, decode_cursor
 from chalicelib.uploads import (
@@ -34,22 +35,6 @@ PENDING_RECORD_GRACE = 24 * 3600
 MAX_PAGE = 100
 
 
-def request_owner(context: dict | None) -> str | None:
-    """Who is calling, when API Gateway knows: the API key id, or the
-    principal of an IAM/Lambda/Cognito authorizer. None when the API is open."""
-    context = context or {}
-    authorizer = context.get("authorizer") or {}
-    claims = authorizer.get("claims") or {}
-    identity = context.get("identity") or {}
-    return (
-        claims.get("sub")
-        or authorizer.get("principalId")
-        or identity.get("apiKeyId")
-        or identity.get("userArn")
-        or None
-    )
-
-
 def _owned(record: dict | None, owner: str | None) -> dict | None:
     """The record if this caller may see it: anyone on an open API, else its creator.
     A tombstone is no record at all."""
@@ -67,6 +52,8 @@ def create_upload(services: Services, body: object, base_url: str, owner: str | 
     image_id = new_image_id()
     key = upload_key(image_id, filename)
     now = time.time()
+    if owner:  # an open API has nobody to count for; API Gateway's usage plan still meters it
+        services.usage().spend(owner, size or settings.max_upload_bytes, now)
     # A declared size is a promise: the policy holds the client to it.
     upload = storage.presign_upload(
         key, content_type, size or settings.max_upload_bytes, settings.upload_url_ttl
@@ -150,6 +137,7 @@ def delete_image(services: Services, image_id: str, owner: str | None = None) ->
         storage.delete_source(source_key)
     storage.delete_renditions(list(rendition_keys))
     storage.delete_output_prefix(variants_prefix(image_id))  # on-demand variants (ondemand.py)
+    services.cdn().invalidate(list(rendition_keys), image_id, now)
 
 
 def set_focus(services: Services, image_id: str, body: object, owner: str | None = None) -> dict:

@@ -38,12 +38,23 @@ class Settings:
     resize_function: str = ""
     # CloudFront domain in front of the output bucket; empty = presigned GET URLs (urls.py).
     cdn_domain: str = ""
+    cdn_distribution_id: str = ""  # its CloudFront distribution: a DELETE invalidates the image there
     event_bus_name: str = ""  # empty: no EventBridge events
     webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
     unsafe_local_webhooks: bool = False
     # On-demand variants (chalicelib/variants.py): empty ARN, the /v/ route answers 404.
     variant_secret_arn: str = ""
     variant_limits: VariantLimits = VariantLimits()
+    # Members of this Cognito group (the token's cognito:groups), or holders of ADMIN_SCOPE, see every image.
+    admin_group: str = "imgpipe-admins"
+    admin_scope: str = ""
+    # Where the upload page signs in: a Cognito domain (https://…amazoncognito.com, OAuth code + PKCE)
+    # or a path on the API itself (the local stack's issuer, /local-auth); empty: the page asks for nothing.
+    # Per user (owner) and UTC day, counted at POST /uploads (chalicelib/quotas.py); 0: no limit.
+    uploads_per_day: int = 500
+    upload_bytes_per_day: int = 5 * 1024**3
+    sign_in_url: str = ""
+    sign_in_client_id: str = ""
 
 
 def whole_number(text: str) -> int | None:
@@ -78,6 +89,13 @@ def _cdn_domain(env: Mapping[str, str]) -> str:
     value = env.get("CDN_DOMAIN", "").strip().lower()
     if value and not _HOST.fullmatch(value):
         raise ConfigError(f"CDN_DOMAIN={value!r} must be a host name like d111111abcdef8.cloudfront.net")
+    return value
+
+
+def _sign_in_url(env: Mapping[str, str]) -> str:
+    value = env.get("SIGN_IN_URL", "").strip().rstrip("/")
+    if value and not re.fullmatch(r"https://[a-z0-9.-]+|/[a-z0-9-]+", value):
+        raise ConfigError(f"SIGN_IN_URL={value!r} must be https://DOMAIN (the user pool's domain) or a path like /local-auth")
     return value
 
 
@@ -120,6 +138,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         resize_function=env.get("RESIZE_FUNCTION", "").strip(),
         cdn_domain=_cdn_domain(env),
+        cdn_distribution_id=env.get("CDN_DISTRIBUTION_ID", "").strip(),
         event_bus_name=env.get("EVENT_BUS_NAME", "").strip(),
         webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
         # UNSAFE outside one's own machine: plain-http callbacks and receivers on
@@ -127,6 +146,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
         variant_secret_arn=env.get("VARIANT_SECRET_ARN", "").strip(),
         variant_limits=_variant_limits(env),
+        admin_group=env.get("ADMIN_GROUP", "imgpipe-admins").strip(),
+        admin_scope=env.get("ADMIN_SCOPE", "").strip(),
+        uploads_per_day=_int(env, "UPLOADS_PER_DAY", 500, 0, 10_000_000),
+        upload_bytes_per_day=_int(env, "UPLOAD_BYTES_PER_DAY", 5 * 1024**3, 0, 10 * 1024**4),
+        sign_in_url=_sign_in_url(env),
+        sign_in_client_id=env.get("SIGN_IN_CLIENT_ID", "").strip(),
     )
 
 

@@ -81,6 +81,12 @@ class VariantForbiddenError(ImgpipeError):
     code = "forbidden"
 
 
+class QuotaExceededError(ImgpipeError):
+    """A user has used up today's uploads or bytes (chalicelib/quotas.py): 429."""
+
+    code = "quota_exceeded"
+
+
 class ImageConflictError(ImgpipeError):
     """The image is not in a state that allows the change (e.g. still processing)."""
 

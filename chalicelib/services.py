@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 import boto3
 
 from chalicelib.config import Settings, load_settings
+from chalicelib.cdn import CdnInvalidator
 from chalicelib.invoke import ResizeInvoker
+from chalicelib.quotas import DailyUsage
 from chalicelib.status import DynamoStatusStore
 from chalicelib.storage import S3_CLIENT_CONFIG, S3Storage
 
@@ -31,6 +33,8 @@ class Services:
         self.settings = functools.cache(self._settings)
         self.storage = functools.cache(self._storage)
         self.status_store = functools.cache(self._status_store)
+        self.usage = functools.cache(self._usage)
+        self.cdn = functools.cache(self._cdn)
         self.invoker = functools.cache(self._invoker)
         self.notifier = functools.cache(self._notifier)
         self.pipeline = functools.cache(self._pipeline)
@@ -48,6 +52,16 @@ class Services:
         settings = self.settings()
         table = boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table)
         return DynamoStatusStore(table)
+
+    def _usage(self) -> DailyUsage:
+        settings = self.settings()
+        table = boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table)
+        return DailyUsage(table, settings.uploads_per_day, settings.upload_bytes_per_day)
+
+    def _cdn(self) -> CdnInvalidator:
+        settings = self.settings()
+        client = boto3.client("cloudfront", region_name=settings.region) if settings.cdn_distribution_id else None
+        return CdnInvalidator(client, settings.cdn_distribution_id)
 
     def _invoker(self) -> ResizeInvoker:
         settings = self.settings()

@@ -26,6 +26,7 @@ from chalicelib.errors import (
     ImgpipeError,
     InvalidRequestError,
     PayloadTooLargeError,
+    QuotaExceededError,
     UnsupportedMediaTypeError,
     VariantForbiddenError,
 )
@@ -39,6 +40,7 @@ STATUS_OF = [
     (ImageNotFoundError, 404),
     (ImageConflictError, 409),
     (VariantForbiddenError, 403),
+    (QuotaExceededError, 429),
 ]
 INTERNAL_ERROR = ("internal_error", "An internal error occurred.")
 CORS_HEADERS = {
@@ -148,6 +150,9 @@ def json_body(request: Request) -> object:
 
 
 @functools.cache
-def upload_page() -> str:
-    """The upload page (GET /), read once per cold start."""
-    return (Path(__file__).parent / "static" / "upload.html").read_text("utf-8")
+def upload_page(sign_in_url: str = "", client_id: str = "") -> str:
+    """The upload page (GET /), read once per cold start, told where to sign in (SIGN_IN_URL)."""
+    page = (Path(__file__).parent / "static" / "upload.html").read_text("utf-8")
+    config = json.dumps({"url": sign_in_url, "client_id": client_id}).replace("<", "\\u003c")
+    return page.replace('<script id="sign-in-config" type="application/json">{}</script>',
+                        f'<script id="sign-in-config" type="application/json">{config}</script>', 1)

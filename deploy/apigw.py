@@ -83,6 +83,9 @@ def api_resources(rest_api_id: object, stage: object) -> dict[str, dict]:
                 "UsagePlanName": {"Fn::Sub": "imgpipe-${Stage}"},
                 "ApiStages": [{"ApiId": rest_api_id, "Stage": stage}],
                 "Throttle": {"RateLimit": {"Ref": "ThrottleRate"}, "BurstLimit": {"Ref": "ThrottleBurst"}},
+                # Per key and UTC day (infra/stages.json requests_per_day): a key shipped in an app
+                # cannot run up the bill past it; API Gateway answers 429 quota_exceeded.
+                "Quota": {"Limit": {"Ref": "RequestsPerDay"}, "Period": "DAY"},
             },
         },
         "UsagePlanKey": {
@@ -136,6 +139,7 @@ def api_stack_template() -> dict:
             "RestApiId": {"Type": "String", "Description": "From .chalice/deployed/<stage>.json."},
             "ThrottleRate": {"Type": "Number", "Description": "Requests per second, steady."},
             "ThrottleBurst": {"Type": "Number", "Description": "Requests at once."},
+            "RequestsPerDay": {"Type": "Number", "MinValue": 1, "Description": "Usage plan quota per key and day."},
         },
         "Resources": api_resources({"Ref": "RestApiId"}, "api"),
         "Outputs": {"ApiKeyId": {"Value": {"Ref": "ApiKey"}}},

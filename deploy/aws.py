@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy import apigw
+from deploy import apigw, users
 from deploy.build import (
     RESIZE_RETRIES_BEFORE_DLQ,
     RESOURCES,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.literals import BucketLocationConstraintType
 
 CONFIG = ROOT / ".chalice" / "config.json"
+POLICIES_DIR = ROOT / ".chalice"
 
 
 def stack_parameters(
@@ -119,7 +120,9 @@ def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[
 
     A template over the TemplateBody limit goes to S3 first (`upload`: s3 client, bucket, region).
     """
-    source = template_source(body or RESOURCES.read_text(), stack, upload)
+    # Compact: the indented file is close to the TemplateBody limit; past it, TemplateURL.
+    compact = json.dumps(json.loads(RESOURCES.read_text()), separators=(",", ":"))
+    source = template_source(body or compact, stack, upload)
 
     def stack_call(call: "Callable[..., object]") -> None:
         common = {"StackName": stack, "Parameters": parameters, "Capabilities": CAPABILITIES}
@@ -208,6 +211,9 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     for function in FUNCTION_ENV:
         variables = functions[function].setdefault("environment_variables", {})
         variables.update(function_environment(function, values))
+    cdn_id = outputs.get("CdnDistributionId", "")
+    if cdn_id:  # a DELETE invalidates the image there (chalicelib/cdn.py)
+        functions["api_handler"]["environment_variables"]["CDN_DISTRIBUTION_ID"] = cdn_id
     settings = stage_settings(stage)
     config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
     config["stages"][stage]["xray"] = settings["tracing"]
@@ -223,6 +229,35 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         {**outputs, "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": partition},
         extra=[*([VPC_ACCESS] if in_vpc else []), *([XRAY_WRITE] if settings["tracing"] else [])],
     )
+    if cdn_id:
+        grant_invalidation(stage, f"arn:{partition}:cloudfront::{account}:distribution/{cdn_id}")
+
+
+def grant_invalidation(stage: str, distribution_arn: str) -> None:
+    """The API role may invalidate the stage's one distribution, and no other."""
+    path = POLICIES_DIR / f"policy-{stage}-api.json"
+    policy = json.loads(path.read_text())
+    policy["Statement"].append({"Sid": "InvalidateDeletedImages", "Effect": "Allow",
+                                "Action": "cloudfront:CreateInvalidation", "Resource": distribution_arn})
+    path.write_text(json.dumps(policy, indent=2) + "\n")
+
+
+def deploy_user_pool(cfn: "CloudFormationClient", stage: str) -> dict[str, str] | None:
+    """AUTH=cognito (the default of dev and prod): the stack imgpipe-STAGE-users (deploy/users.py),
+    its pool, page client and hosted UI copied into the stage's environment. None for other modes."""
+    config = json.loads(CONFIG.read_text())
+    env = config["stages"][stage]["environment_variables"]
+    if env.get("AUTH") != "cognito":
+        return None
+    deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
+    parameters = {"Stage": stage, "PageUrls": users.page_urls(env.get("ALLOWED_ORIGINS", ""), deployed),
+                  "AdminGroup": env.get("ADMIN_GROUP", users.ADMIN_GROUP)}
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-users",
+                               [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                               json.dumps(users.users_stack_template()))
+    env.update(users.stage_identity(outputs, parameters["AdminGroup"]))
+    CONFIG.write_text(json.dumps(config, indent=2) + "\n")
+    return outputs
 
 
 def wire_dead_letter_queue(lambda_client: "LambdaClient", stage: str, queue_arn: str) -> None:
@@ -267,7 +302,10 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     upload = (s3, artifacts_bucket(s3, stage, identity["Account"], region), region)
     outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, upload=upload)
     configure_stage(stage, outputs, identity["Account"], region, partition)
+    pool = deploy_user_pool(cfn, stage)
     run_chalice("deploy", "--stage", stage)
+    if pool is not None:  # the page's URL is known now (a no-op after the first deploy): sign-in returns to it
+        deploy_user_pool(cfn, stage)
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
 
     settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
@@ -276,6 +314,7 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         "RestApiId": rest_api_id,
         "ThrottleRate": str(settings["throttle_rate"]),
         "ThrottleBurst": str(settings["throttle_burst"]),
+        "RequestsPerDay": str(settings["requests_per_day"]),
     }
     api = deploy_resources(
         cfn,

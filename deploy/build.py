@@ -75,6 +75,8 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "EnableCdn": "true" if settings["cdn"] else "false",
         # One per account and region: a stack that sets it overwrites every other stage's.
         "SetApiGatewayLogRole": "true" if settings["api_gateway_account"] else "false",
+        "ResizeInvocationsPerHour": str(settings["resize_invocations_per_hour"]),
+        "MonthlyBudgetUsd": str(settings["monthly_budget_usd"]),
     }
 
 
@@ -105,6 +107,8 @@ def merge_template(stage: str) -> dict:
     params.update(
         ThrottleRate={"Type": "Number", "Default": settings["throttle_rate"], "Description": "Requests/s."},
         ThrottleBurst={"Type": "Number", "Default": settings["throttle_burst"], "Description": "Burst."},
+        RequestsPerDay={"Type": "Number", "Default": settings["requests_per_day"], "MinValue": 1,
+                        "Description": "Usage plan quota per key and day."},
         # Path 1 hands the security groups to Chalice (config.json), not to the resources stack.
         SecurityGroupIds={"Type": "CommaDelimitedList", "Default": ",".join(settings["security_group_ids"]),
                           "Description": "Security groups of the functions in the VPC (HTTPS out)."},

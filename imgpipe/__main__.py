@@ -30,6 +30,8 @@ from imgpipe.running import STATE_DIR_VARIABLE, running_stack
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from imgpipe.client import ApiClient
     from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +57,35 @@ Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 def aws_port_option(what: str) -> Callable[[Decorated], Decorated]:
     return click.option("--aws-port", type=int, default=None,
                         help=f"{what} [default: the running `make run` stack's, else {DEFAULT_AWS_PORT}].")
+
+
+def identity_options(command: Decorated) -> Decorated:
+    """--as NAME (the local stack's issuer), --admin, --token (a deployed stage's ID token)."""
+    command = click.option("--token", envvar="IMGPIPE_TOKEN", default=None,
+                           help="An ID token of the stage's user pool (env IMGPIPE_TOKEN).")(command)
+    command = click.option("--admin", is_flag=True, help="With --as: in the admin group, which sees every image.")(command)
+    return click.option("--as", "as_name", metavar="NAME",
+                        help="Act as the user NAME, signed in by the local stack's issuer (`make run`).")(command)
+
+
+def _api_client(api: str, as_name: str | None, admin: bool, token: str | None) -> "ApiClient":
+    """An ApiClient acting as the caller asked for; exits with a sentence if the sign-in fails."""
+    from imgpipe.client import ApiClient, RefusedError, UnreachableError
+
+    if admin and not as_name:
+        raise click.UsageError("--admin goes with --as NAME")
+    client = ApiClient(api, token=token)
+    if as_name:
+        try:
+            client.sign_in_locally(as_name, admin)
+        except RefusedError as exc:
+            _err().print(f"Could not sign in as {as_name}: {exc} (--as needs the local stack, "
+                         "`make run`; a deployed stage takes --token).", style="red", highlight=False, markup=False)
+            sys.exit(1)
+        except UnreachableError as exc:
+            _err().print(f"The API at {exc}. {NO_API_HINT}", style="red", highlight=False, markup=False)
+            sys.exit(1)
+    return client
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,15 +174,17 @@ def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, ma
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @api_option
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for each final state.")
-def upload(files: tuple[Path, ...], api: str | None, timeout: float) -> None:
+@identity_options
+def upload(files: tuple[Path, ...], api: str | None, timeout: float, as_name: str | None, admin: bool,
+           token: str | None) -> None:
     """Upload FILES through the API and wait until each is COMPLETE or FAILED."""
     from concurrent.futures import ThreadPoolExecutor
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from imgpipe.client import ApiClient, RefusedError, UnreachableError
+    from imgpipe.client import RefusedError, UnreachableError
 
-    client = ApiClient(_api(api))
+    client = _api_client(_api(api), as_name, admin, token)
     results: dict[Path, dict | RefusedError] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[state]}"))
     with Progress(*columns, console=_out()) as progress:
@@ -197,16 +230,17 @@ def upload(files: tuple[Path, ...], api: str | None, timeout: float) -> None:
 @click.option("--status", "status_filter", type=click.Choice(["PENDING", "PROCESSING", "COMPLETE", "FAILED"]))
 @click.option("--dead", is_flag=True, help="List the events in the local stack's dead-letter queue instead.")
 @aws_port_option("With --dead: the local stack's AWS port.")
+@identity_options
 def status(image_id: str | None, api: str | None, limit: int, status_filter: str | None, dead: bool,
-           aws_port: int | None) -> None:
+           aws_port: int | None, as_name: str | None, admin: bool, token: str | None) -> None:
     """One record as JSON, or a table of the most recent ones."""
-    from imgpipe.client import ApiClient, NotTheApiError, RefusedError, UnreachableError
+    from imgpipe.client import NotTheApiError, RefusedError, UnreachableError
     from imgpipe.listing import status_table
 
     if dead:
         show_dead_letters(_aws_port(aws_port))
         return
-    client = ApiClient(_api(api))
+    client = _api_client(_api(api), as_name, admin, token)
     try:
         if image_id:
             _out().print_json(json.dumps(client.image(image_id)))

@@ -79,9 +79,15 @@ def _reason(exc: OSError) -> str:
 
 
 class ApiClient:
-    def __init__(self, api: str, timeout: float = 30) -> None:
+    def __init__(self, api: str, timeout: float = 30, token: str | None = None) -> None:
         self.api = api.rstrip("/")
         self.timeout = timeout
+        self.token = token  # an ID token, sent as Authorization to the API (never to storage)
+
+    def sign_in_locally(self, name: str, admin: bool = False) -> None:
+        """A token from the local stack's issuer (imgpipe/localauth.py): act as `name`."""
+        self.token = None
+        self.token = self._json("POST", "/local-auth/token", {"name": name, "admin": admin})["id_token"]
 
     def request(self, method: str, url: str, body: bytes | io.IOBase | None = None,
                 headers: dict[str, str] | None = None, timeout: float | None = None) -> tuple[int, bytes]:
@@ -100,6 +106,8 @@ class ApiClient:
     def _json(self, method: str, path: str, document: dict | None = None) -> dict:
         body = None if document is None else json.dumps(document).encode()
         headers = {} if document is None else {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = self.token
         status, answer = self.request(method, f"{self.api}{path}", body, headers)
         try:
             document = json.loads(answer)

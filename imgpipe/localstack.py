@@ -27,6 +27,7 @@ import secrets
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +46,7 @@ from chalice.local import (
 
 from chalicelib.web import error_body
 from imgpipe.running import forget_ports, record_ports
+from imgpipe.localauth import TOKEN_PATH, TOKEN_SECONDS, DevIssuer
 from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
 
@@ -76,7 +78,7 @@ class PortTakenError(Exception):
 
 # What the local gateway itself answers (before the app runs), in the API's error shape.
 GATEWAY_ERRORS = {
-    401: ("unauthorized", "Authentication is required."),
+    401: ("unauthorized", "Sign in: the token is not one this stack issued, or it has expired."),
     403: ("forbidden", "You may not do this."),
     404: ("not_found", "There is no such route."),
     500: ("internal_error", "An internal error occurred."),
@@ -101,6 +103,40 @@ class QuietHandler(ChaliceRequestHandler):
             return self._generic_handle
         raise AttributeError(name)
 
+    def _signed_in_handle(self) -> None:
+        """The issuer's token route, and API Gateway's Cognito authorizer: a token the local
+        issuer did not sign (or that expired) is refused before the app runs. A request with
+        no token at all goes through without claims: the local stage stays open to its operator."""
+        issuer = getattr(self.server, "dev_issuer", None)
+        if issuer is not None and self.command == "POST" and self.path.split("?")[0] == TOKEN_PATH:
+            self._issue_token(issuer)
+            return
+        token = self.headers.get("Authorization")
+        if issuer is not None and token is not None and issuer.verify(token) is None:
+            self._send_gateway_error(401)
+            return
+        self._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _signed_in_handle
+
+    def _issue_token(self, issuer: DevIssuer) -> None:
+        """POST /local-auth/token {"name": "alice", "admin": false} → {"id_token", "expires_in"}."""
+        try:
+            body = json.loads(self.rfile.read(min(int(self.headers.get("Content-Length", "0")), 4096)) or b"{}")
+            token = issuer.issue(str(body.get("name", "")), admin=body.get("admin") is True)
+        except (ValueError, AttributeError) as exc:
+            message = str(exc) if "name" in str(exc) else "Send a JSON body like {\"name\": \"alice\"}."
+            self._send_http_response(400, {"Content-Type": "application/json"},
+                                     json.dumps(error_body("bad_request", message)))
+            return
+        self._send_http_response(200, {"Content-Type": "application/json", "Cache-Control": "no-store"},
+                                 json.dumps({"id_token": token, "expires_in": TOKEN_SECONDS}))
+
+    def _send_gateway_error(self, status: int) -> None:
+        code, message = GATEWAY_ERRORS.get(status, GATEWAY_ERRORS[500])
+        self._send_http_response(status, {"Content-Type": "application/json",
+                                          "X-Content-Type-Options": "nosniff"}, json.dumps(error_body(code, message)))
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if str(code).isdigit() and int(code) >= 400:
             super().log_request(code, size)
@@ -111,10 +147,7 @@ class QuietHandler(ChaliceRequestHandler):
             status = error.CODE
         except ValueError:
             status = 404
-        code, message = GATEWAY_ERRORS.get(status, GATEWAY_ERRORS[500])
-        body = json.dumps(error_body(code, message))
-        self._send_http_response(status, {"Content-Type": "application/json",
-                                          "X-Content-Type-Options": "nosniff"}, body)
+        self._send_gateway_error(status)
 
 
 def stage_environment(stage: str = STAGE) -> dict[str, str]:
@@ -351,6 +384,11 @@ class LocalStack:
         # (the page's parallel uploads, the load test) got connection resets.
         server.server.socket.listen(LISTEN_BACKLOG)
         server.server.RequestHandlerClass = functools.partial(QuietHandler, app_object=app, config=config)
+        if self.env.get("AUTH") == "cognito":  # the local issuer stands in for the stage's user pool
+            # Chalice warns on each request that it cannot check Cognito tokens: the handler did.
+            warnings.filterwarnings("ignore", message=r"CognitoUserPoolAuthorizer is not a supported in local mode")
+            issuer = DevIssuer.in_state_dir(self.state_dir, app_module.get_settings().admin_group)
+            setattr(server.server, "dev_issuer", issuer)  # read back by QuietHandler._signed_in_handle
         thread = threading.Thread(target=server.server.serve_forever, name="imgpipe-api", daemon=True)
         thread.start()
         return app_module, server

@@ -44,6 +44,7 @@ CONFIG_VARS = (
     "EVENT_BUS_NAME", "WEBHOOK_SECRET_ARN", "UNSAFE_LOCAL_WEBHOOKS",
     "VARIANT_SECRET_ARN", "VARIANT_MAX_PIXELS", "VARIANT_MAX_DPR", "VARIANT_WIDTHS", "VARIANT_PRESETS",
     "VARIANT_STRICT",
+    "UPLOADS_PER_DAY", "UPLOAD_BYTES_PER_DAY", "CDN_DISTRIBUTION_ID",
 )
 
 
@@ -58,7 +59,8 @@ def shared_corpus(*parts: str) -> Path:
 def reset_app_clients() -> None:
     for getter in (app_module.get_settings, app_module.get_storage,
                    app_module.get_status_store, app_module.get_pipeline, app_module.get_invoker,
-                   app_module.get_notifier, app_module.get_variants):
+                   app_module.get_notifier, app_module.get_variants, app_module.get_usage,
+                   app_module.get_cdn):
         getter.cache_clear()
 
 

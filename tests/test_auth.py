@@ -59,11 +59,13 @@ def test_a_bad_mode_or_a_missing_pool_fails_at_import_naming_the_setting():
     assert no_pool.returncode != 0 and "COGNITO_USER_POOL_ARN is required" in no_pool.stderr
 
 
-def test_deployed_stages_ask_for_a_key_and_only_local_is_open():
+def test_deployed_stages_sign_users_in_and_packaged_ones_at_least_ask_for_a_key():
+    """Issue 18: a key is one owner for every holder; dev and prod (path 1) default to per-user
+    Cognito tokens, as does the local stage (its stack's own issuer). Packaged stages bring a pool."""
     stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
     modes = {name: stage["environment_variables"].get("AUTH") for name, stage in stages.items()}
-    assert modes.pop("local") == "none"
-    assert set(modes.values()) == {"api_key"}, modes
+    assert modes.pop("local") == modes.pop("dev") == modes.pop("prod") == "cognito"
+    assert set(modes.values()) <= {"api_key", "cognito"}, modes
     for name, stage in stages.items():
         if name != "local":
             assert stage["lambda_functions"]["api_handler"]["reserved_concurrency"] > 0, name

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests import images
 
@@ -83,13 +84,15 @@ def test_the_key_field_is_kept_per_tab_and_sent_to_the_api_only(local_stack, bro
     storage = [h for m, u, h in sent if m == "POST" and not u.startswith(local_stack.api)]
     assert storage and all("x-api-key" not in h and "authorization" not in h for h in storage)
 
-    page.fill("#credential", "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")  # a JWT's shape
+    # A JWT's shape; the local stack's gateway refuses tokens its issuer did not sign (issue 18).
+    jwt = requests.post(f"{local_stack.api}/local-auth/token", json={"name": "dana"}, timeout=10).json()["id_token"]
+    page.fill("#credential", jwt)
     sent.clear()
     page.set_input_files("#picker", [str(tmp_path / "photo.jpg")])
     page.wait_for_function("document.querySelectorAll('li[data-status=COMPLETE]').length === 2",
                            timeout=60_000)
     posted = [h for m, u, h in sent if m == "POST" and u == local_stack.api + "/uploads"]
-    assert posted[0].get("authorization") == "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"
+    assert posted[0].get("authorization") == jwt
     assert "x-api-key" not in posted[0]
     context.close()
 
@@ -193,3 +196,27 @@ def test_the_variant_panel_shows_a_signed_url_and_its_picture(local_stack, brows
     expect(panel.locator(".meta")).to_have_text("300×225", timeout=30_000)
     assert errors == []
     page.close()
+
+
+def test_a_local_stage_signs_in_by_name_and_each_user_sees_only_their_uploads(local_stack, browser, tmp_path):
+    """SIGN_IN_URL=/local-auth: the page asks the local issuer for a token; no token pasting."""
+    (tmp_path / "mine.jpg").write_bytes(images.jpeg(64, 48))
+    context = browser.new_context()
+    page = context.new_page()
+    sent = []
+    page.on("request", lambda r: sent.append((r.method, r.url, r.headers)))
+    page.goto(f"{local_stack.api}/")
+    page.fill("#local-name", "carol")
+    page.click("#sign-in")
+    sync_api.expect(page.locator("#who")).to_have_text("Signed in as carol")
+    page.set_input_files("#picker", [str(tmp_path / "mine.jpg")])
+    row = page.locator('li[data-name="mine.jpg"]')
+    sync_api.expect(row).to_have_attribute("data-status", "COMPLETE", timeout=60_000)
+    posted = [h for m, u, h in sent if m == "POST" and u == local_stack.api + "/uploads"]
+    token = posted[0]["authorization"]
+    mine = requests.get(f"{local_stack.api}/images", params={"limit": "100"}, headers={"Authorization": token},
+                        timeout=10).json()["items"]
+    assert [i["owner"] for i in mine] == ["carol"]
+    page.click("#sign-out")
+    sync_api.expect(page.locator("#sign-in")).to_be_visible()
+    context.close()

@@ -220,3 +220,43 @@ moved {
   from = aws_cloudwatch_metric_alarm.resize["duration"]
   to   = aws_cloudwatch_metric_alarm.metric["resize-duration"]
 }
+
+# Abuse and cost (issue 18): the resize function's runs per hour, and an optional budget.
+resource "aws_cloudwatch_metric_alarm" "resize_invocations" {
+  alarm_name          = "imgpipe-${var.stage}-resize-invocations"
+  alarm_description   = "The resize function ran more often in an hour than var.resize_invocations_per_hour: uploads, a backfill, or abuse."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Invocations"
+  dimensions          = { FunctionName = "imgpipe-${var.stage}-resize_image" }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = var.resize_invocations_per_hour
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_budgets_budget" "cost" {
+  count        = var.monthly_budget_usd > 0 && var.alarm_email != "" ? 1 : 0
+  name         = "imgpipe-${var.stage}"
+  budget_type  = "COST"
+  time_unit    = "MONTHLY"
+  limit_amount = tostring(var.monthly_budget_usd)
+  limit_unit   = "USD"
+  notification {
+    notification_type          = "FORECASTED"
+    comparison_operator        = "GREATER_THAN"
+    threshold                  = 80
+    threshold_type             = "PERCENTAGE"
+    subscriber_email_addresses = [var.alarm_email]
+  }
+  notification {
+    notification_type          = "ACTUAL"
+    comparison_operator        = "GREATER_THAN"
+    threshold                  = 100
+    threshold_type             = "PERCENTAGE"
+    subscriber_email_addresses = [var.alarm_email]
+  }
+}

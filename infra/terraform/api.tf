@@ -31,6 +31,10 @@ resource "aws_api_gateway_usage_plan" "default" {
     rate_limit  = var.throttle_rate
     burst_limit = var.throttle_burst
   }
+  quota_settings {
+    limit  = var.requests_per_day
+    period = "DAY"
+  }
 }
 
 resource "aws_api_gateway_usage_plan_key" "default" {

@@ -53,3 +53,8 @@ output "batch_operations_role_arn" {
 output "backfill_function_arn" {
   value = aws_lambda_function.backfill_image.arn
 }
+
+output "cdn_distribution_id" {
+  description = "CloudFront distribution of the renditions (CDN_DISTRIBUTION_ID: a DELETE invalidates there); empty without var.cdn."
+  value       = join("", aws_cloudfront_distribution.cdn[*].id)
+}

@@ -39,6 +39,12 @@ variable "throttle_rate" {
   default     = 20
 }
 
+variable "requests_per_day" {
+  description = "Usage plan quota: requests per API key and UTC day (infra/stages.json requests_per_day)."
+  type        = number
+  default     = 20000
+}
+
 variable "throttle_burst" {
   description = "API requests at once (stage and usage plan)."
   type        = number
@@ -115,4 +121,16 @@ variable "cdn" {
   description = "A CloudFront distribution in front of the output bucket (renditions only); sets CDN_DOMAIN."
   type        = bool
   default     = true
+}
+
+variable "resize_invocations_per_hour" {
+  description = "Alarm when the resize function runs more often than this in an hour."
+  type        = number
+  default     = 2000
+}
+
+variable "monthly_budget_usd" {
+  description = "An AWS Budgets cost budget mailed to alarm_email at 80% (forecast) and 100%; 0: none."
+  type        = number
+  default     = 0
 }
