@@ -40,6 +40,9 @@ class Settings:
     event_bus_name: str = ""  # empty: no EventBridge events
     webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
     unsafe_local_webhooks: bool = False
+    # "legacy" while a table's records get their shard attributes (imgpipe migrate-indexes):
+    # lists and the sweeper read the unsharded indexes until then (docs/DATA-MODEL.md).
+    status_reads: str = "sharded"
 
 
 def whole_number(text: str) -> int | None:
@@ -121,7 +124,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # UNSAFE outside one's own machine: plain-http callbacks and receivers on
         # loopback. Only the `local` stage sets it; unset, every target must be https and public.
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
+        status_reads=_status_reads(env),
     )
+
+
+def _status_reads(env: Mapping[str, str]) -> str:
+    value = env.get("STATUS_READS", "").strip().lower() or "sharded"
+    if value not in ("sharded", "legacy"):
+        raise ConfigError(f"STATUS_READS={value!r} must be sharded or legacy")
+    return value
 
 
 AUTH_MODES = ("api_key", "cognito", "iam", "none")

@@ -45,7 +45,7 @@ class Services:
     def _status_store(self) -> DynamoStatusStore:
         settings = self.settings()
         table = boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table)
-        return DynamoStatusStore(table)
+        return DynamoStatusStore(table, legacy_reads=settings.status_reads == "legacy")
 
     def _invoker(self) -> ResizeInvoker:
         settings = self.settings()

@@ -11,12 +11,23 @@ from typing import Any
 
 from chalicelib.clock import iso_now
 from chalicelib.status.records import plain, public_record
-from chalicelib.status.schema import BY_WEBHOOK, COMPLETE, DUE, FAILED
+from chalicelib.status.fanout import ShardedQuery
+from chalicelib.status.schema import (
+    BY_WEBHOOK,
+    BY_WEBHOOK_SHARDED,
+    COMPLETE,
+    DUE,
+    DUE_SHARD,
+    FAILED,
+    partitions,
+    sharded,
+)
 from chalicelib.status.writes import CLAIM_RETRIES, ConditionalWrites
 
 # Every write of a final state also marks its notification due, in the same write:
 # should the invocation die before it notifies, the sweeper still finds the record.
-NOTIFY_DUE = ", webhook_due = :due, webhook_next_at = :now"
+# due_shard (":due_shard", sharded(DUE, image_id)) spreads the mark over by-webhook-sharded.
+NOTIFY_DUE = f", webhook_due = :due, webhook_next_at = :now, {DUE_SHARD} = :due_shard"
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,10 @@ class NotificationOutbox(ConditionalWrites):
         """Ids of up to `limit` records whose notification is due at `now` or before, oldest first."""
         from boto3.dynamodb.conditions import Key
 
+        if not self.legacy_reads:
+            merged = ShardedQuery(self._table, BY_WEBHOOK_SHARDED, DUE_SHARD, "webhook_next_at", partitions(DUE),
+                                  newest_first=False, expected=limit, range_condition=lambda key: key.lte(now))
+            return [item["image_id"] for item in merged.take(limit)]
         page = self._table.query(
             IndexName=BY_WEBHOOK, Limit=limit,
             KeyConditionExpression=Key("webhook_due").eq(DUE) & Key("webhook_next_at").lte(now),
@@ -72,15 +87,16 @@ class NotificationOutbox(ConditionalWrites):
             owes_webhook = bool(webhook) and webhook.get("state") == "pending"
             if event_due is None and not owes_webhook:
                 if "webhook_due" in item and not self._update_seen(
-                    item, "REMOVE webhook_due, webhook_next_at, notify_token SET version = version + :one"
+                    item, f"REMOVE webhook_due, webhook_next_at, {DUE_SHARD}, notify_token SET version = version + :one"
                     + (", notified = :marker" if final else ""), {":marker": marker} if final else {},
                 ):
                     continue
                 return None
             token = secrets.token_hex(16)
-            values = {":marker": marker, ":token": token, ":due": DUE, ":lease": iso_now(now + lease_seconds)}
+            values = {":marker": marker, ":token": token, ":due": DUE, ":lease": iso_now(now + lease_seconds),
+                      ":due_shard": sharded(DUE, image_id)}
             update = ("SET notified = :marker, notify_token = :token, webhook_due = :due,"
-                      " webhook_next_at = :lease, version = version + :one")
+                      f" webhook_next_at = :lease, {DUE_SHARD} = :due_shard, version = version + :one")
             if event_due is not None:
                 update, values[":event"] = update + ", event_due = :event", event_due
             if webhook is not None:
@@ -108,10 +124,10 @@ class NotificationOutbox(ConditionalWrites):
         else:
             removes.append("event_due")
         if next_at is not None:
-            sets.append("webhook_due = :due, webhook_next_at = :next")
-            values.update({":due": DUE, ":next": next_at})
+            sets.append(f"webhook_due = :due, webhook_next_at = :next, {DUE_SHARD} = :due_shard")
+            values.update({":due": DUE, ":next": next_at, ":due_shard": sharded(DUE, delivery.image_id)})
         else:
-            removes.append("webhook_due, webhook_next_at")
+            removes.append(f"webhook_due, webhook_next_at, {DUE_SHARD}")
         return self._update(
             delivery.image_id,
             UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",

@@ -5,17 +5,20 @@ and page cursors.
 Pure functions of items already read: nothing here talks to DynamoDB.
 """
 
+import base64
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.errors import InvalidRequestError
-from chalicelib.status.schema import KIND
+from chalicelib.status.schema import SHARD_ATTRIBUTES, SHARDS
 
 # Bookkeeping attributes: never part of the record the API returns.
 INTERNAL = ("version", "claim_token", "lease_until", "kind", "expires_at", "refuses_uploads",
-            "stale_keys", "webhook_due", "webhook_next_at", "notified", "notify_token", "event_due")
+            "stale_keys", "webhook_due", "webhook_next_at", "notified", "notify_token", "event_due",
+            *SHARD_ATTRIBUTES)
 
 
 @dataclass(frozen=True)
@@ -68,24 +71,64 @@ def rendition_keys(item: dict | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
-# A page cursor is the position after which the next page starts, in the
-# order every index shares: created_at, then image_id. Readable and checkable
-# by a regex (docs/openapi.yaml has the same pattern), and index-independent:
-# decode_cursor builds exactly the key attributes of the index it will be used on.
-CURSOR_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z~[0-9a-f]{32}$"
+# A page cursor is where the next page starts in the order every listing shares (created_at,
+# then image_id, newest first), for every shard of the index the listing fans out over.
+# The merge hands out records in that order, so every shard still holding records resumes
+# after the last record handed out (`at`): what one shard holds past it is older than
+# everything listed. Shards with nothing left are `done` and never queried again.
+# base64url JSON, opaque to clients; `q` ties it to the listing it came from. The cursors
+# of the unsharded indexes ("created_at~image_id") are still taken, so a client paging
+# while the stage switches indexes goes on where it was.
+LEGACY_CURSOR = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z~[0-9a-f]{32}"
+CURSOR_PATTERN = r"^(" + LEGACY_CURSOR + r"|[A-Za-z0-9_-]{1,2048})$"
+_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z")
+_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def encode_cursor(key: dict | None) -> str | None:
-    if not key:
+@dataclass(frozen=True)
+class Position:
+    """Where a listing goes on: after `at` (created_at, image_id) in every shard but `done`."""
+
+    at: tuple[str, str]
+    done: frozenset[int] = frozenset()
+
+
+def listing_tag(status: str | None) -> str:
+    return status or "*"
+
+
+def encode_cursor(position: Position | None, status: str | None) -> str | None:
+    if position is None:
         return None
-    return f"{key['created_at']}~{key['image_id']}"
+    body = {"v": 1, "q": listing_tag(status), "at": list(position.at), "done": sorted(position.done)}
+    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, status: str | None) -> dict:
-    """ExclusiveStartKey for the `by-status` index (with `status`) or `by-created` (without)."""
-    match = re.fullmatch(CURSOR_PATTERN, cursor)  # `$` as ECMA (JSON Schema) reads it
-    if not match:
-        raise InvalidRequestError("cursor is not one this API returned")
-    created_at, image_id = match[0].split("~")
-    index_key = {"status": status} if status else {"kind": KIND}
-    return {"image_id": image_id, "created_at": created_at, **index_key}
+def legacy_cursor(key: dict | None) -> str | None:
+    """The cursor of a page read from an unsharded index (reads still on the legacy indexes)."""
+    return f"{key['created_at']}~{key['image_id']}" if key else None
+
+
+def decode_cursor(cursor: str, status: str | None) -> Position:
+    """The position a cursor this API returned for the same listing (`status`) stands for."""
+    bad = InvalidRequestError("cursor is not one this API returned")
+    if re.fullmatch(LEGACY_CURSOR, cursor):  # `$` as ECMA (JSON Schema) reads it
+        created_at, image_id = cursor.split("~")
+        return Position((created_at, image_id))
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise bad
+    try:
+        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(body, dict) or set(body) != {"v", "q", "at", "done"} or body["v"] != 1:
+        raise bad
+    at, done = body["at"], body["done"]
+    if not (isinstance(at, list) and len(at) == 2 and all(isinstance(a, str) for a in at)
+            and _AT.fullmatch(at[0]) and _ID.fullmatch(at[1])):
+        raise bad
+    if not (isinstance(done, list) and all(type(n) is int and 0 <= n < SHARDS for n in done)):
+        raise bad
+    if body["q"] != listing_tag(status):
+        raise InvalidRequestError("cursor belongs to a listing with another status filter")
+    return Position((at[0], at[1]), frozenset(done))

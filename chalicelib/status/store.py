@@ -16,8 +16,25 @@ from chalicelib.status.covers import CoverClaims
 from chalicelib.status.outbox import NOTIFY_DUE, NotificationOutbox
 from chalicelib.status.queries import IndexQueries
 from chalicelib.status.records import Claim, plain, public_record, rendition_keys, rerendering, stored_focus
-from chalicelib.status.schema import COMPLETE, DELETED, DUE, FAILED, KIND, PENDING, PROCESSING
+from chalicelib.status.schema import (
+    COMPLETE,
+    DELETED,
+    DUE,
+    FAILED,
+    KIND,
+    KIND_SHARD,
+    OWNER_SHARD,
+    PENDING,
+    PROCESSING,
+    STATUS_SHARD,
+    sharded,
+)
 from chalicelib.status.writes import CLAIM_RETRIES
+
+
+def _final_shards(image_id: str, status: str) -> dict:
+    """The values NOTIFY_DUE's final write sets besides the status: its shard and the due mark's."""
+    return {":status_shard": sharded(status, image_id), ":due_shard": sharded(DUE, image_id)}
 
 
 class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
@@ -35,13 +52,15 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
         """The record of an upload the API has just issued a URL for."""
         self._table.put_item(
             Item={
-                **({"owner": owner} if owner else {}),
+                **({"owner": owner, OWNER_SHARD: sharded(owner, image_id)} if owner else {}),
                 **({"focus": stored_focus(focus)} if focus else {}),
                 **({"webhook": {"url": callback_url, "state": "pending", "attempts": []}}
                    if callback_url else {}),
                 "image_id": image_id,
                 "status": PENDING,
                 "kind": KIND,
+                KIND_SHARD: sharded(KIND, image_id),
+                STATUS_SHARD: sharded(PENDING, image_id),
                 "source": {"bucket": bucket, "key": key},
                 "created_at": now,
                 "updated_at": now,
@@ -100,10 +119,15 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             ":token": token,
             ":attempts": attempts,
             ":kind": KIND,
+            ":kind_shard": sharded(KIND, image_id),
+            ":status_shard": sharded(PROCESSING, image_id),
             ":one": 1,
             # Kept until a result is recorded: a holder that dies must not lose them.
             ":stale": list(stale_keys),
         }
+        owner_shard = ""
+        if item and item.get("owner"):  # a record written before by-owner existed gets its key here too
+            owner_shard, values[":owner_shard"] = f", {OWNER_SHARD} = :owner_shard", sharded(item["owner"], image_id)
         if item:
             # The record is exactly as we read it: our decision still holds.
             condition = "version = :seen"
@@ -115,6 +139,7 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             UpdateExpression=(
                 "SET #status = :processing, #source = :source, updated_at = :now,"
                 " created_at = if_not_exists(created_at, :now), kind = :kind,"
+                f" {KIND_SHARD} = :kind_shard, {STATUS_SHARD} = :status_shard{owner_shard},"
                 " lease_until = :lease, claim_token = :token, attempts = :attempts, stale_keys = :stale,"
                 " version = if_not_exists(version, :one) + :one"
                 " REMOVE expires_at, #error, renditions, refuses_uploads"
@@ -127,8 +152,9 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
     def complete(self, claim: Claim, source: dict, renditions: list[dict], now: str) -> bool:
         """PROCESSING → COMPLETE, recording the focus the covers were made with;
         False if our lease was taken over meanwhile."""
-        update = "SET #status = :status, #source = :source, renditions = :renditions"
-        values = {":status": COMPLETE, ":source": source, ":renditions": renditions, ":due": DUE}
+        update = f"SET #status = :status, {STATUS_SHARD} = :status_shard, #source = :source, renditions = :renditions"
+        values = {":status": COMPLETE, ":source": source, ":renditions": renditions, ":due": DUE,
+                  **_final_shards(claim.image_id, COMPLETE)}
         if claim.focus:
             update += ", cover_focus = :focus"
             values[":focus"] = stored_focus(claim.focus)
@@ -138,8 +164,9 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
         return self._finish(
-            claim, now, "SET #status = :status, #error = :error" + NOTIFY_DUE,
-            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE}, ["stale_keys"],
+            claim, now, f"SET #status = :status, {STATUS_SHARD} = :status_shard, #error = :error" + NOTIFY_DUE,
+            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE,
+             **_final_shards(claim.image_id, FAILED)}, ["stale_keys"],
         )
 
     def release(self, claim: Claim, now: str) -> bool:
@@ -188,13 +215,13 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
         """PENDING → FAILED(upload_expired); False if the upload arrived meanwhile."""
         return self._update(
             image_id,
-            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
-            " version = version + :one" + NOTIFY_DUE,
+            UpdateExpression=f"SET #status = :failed, {STATUS_SHARD} = :status_shard, #error = :error,"
+            " updated_at = :now, version = version + :one" + NOTIFY_DUE,
             ConditionExpression="#status = :pending",  # an arriving upload wins
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={
                 ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1, ":due": DUE,
-                ":error": {"code": "upload_expired", "message": message},
+                ":error": {"code": "upload_expired", "message": message}, **_final_shards(image_id, FAILED),
             },
         ) is not None
 
@@ -228,7 +255,8 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
                 item,
                 "SET #status = :deleted, updated_at = :now, expires_at = :expires,"
                 " refuses_uploads = :refuses, version = version + :one"
-                " REMOVE kind, claim_token, lease_until, renditions, #error",
+                " REMOVE kind, claim_token, lease_until, renditions, #error,"
+                f" {KIND_SHARD}, {STATUS_SHARD}, {OWNER_SHARD}",  # a tombstone is in no list
                 {":deleted": DELETED, ":now": now, ":expires": expires_at, ":refuses": refuses_uploads},
                 {"#status": "status", "#error": "error"},
             ):

@@ -21,8 +21,11 @@ def is_condition_failure(exc: ClientError) -> bool:
 class ConditionalWrites:
     """The table, and the reads and conditional writes every part of the store builds on."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, legacy_reads: bool = False) -> None:
         self._table = table
+        # Queries go to the unsharded indexes of a table whose records are not all
+        # migrated yet (STATUS_READS=legacy; docs/DATA-MODEL.md#migrating-a-table).
+        self.legacy_reads = legacy_reads
 
     def _read(self, image_id: str) -> dict | None:
         """The item as it is now (a consistent read), bookkeeping included; None if absent."""
