@@ -33,7 +33,25 @@ from chalicelib.status.schema import (
 from chalicelib.status.store import DynamoStatusStore
 
 __all__ = [
-    "COMPLETE", "CURSOR_PATTERN", "Claim", "DELETED", "DUE", "Delivery", "DynamoStatusStore", "FAILED",
-    "PENDING", "PROCESSING", "Position", "SHARDS", "STATUSES", "create_table", "decode_cursor", "encode_cursor", "iso_now",
-    "public_record", "shard_values", "stored_focus", "table_definition",
+    "COMPLETE",
+    "CURSOR_PATTERN",
+    "DELETED",
+    "DUE",
+    "FAILED",
+    "PENDING",
+    "PROCESSING",
+    "SHARDS",
+    "STATUSES",
+    "Claim",
+    "Delivery",
+    "DynamoStatusStore",
+    "Position",
+    "create_table",
+    "decode_cursor",
+    "encode_cursor",
+    "iso_now",
+    "public_record",
+    "shard_values",
+    "stored_focus",
+    "table_definition",
 ]

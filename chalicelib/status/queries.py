@@ -15,7 +15,6 @@ from chalicelib.status.schema import (
     BY_CREATED,
     BY_CREATED_SHARDED,
     BY_OWNER,
-    BY_STATUS,
     BY_STATUS_SHARDED,
     DELETED,
     KIND,
@@ -29,6 +28,8 @@ from chalicelib.status.writes import ConditionalWrites
 # Index entries a page may look at beyond its `limit` before it is handed out short (a
 # listing by owner and status reads the owner's entries and keeps those in the status).
 MAX_EXAMINED = 1000
+# Pages of by-created a sweep reads for one status while a table migrates (1 MB each at most).
+LEGACY_PAGES = 10
 
 
 class IndexQueries(ConditionalWrites):
@@ -45,20 +46,22 @@ class IndexQueries(ConditionalWrites):
         return [plain(i) for i in merged.take(limit)]
 
     def _stuck_legacy(self, status: str, created_before: str, limit: int) -> list[dict]:
-        from boto3.dynamodb.conditions import Key
+        """by-created, oldest first, filtered by status: only while a table migrates, and
+        at most LEGACY_PAGES pages a sweep (the next sweep goes on from the oldest again)."""
+        from boto3.dynamodb.conditions import Attr, Key
 
         query: dict[str, Any] = {
-            "IndexName": BY_STATUS,
-            "KeyConditionExpression": Key("status").eq(status) & Key("created_at").lt(created_before),
+            "IndexName": BY_CREATED, "FilterExpression": Attr("status").eq(status),
+            "KeyConditionExpression": Key("kind").eq(KIND) & Key("created_at").lt(created_before),
         }
         items: list[dict] = []
-        while len(items) < limit:
-            page = self._table.query(**query, Limit=limit - len(items))
+        for _ in range(LEGACY_PAGES):
+            page = self._table.query(**query)
             items += [plain(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
+            if "LastEvaluatedKey" not in page or len(items) >= limit:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return items
+        return items[:limit]
 
     def list(
         self, status: str | None, limit: int, cursor: str | None, owner: str | None = None
@@ -101,21 +104,18 @@ class IndexQueries(ConditionalWrites):
     def _list_legacy(
         self, status: str | None, limit: int, cursor: str | None, owner: str | None
     ) -> tuple[list[dict], str | None]:
-        """One query of the unsharded index; with an owner, other owners' records are
-        filtered out after the read, so a page can hold fewer than `limit` items."""
+        """One query of the unsharded by-created index; with a status or an owner, other
+        records are filtered out after the read, so a page can hold fewer than `limit` items."""
         from boto3.dynamodb.conditions import Attr, Key
 
-        query: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
-        if status:
-            query.update(IndexName=BY_STATUS, KeyConditionExpression=Key("status").eq(status))
-        else:
-            query.update(IndexName=BY_CREATED, KeyConditionExpression=Key("kind").eq(KIND))
+        query: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False, "IndexName": BY_CREATED,
+                                 "KeyConditionExpression": Key("kind").eq(KIND)}
         if cursor is not None:  # an empty cursor is a bad one, not none
             created_at, image_id = decode_cursor(cursor, status).at
-            index_key = {"status": status} if status else {"kind": KIND}
-            query["ExclusiveStartKey"] = {"image_id": image_id, "created_at": created_at, **index_key}
-        if owner:
-            query["FilterExpression"] = Attr("owner").eq(owner)
+            query["ExclusiveStartKey"] = {"image_id": image_id, "created_at": created_at, "kind": KIND}
+        filters = ([Attr("status").eq(status)] if status else []) + ([Attr("owner").eq(owner)] if owner else [])
+        if filters:
+            query["FilterExpression"] = filters[0] if len(filters) == 1 else filters[0] & filters[1]
         page = self._table.query(**query)
         return [public_record(i) for i in page.get("Items", [])], legacy_cursor(page.get("LastEvaluatedKey"))
 

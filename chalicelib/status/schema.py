@@ -15,8 +15,8 @@ Each partition value carries a shard suffix NN (SHARDS of them) derived from the
 so no index has a partition value that every record writes to: DynamoDB serves about
 1,000 write units a second per partition value. Queries fan out over the shards
 (fanout.py). The legacy indexes (by-created on `kind`, by-status on `status`, by-webhook
-on `webhook_due`: one or four partition values, projection ALL) stay defined only while
-a table migrates (`legacy=True`, imgpipe migrate-indexes).
+on `webhook_due`: one or four partition values, projection ALL) are read only while a
+table migrates (STATUS_READS=legacy, imgpipe migrate-indexes); see DRAINING_INDEXES.
 """
 
 import zlib
@@ -84,17 +84,22 @@ SHARDED_INDEXES = [
     # Sparse: only records whose event or webhook is still to be sent (the sweeper's work).
     _index(BY_WEBHOOK_SHARDED, DUE_SHARD, "webhook_next_at", KEYS_ONLY),
 ]
-LEGACY_INDEXES = [
-    _index(BY_STATUS, "status", "created_at", {"ProjectionType": "ALL"}),
+# The unsharded indexes, read only while a table migrates (STATUS_READS=legacy). Their
+# key attributes, `kind` and `webhook_due`, are written only then: afterwards they take
+# no writes, and a later release drops them.
+DRAINING_INDEXES = [
     _index(BY_CREATED, "kind", "created_at", {"ProjectionType": "ALL"}),
     _index(BY_WEBHOOK, "webhook_due", "webhook_next_at", {"ProjectionType": "ALL"}),
 ]
+# On tables created before the sharded indexes only: keyed on `status`, which every record
+# writes, so it cannot drain; the deploy paths drop it (legacy lists filter by-created instead).
+LEGACY_STATUS_INDEX = _index(BY_STATUS, "status", "created_at", {"ProjectionType": "ALL"})
 
 
 def table_definition(name: str, legacy: bool = False) -> dict:
     """CreateTable arguments for the status table (tests, local stack, docs); with
-    `legacy`, the indexes of a table created before the sharded ones too (a migration)."""
-    indexes = SHARDED_INDEXES + (LEGACY_INDEXES if legacy else [])
+    `legacy`, as a table created before the sharded indexes was (tests of the migration)."""
+    indexes = DRAINING_INDEXES + ([LEGACY_STATUS_INDEX] if legacy else SHARDED_INDEXES)
     key_attributes = {"image_id"} | {k["AttributeName"] for i in indexes for k in i["KeySchema"]}
     return {
         "TableName": name,
@@ -120,7 +125,7 @@ def shard_values(item: dict) -> dict[str, str | None]:
     spread: what every write keeps in step, and what migrate-indexes adds to old records."""
     image_id, status, owner = item["image_id"], item.get("status"), item.get("owner")
     return {
-        KIND_SHARD: sharded(KIND, image_id) if item.get("kind") == KIND else None,
+        KIND_SHARD: sharded(KIND, image_id) if status in STATUSES else None,
         STATUS_SHARD: sharded(status, image_id) if status in STATUSES else None,
         OWNER_SHARD: sharded(owner, image_id) if owner and status in STATUSES else None,
         DUE_SHARD: sharded(DUE, image_id) if "webhook_due" in item else None,

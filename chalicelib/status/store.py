@@ -13,13 +13,12 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import ImageBusyError, ImageDeletedError
 from chalicelib.status.covers import CoverClaims
-from chalicelib.status.outbox import NOTIFY_DUE, NotificationOutbox
+from chalicelib.status.outbox import NotificationOutbox
 from chalicelib.status.queries import IndexQueries
 from chalicelib.status.records import Claim, plain, public_record, rendition_keys, rerendering, stored_focus
 from chalicelib.status.schema import (
     COMPLETE,
     DELETED,
-    DUE,
     FAILED,
     KIND,
     KIND_SHARD,
@@ -30,11 +29,6 @@ from chalicelib.status.schema import (
     sharded,
 )
 from chalicelib.status.writes import CLAIM_RETRIES
-
-
-def _final_shards(image_id: str, status: str) -> dict:
-    """The values NOTIFY_DUE's final write sets besides the status: its shard and the due mark's."""
-    return {":status_shard": sharded(status, image_id), ":due_shard": sharded(DUE, image_id)}
 
 
 class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
@@ -58,7 +52,7 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
                    if callback_url else {}),
                 "image_id": image_id,
                 "status": PENDING,
-                "kind": KIND,
+                **({"kind": KIND} if self.legacy_reads else {}),  # legacy by-created, while migrating
                 KIND_SHARD: sharded(KIND, image_id),
                 STATUS_SHARD: sharded(PENDING, image_id),
                 "source": {"bucket": bucket, "key": key},
@@ -118,13 +112,14 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             ":lease": int(lease_until),
             ":token": token,
             ":attempts": attempts,
-            ":kind": KIND,
             ":kind_shard": sharded(KIND, image_id),
             ":status_shard": sharded(PROCESSING, image_id),
             ":one": 1,
             # Kept until a result is recorded: a holder that dies must not lose them.
             ":stale": list(stale_keys),
         }
+        kind, kind_value = self._legacy_set("kind", ":kind", KIND)
+        values.update(kind_value)
         owner_shard = ""
         if item and item.get("owner"):  # a record written before by-owner existed gets its key here too
             owner_shard, values[":owner_shard"] = f", {OWNER_SHARD} = :owner_shard", sharded(item["owner"], image_id)
@@ -138,7 +133,7 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             image_id,
             UpdateExpression=(
                 "SET #status = :processing, #source = :source, updated_at = :now,"
-                " created_at = if_not_exists(created_at, :now), kind = :kind,"
+                f" created_at = if_not_exists(created_at, :now){kind},"
                 f" {KIND_SHARD} = :kind_shard, {STATUS_SHARD} = :status_shard{owner_shard},"
                 " lease_until = :lease, claim_token = :token, attempts = :attempts, stale_keys = :stale,"
                 " version = if_not_exists(version, :one) + :one"
@@ -152,21 +147,21 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
     def complete(self, claim: Claim, source: dict, renditions: list[dict], now: str) -> bool:
         """PROCESSING → COMPLETE, recording the focus the covers were made with;
         False if our lease was taken over meanwhile."""
-        update = f"SET #status = :status, {STATUS_SHARD} = :status_shard, #source = :source, renditions = :renditions"
-        values = {":status": COMPLETE, ":source": source, ":renditions": renditions, ":due": DUE,
-                  **_final_shards(claim.image_id, COMPLETE)}
+        marks, values = self._final_marks(claim.image_id, COMPLETE)
+        update = "SET #status = :status, #source = :source, renditions = :renditions"
+        values.update({":status": COMPLETE, ":source": source, ":renditions": renditions})
         if claim.focus:
             update += ", cover_focus = :focus"
             values[":focus"] = stored_focus(claim.focus)
         removes = ["stale_keys"] + ([] if claim.focus else ["cover_focus"])
-        return self._finish(claim, now, update + NOTIFY_DUE, values, removes)
+        return self._finish(claim, now, update + marks, values, removes)
 
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
+        marks, values = self._final_marks(claim.image_id, FAILED)
         return self._finish(
-            claim, now, f"SET #status = :status, {STATUS_SHARD} = :status_shard, #error = :error" + NOTIFY_DUE,
-            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE,
-             **_final_shards(claim.image_id, FAILED)}, ["stale_keys"],
+            claim, now, "SET #status = :status, #error = :error" + marks,
+            {**values, ":status": FAILED, ":error": {"code": code, "message": message}}, ["stale_keys"],
         )
 
     def release(self, claim: Claim, now: str) -> bool:
@@ -213,15 +208,16 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
 
     def expire_pending(self, image_id: str, message: str, now: str) -> bool:
         """PENDING → FAILED(upload_expired); False if the upload arrived meanwhile."""
+        marks, values = self._final_marks(image_id, FAILED)
         return self._update(
             image_id,
-            UpdateExpression=f"SET #status = :failed, {STATUS_SHARD} = :status_shard, #error = :error,"
-            " updated_at = :now, version = version + :one" + NOTIFY_DUE,
+            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
+            " version = version + :one" + marks,
             ConditionExpression="#status = :pending",  # an arriving upload wins
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={
-                ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1, ":due": DUE,
-                ":error": {"code": "upload_expired", "message": message}, **_final_shards(image_id, FAILED),
+                **values, ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1,
+                ":error": {"code": "upload_expired", "message": message},
             },
         ) is not None
 
