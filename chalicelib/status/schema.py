@@ -41,6 +41,9 @@ TTL_ATTRIBUTE = "expires_at"
 # of DynamoDB's 1,000 (bench/scale.py prints the model). Changing it re-shards every
 # record: run `imgpipe migrate-indexes` again with reads on the legacy indexes meanwhile.
 SHARDS = 32
+# The outbox's marks come and go several times per image (marked, leased, cleared: four
+# index writes), so due#NN has twice the shards; only the sweeper reads it.
+DUE_SHARDS = 64
 KIND_SHARD, STATUS_SHARD, OWNER_SHARD, DUE_SHARD = "kind_shard", "status_shard", "owner_shard", "due_shard"
 SHARD_ATTRIBUTES = (KIND_SHARD, STATUS_SHARD, OWNER_SHARD, DUE_SHARD)
 # What the sweeper reads from by-status-sharded without a second read: the source key and
@@ -49,19 +52,23 @@ SHARD_ATTRIBUTES = (KIND_SHARD, STATUS_SHARD, OWNER_SHARD, DUE_SHARD)
 STATUS_INDEX_ATTRIBUTES = ["source", "lease_until"]
 
 
-def shard_of(image_id: str) -> int:
+def shard_count(value: str) -> int:
+    return DUE_SHARDS if value == DUE else SHARDS
+
+
+def shard_of(image_id: str, shards: int = SHARDS) -> int:
     """The image's shard: CRC-32 of its id, uniform over random and hashed ids alike."""
-    return zlib.crc32(image_id.encode()) % SHARDS
+    return zlib.crc32(image_id.encode()) % shards
 
 
 def sharded(value: str, image_id: str) -> str:
-    """`value#NN`: a partition value spread over SHARDS by the image id."""
-    return f"{value}#{shard_of(image_id):02d}"
+    """`value#NN`: a partition value spread over its shards by the image id."""
+    return f"{value}#{shard_of(image_id, shard_count(value)):02d}"
 
 
 def partitions(value: str) -> list[str]:
     """Every shard's partition value of `value`: what a query fans out over."""
-    return [f"{value}#{n:02d}" for n in range(SHARDS)]
+    return [f"{value}#{n:02d}" for n in range(shard_count(value))]
 
 
 def _index(name: str, hash_key: str, range_key: str, projection: dict) -> dict:
@@ -128,5 +135,5 @@ def shard_values(item: dict) -> dict[str, str | None]:
         KIND_SHARD: sharded(KIND, image_id) if status in STATUSES else None,
         STATUS_SHARD: sharded(status, image_id) if status in STATUSES else None,
         OWNER_SHARD: sharded(owner, image_id) if owner and status in STATUSES else None,
-        DUE_SHARD: sharded(DUE, image_id) if "webhook_due" in item else None,
+        DUE_SHARD: sharded(DUE, image_id) if "webhook_due" in item or DUE_SHARD in item else None,
     }
