@@ -53,26 +53,23 @@ SWEEP_SECONDS, SWEEP_LIMIT = 300, 100  # app.py's schedule, sweeper.sweep's limi
 
 def polls(seconds: float) -> int:
     """GET /images/{id} requests imgpipe's client (ApiClient.wait) makes while an image takes `seconds`."""
+    from unittest import mock
+
     from imgpipe.client import ApiClient
 
-    clock = [0.0]
-    client = ApiClient("http://127.0.0.1:1")
-    count = [0]
+    clock, count = [0.0], [0]
 
     def image(_image_id: str) -> dict:
         count[0] += 1
         return {"status": "COMPLETE" if clock[0] >= seconds else "PROCESSING"}
 
-    client.image = image  # type: ignore[method-assign]
-    import imgpipe.client as module
+    def sleep(delay: float) -> None:
+        clock[0] += delay
 
-    real = module.time
-    module.time = type("VirtualTime", (), {"monotonic": staticmethod(lambda: clock[0]),
-                                           "sleep": staticmethod(lambda s: clock.__setitem__(0, clock[0] + s))})
-    try:
+    client = ApiClient("http://127.0.0.1:1")
+    with mock.patch.object(client, "image", image), mock.patch("imgpipe.client.time.monotonic", lambda: clock[0]), \
+            mock.patch("imgpipe.client.time.sleep", sleep):
         client.wait("x" * 32, timeout=600)
-    finally:
-        module.time = real
     return count[0]
 
 
@@ -169,10 +166,10 @@ def sweep_reads(calls: Calls) -> list[str]:
     units = queries * math.ceil(batch * entry / 4096) * 0.5
     month = units * (30 * 24 * 3600 / SWEEP_SECONDS)
     return [
-        f"Each sweep: at most {queries} queries ({SHARDS} shards × 2 statuses and {shard_count(DUE)} due shards,"
-        f" then refills of {batch}),",
-        f"  ≤ {queries * batch:,} index entries, ≤ {units:.0f} read units: ${units * PRICE['rru'] * 1e6:.2f} per million"
-        f" sweeps, ${month * PRICE['rru']:.3f} a month at one sweep per {SWEEP_SECONDS // 60} minutes.",
+        (f"Each sweep: at most {queries} queries ({SHARDS} shards × 2 statuses and {shard_count(DUE)} due shards,"
+        f" then refills of {batch}),"),
+        (f"  ≤ {queries * batch:,} index entries, ≤ {units:.0f} read units: ${units * PRICE['rru'] * 1e6:.2f} per million"
+        f" sweeps, ${month * PRICE['rru']:.3f} a month at one sweep per {SWEEP_SECONDS // 60} minutes."),
         "  The same at 100 million records as at 100: COMPLETE and FAILED records are never read.",
         f"  Each stuck record then costs a GetItem and one to three writes; at most {SWEEP_LIMIT} per kind a sweep.",
     ]

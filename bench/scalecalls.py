@@ -80,7 +80,7 @@ def index_writes(index: dict, before: dict | None, after: dict | None) -> list[t
         return {k: v for k, v in item.items() if k in kept}
 
     old, new = entry(before), entry(after)
-    value = lambda item: next(iter(item[keys[0]].values()))  # noqa: E731
+    value = lambda item: next(iter(item[keys[0]].values()))
     if old is None and new is None:
         return []
     if old is None:

@@ -172,3 +172,13 @@ def test_migration_loses_no_concurrent_write(aws):
     assert migrate_record(table(), item, drop_legacy=False) == "current"
     after = table().get_item(Key={"image_id": item["image_id"]})["Item"]
     assert after["status"] == "DELETED" and "status_shard" not in after
+
+
+def test_migration_keeps_the_due_mark_of_a_record_written_after_the_switch(store):
+    image_id = add(store, 1, at(1))
+    claim = store.claim(image_id, {**SOURCE, "key": f"uploads/{image_id}/a.jpg"}, at(2), 1e9, 60)
+    store.complete(claim, SOURCE, [], at(3))
+    item = table().get_item(Key={"image_id": image_id})["Item"]
+    assert "due_shard" in item and "webhook_due" not in item and "kind" not in item
+    assert migrate_table(table(), check=True, drop_legacy=True) == {"current": 1}
+    assert store.due_notifications(at(9), 10) == [image_id]

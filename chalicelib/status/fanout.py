@@ -82,7 +82,7 @@ class ShardedQuery:
         return best
 
     def take(self, count: int) -> list[dict]:
-        items = []
+        items: list[dict] = []
         while len(items) < count and (item := self.next()) is not None:
             items.append(item)
         return items

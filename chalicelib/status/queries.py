@@ -7,6 +7,7 @@ being migrated (STATUS_READS=legacy), to the unsharded ones as before.
 
 from __future__ import annotations  # `list` below is a method name too
 
+import builtins
 from typing import Any
 
 from chalicelib.status.fanout import ShardedQuery
@@ -103,7 +104,7 @@ class IndexQueries(ConditionalWrites):
 
     def _list_legacy(
         self, status: str | None, limit: int, cursor: str | None, owner: str | None
-    ) -> tuple[list[dict], str | None]:
+    ) -> tuple[builtins.list[dict], str | None]:
         """One query of the unsharded by-created index; with a status or an owner, other
         records are filtered out after the read, so a page can hold fewer than `limit` items."""
         from boto3.dynamodb.conditions import Attr, Key
@@ -119,7 +120,7 @@ class IndexQueries(ConditionalWrites):
         page = self._table.query(**query)
         return [public_record(i) for i in page.get("Items", [])], legacy_cursor(page.get("LastEvaluatedKey"))
 
-    def _read_many(self, image_ids: list[str]) -> dict[str, dict]:
+    def _read_many(self, image_ids: builtins.list[str]) -> dict[str, dict]:
         """The records of up to 100 ids (one BatchGetItem, and again for any it left unprocessed)."""
         # The resource's client: it takes and gives Python values, as the Table does.
         client, name = self._table.meta.client, self._table.name
