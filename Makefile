@@ -14,11 +14,13 @@ AWS_PORT ?= 4566
 STAGE ?= dev
 
 .PHONY: help venv run-venv test run reset-local loadtest bench clean deploy package package-terraform
-.PHONY: bench-api bench-startup bench-e2e bench-scale
+.PHONY: bench-api bench-startup bench-e2e bench-scale check-run-install rehearse
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test                run every test (creates .venv with Python 3.12 first)"
+	@echo "make check-run-install   make run's install alone, in a throwaway virtualenv, publishes events"
+	@echo "make rehearse            the Terraform deploy rehearsal against a local AWS emulator (minutes)"
 	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
 	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
@@ -54,6 +56,18 @@ run-venv: $(VENV)/.run-installed
 
 venv: $(VENV)/.installed
 
+# `make run`'s install alone, in a throwaway virtualenv (the tests run with the dev
+# set, which hides a missing run requirement): one upload must publish its event.
+# --no-compile and pip's cache keep it to a few seconds of install.
+RUN_CHECK_VENV := build/run-only-venv
+check-run-install:
+	@if [ -z "$(PYTHON312)" ]; then echo "imgpipe needs Python 3.12 (see make venv)."; exit 1; fi
+	rm -rf $(RUN_CHECK_VENV)
+	$(PYTHON312) -m venv $(RUN_CHECK_VENV)
+	$(RUN_CHECK_VENV)/bin/python -m pip install --quiet --no-compile --upgrade "pip<26.3"
+	$(RUN_CHECK_VENV)/bin/python -m pip install --quiet --no-compile -r requirements-run.txt
+	$(RUN_CHECK_VENV)/bin/python -m tests.run_only
+
 # checkov in a virtualenv of its own: its pins clash with pytest's (see the file).
 CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
@@ -64,7 +78,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 # Two workers, one test file each at a time (files share fixtures and build/ outputs).
 test: venv $(CHECKOV_VENV)/.installed
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile -m "not rehearsal"
+
+# Path 3 (terraform apply, plan, destroy) against moto server with the AWS rules moto skips:
+# minutes, so apart from `make test`; CI runs both. Skips with a reason without terraform.
+rehearse: venv
+	$(PY) -m pytest -m rehearsal tests/test_rehearsal_terraform.py
 
 # The benchmark corpus is not in the repository: a development checkout has it
 # in ../shared; anyone else points PHOTOS at a folder of large camera JPEGs

@@ -7,9 +7,11 @@ bodies) is chalicelib/web.py's; what a route does is chalicelib/api.py's.
 
 import logging
 import time
+from collections.abc import Callable
+from typing import cast
 
 from chalice import Chalice, Rate, Response
-from chalice.app import LambdaFunctionEvent, Request
+from chalice.app import CloudWatchEvent, EventSourceHandler, LambdaFunctionEvent, Request
 
 from chalicelib import api, web
 from chalicelib.config import auth_mode, input_bucket_name, resize_bound_by_template, tracing_enabled
@@ -27,56 +29,64 @@ json_errors = web.json_errors(app.log)
 
 
 @app.middleware("http")
-def error_shape_and_cors(request: Request, get_response):
+def error_shape_and_cors(request: Request, get_response: Callable[[Request], Response]) -> Response:
     return web.shape_response(request, get_response, services.settings, app.log)
 
 
+def _request() -> Request:
+    """The request a route is answering (Chalice sets it before calling the route)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: only a route may ask for it")
+    return request
+
+
 def _owner() -> str | None:
-    return api.request_owner(app.current_request.context)
+    return api.request_owner(_request().context)
 
 
 @app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
-def create_upload():
-    request = app.current_request
+def create_upload() -> Response:
+    request = _request()
     body = api.create_upload(services, web.json_body(request), web.base_url(request), _owner())
     return Response(body, status_code=201)
 
 
 @app.route("/images", methods=["GET"], **PROTECTED)
 @json_errors
-def list_images():
-    return api.list_images(services, dict(app.current_request.query_params or {}), _owner())
+def list_images() -> dict:
+    return api.list_images(services, dict(_request().query_params or {}), _owner())
 
 
 @app.route("/images/{image_id}", methods=["GET"], **PROTECTED)
 @json_errors
-def get_image(image_id: str):
+def get_image(image_id: str) -> dict:
     return api.get_image(services, image_id, _owner())
 
 
 @app.route("/images/{image_id}", methods=["PATCH"], **PROTECTED)
 @json_errors
-def update_image(image_id: str):
-    body = api.set_focus(services, image_id, web.json_body(app.current_request), _owner())
+def update_image(image_id: str) -> Response:
+    body = api.set_focus(services, image_id, web.json_body(_request()), _owner())
     return Response(body, status_code=202)
 
 
 @app.route("/images/{image_id}", methods=["DELETE"], **PROTECTED)
 @json_errors
-def delete_image(image_id: str):
+def delete_image(image_id: str) -> Response:
     api.delete_image(services, image_id, _owner())
     return Response("", status_code=204)
 
 
 @app.route("/", methods=["GET"])
-def upload_page():
+def upload_page() -> Response:
     return Response(web.upload_page(), headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/health", methods=["GET"])
 @json_errors
-def health():
+def health() -> Response:
     healthy, body = api.health(services)
     return Response(body, status_code=200 if healthy else 503)
 
@@ -85,7 +95,7 @@ def health():
 @app.route("/uploads", methods=["OPTIONS"])
 @app.route("/images", methods=["OPTIONS"])
 @app.route("/images/{image_id}", methods=["OPTIONS"])
-def preflight(image_id: str | None = None):
+def preflight(image_id: str | None = None) -> Response:
     return Response("", status_code=204)
 
 
@@ -103,12 +113,12 @@ else:
     s3_events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
     resize_image = app.on_s3_event(bucket=input_bucket_name(), events=s3_events)(resize_image)
     # The whole event as it came: S3Event would read only the first record, and fails on
-    # s3:TestEvent, which has no Records.
-    resize_image.event_class = LambdaFunctionEvent
+    # s3:TestEvent, which has no Records. (Chalice types its decorators' result as a plain callable.)
+    cast(EventSourceHandler, resize_image).event_class = LambdaFunctionEvent
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
-def sweep_stuck_images(event) -> None:
+def sweep_stuck_images(event: CloudWatchEvent) -> None:
     """Finish uploads whose event was lost; fail those that never arrived; send due notifications."""
     from chalicelib.observability import observe_invocation
     from chalicelib.sweeper import sweep
@@ -138,6 +148,6 @@ if tracing_enabled():
 
     @app.middleware("all")
     @tracer.capture_method(capture_response=False)
-    def trace_invocation(event, get_response):
+    def trace_invocation(event: object, get_response: Callable[[object], object]) -> object:
         """Every handler (API, resize, sweeper) runs in its own subsegment."""
         return get_response(event)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import quality
+from bench import quality, targets
 from bench.common import CACHE, PHOTO_SUFFIXES, ROOT, cold_start, package_size
 from bench.impls import WORKLOADS
 
@@ -225,35 +225,11 @@ def peak_rss(configs: list[str], cases: list[tuple[Path, str]]) -> dict:
     return result
 
 
-def _cell(value: float | None, width: int, fmt: str) -> str:
-    """A number, or an en dash where there is nothing to show (never `nan`)."""
-    return f"{'–' if value is None else format(value, fmt):>{width}}"
-
-
-def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None) -> None:
-    header = (f"{'workload':<8} {'impl':<10} {'wall ms/img':>22} {'cpu ms/img':>8} {'img/s':>6} "
-              f"{'×naive':>7} {'×vips1':>7} {'×vips2':>7} {'×own1':>6} {'cpu×vips1':>9} "
-              f"{'KiB/img':>8} {'SSIM min':>8} "
-              f"{'PSNR':>6} {'RSS MiB':>8}")
-    if rss_photo:
-        print(f"(RSS: peak of a fresh process on {rss_photo})")
-    print("× columns: paired wall-time ratios; cpu×vips1: the CPU-time ratio, which load skews least")
-    print(header)
-    print("-" * len(header))
-    for workload, per_config in summary.items():
-        for name, e in per_config.items():
-            qi = q.get(workload, {}).get(name if name.endswith("-1") or name == "naive" else
-                                         name.rsplit("-", 1)[0] + "-1", {})
-            peak = rss.get(f"{rss_photo} {workload}", {}).get(name, {}).get("rss_peak_mib")
-            lo, hi = e["wall_ms_range"]
-            print(f"{workload:<8} {name:<10} {e['wall_ms']:>7.0f} [{lo:>5.0f}–{hi:>5.0f}] "
-                  f"{e['cpu_ms']:>10.0f} {e['images_per_s']:>6.2f} "
-                  f"{_cell(e.get('x_naive_wall'), 7, '.2f')} {_cell(e.get('x_vips1_wall'), 7, '.2f')} "
-                  f"{_cell(e.get('x_vips2_wall'), 7, '.2f')} {_cell(e.get('x_own1_wall'), 6, '.2f')} "
-                  f"{_cell(e.get('x_vips1_cpu'), 9, '.2f')} "
-                  f"{e['output_bytes_per_image'] / 1024:>8.0f} "
-                  f"{_cell(qi.get('min_ssim'), 8, '.4f')} {_cell(qi.get('mean_psnr'), 6, '.2f')} "
-                  f"{_cell(peak, 8, '.0f')}")
+def print_table(summary: dict, q: dict, rss: dict, rss_photo: str | None, workloads: list[str],
+                configs: list[str]) -> None:
+    from bench.terminal import render
+    print(render(summary, q, rss, rss_photo, {w: WORKLOADS[w] for w in workloads},
+                 {c: CONFIGS[c] for c in configs}))
 
 
 def main() -> int:
@@ -317,13 +293,14 @@ def main() -> int:
         results["cold_start"] = cold_start()
         results["package"] = package_size()
     results["load"] = os.getloadavg()
+    results["versions"] = targets.versions()
     text = json.dumps(results, indent=1) + "\n"
     for out in [Path(args.out)] + ([BASELINE] if args.baseline else []):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
 
     print()
-    print_table(results["summary"], q, rss, rss_photo)
+    print_table(results["summary"], q, rss, rss_photo, workloads, configs)
     for workload, cmp in results["vs_vips"].items():
         print(f"{workload} imgpipe vs libvips: worst SSIM delta {cmp['worst_ssim_delta']}, "
               f"bytes ratio {cmp['bytes_ratio']} (per output {cmp['bytes_ratio_range']})")
@@ -332,10 +309,13 @@ def main() -> int:
             print(f"W3 (W2 + AVIF) {name}: {e['wall_ms']:.0f} ms/img wall, {e['cpu_ms']:.0f} ms CPU")
     for key, per in rss.items():
         print(f"peak RSS {key}: " + ", ".join(
-            f"{n} {_cell(r.get('rss_peak_mib'), 0, '.0f')} MiB" for n, r in per.items()))
+            f"{n} {'–' if r.get('rss_peak_mib') is None else format(r['rss_peak_mib'], '.0f')} MiB"
+            for n, r in per.items()))
     if "cold_start" in results:
         print(f"cold start: {results['cold_start']}")
         print(f"package: {results['package']}")
+    print()
+    print(targets.render(results))
     wrote = f"{args.out} and {BASELINE}" if args.baseline else args.out
     print(f"\nload average {os.getloadavg()[0]:.2f}; wrote {wrote}; "
           "`python -m bench.report` prints it as Markdown")

@@ -1,5 +1,5 @@
 """`python -m bench.report [latest.json]`: the results as Markdown tables, for
-docs/PERFORMANCE.md and the README, including each target of issue 4."""
+docs/PERFORMANCE.md and the README, including each target of issue 21."""
 
 import json
 import sys
@@ -20,8 +20,9 @@ def _rss_photo(r: dict) -> str:
 def results_table(r: dict) -> str:
     rss_photo = _rss_photo(r)
     lines = [
-        "| workload | impl | wall ms/img (min–max) | CPU ms/img | img/s | × naive | × vips-1 | × vips-2 "
-        "| × own 1-CPU | KiB/img | SSIM min / mean | PSNR dB | peak RSS MiB |",
+        # naive ÷ impl: "N× faster than naive"; impl ÷ vips: "0.88× libvips' time" (bench/terminal.py).
+        "| workload | impl | wall ms/img (min–max) | CPU ms/img | img/s | naive ÷ impl | impl ÷ vips-1 "
+        "| impl ÷ vips-2 | impl ÷ own 1-CPU | KiB/img | SSIM min / mean | PSNR dB | peak RSS MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for workload, per in r["summary"].items():
@@ -31,7 +32,7 @@ def results_table(r: dict) -> str:
             lo, hi = e["wall_ms_range"]
             lines.append(
                 f"| {workload} | {name} | {e['wall_ms']:.0f} ({lo:.0f}–{hi:.0f}) | {e['cpu_ms']:.0f} "
-                f"| {e['images_per_s']:.1f} | {_num(e.get('x_naive_wall'), '.2f')} "
+                f"| {e['images_per_s']:.1f} | {_num(1 / e['x_naive_wall'] if e.get('x_naive_wall') else None, '.2f')} "
                 f"| {_num(e.get('x_vips1_wall'), '.2f')} | {_num(e.get('x_vips2_wall'), '.2f')} "
                 f"| {_num(e.get('x_own1_wall'), '.2f')} | {e['output_bytes_per_image'] / 1024:.0f} "
                 f"| {_num(q.get('min_ssim'), '.4f')} / {_num(q.get('mean_ssim'), '.4f')} "
@@ -62,45 +63,10 @@ def results_table(r: dict) -> str:
 
 
 def targets_table(r: dict) -> str:
-    s, vs = r["summary"], r.get("vs_vips", {})
-    rss = r.get("peak_rss", {})
-    rss_photo = _rss_photo(r)
-    rows = []
+    """Issue 21's targets (bench/targets.py), with each peer's configuration."""
+    from bench.targets import markdown
 
-    def row(target, measured, ok):
-        rows.append(f"| {target} | {measured} | {'met' if ok else '**not met**'} |")
-
-    w1, w2 = s.get("W1", {}), s.get("W2", {})
-    if "imgpipe-1" in w1:  # CPU ratios: the machine is shared, and CPU time is what Lambda bills
-        x = w1["imgpipe-1"]
-        if "x_naive_cpu" in x:
-            ratio = x["x_naive_cpu"]
-            row("W1 ≥ 4× faster than naive (1 CPU)", f"{1 / ratio:.2f}× (ratio {ratio:.2f})",
-                ratio <= 0.25)
-        if "x_vips1_cpu" in x:
-            row("W1 CPU ≤ 0.9× libvips (1 CPU)", f"{x['x_vips1_cpu']:.2f}×", x["x_vips1_cpu"] <= 0.9)
-    if "imgpipe-1" in w2 and "x_vips1_cpu" in w2["imgpipe-1"]:
-        x = w2["imgpipe-1"]
-        row("W2 CPU ≤ 1.0× libvips (1 CPU)", f"{x['x_vips1_cpu']:.2f}×", x["x_vips1_cpu"] <= 1.0)
-    if "imgpipe-2" in w2 and "x_own1_wall" in w2["imgpipe-2"]:
-        x = w2["imgpipe-2"]["x_own1_wall"]
-        row("W2 wall on 2 CPUs ≤ 0.8× its own 1-CPU", f"{x:.2f}×", x <= 0.8)
-    for workload, cmp in vs.items():
-        delta = cmp["worst_ssim_delta"]
-        row(f"{workload} SSIM of every output ≥ libvips − 0.005", f"worst Δ {delta:+.4f}",
-            delta >= -0.005)
-        lo, hi = cmp["bytes_ratio_range"]
-        row(f"{workload} bytes within ±5% of libvips", f"per output {lo:.3f}–{hi:.3f}",
-            0.95 <= lo and hi <= 1.05)
-    for name in ("imgpipe-1", "imgpipe-2"):
-        peak = rss.get(f"{rss_photo} W2", {}).get(name, {}).get("rss_peak_mib")
-        if peak:
-            row(f"Peak RSS, 24 MP photo, W2 ≤ 100 MiB ({name})", f"{peak:.0f} MiB", peak <= 100)
-    big = next((v for k, v in rss.items() if k.startswith("png_100mp")), {})
-    if "imgpipe-1" in big:
-        peak = big["imgpipe-1"]["rss_peak_mib"]
-        row("Peak RSS, 100 MP PNG < 1 GiB", f"{peak:.0f} MiB", peak < 1024)
-    return "| target | measured | |\n|---|---|---|\n" + "\n".join(rows)
+    return markdown(r)
 
 
 def levers_tables(levers: dict) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import math
 import statistics
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from bench.scalecalls import Calls, record
 from chalicelib.status.schema import DUE, SHARDS, shard_count
@@ -44,9 +45,9 @@ PUT_EVENTS_TPS = {"us-east-1": 10_000, "us-west-2": 10_000, "eu-west-1": 10_000,
 PRICE = {"gb_s": 0.0000166667, "lambda_request": 0.20e-6, "s3_put": 0.005e-3, "s3_get": 0.0004e-3,
          "wru": 0.625e-6, "rru": 0.125e-6, "api_request": 3.50e-6, "event": 1.00e-6}
 RESIZE_GB, API_GB = 1.7275, 0.25  # the functions' memory (.chalice/config.json)
-# Resize time of a camera photo on Lambda: 480 ms of CPU and ~100 ms of S3/DynamoDB I/O
+# Resize time of a camera photo on Lambda: 335 ms of CPU and ~100 ms of S3/DynamoDB I/O
 # (docs/DEPLOY.md "Cost per 1,000 images"); the recorded run uses small synthetic images.
-RESIZE_SECONDS = 0.58
+RESIZE_SECONDS = 0.435
 EVENT_DELAY_SECONDS = 0.5  # S3 event to invocation, as the polling client sees it
 SWEEP_SECONDS, SWEEP_LIMIT = 300, 100  # app.py's schedule, sweeper.sweep's limit per kind
 
@@ -175,7 +176,7 @@ def sweep_reads(calls: Calls) -> list[str]:
     ]
 
 
-def print_table(rows: list[list[str]], out=sys.stdout) -> None:
+def print_table(rows: list[list[str]], out: TextIO = sys.stdout) -> None:
     header = ["", "limit", *[f"{rate:,} images/s" for rate in RATES]]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for line in [header, ["-" * w for w in widths], *rows]:

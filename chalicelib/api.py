@@ -67,10 +67,10 @@ def create_upload(services: Services, body: object, base_url: str, owner: str | 
         key, content_type, size or settings.max_upload_bytes, settings.upload_url_ttl
     )
     expires = now + settings.upload_url_ttl
+    assert isinstance(body, dict)  # validate_upload_request refused anything else
     store.create_pending(
         image_id, storage.input_bucket, key, iso_now(now), int(expires) + PENDING_RECORD_GRACE, owner,
-        # A dict whose fields validate_upload_request checked:
-        focus=upload_focus(body), callback_url=body.get("callback_url"),  # type: ignore[union-attr, arg-type]
+        focus=upload_focus(body), callback_url=body.get("callback_url"),
     )
     return {
         "image_id": image_id,
@@ -113,7 +113,7 @@ def list_images(services: Services, params: dict[str, str], owner: str | None = 
     if "key" in params:
         record = _owned(store.get(image_id_for_key(params["key"])), owner)
         matches = record and record.get("source", {}).get("key") == params["key"]
-        if matches and (status is None or record["status"] == status):
+        if record and matches and (status is None or record["status"] == status):
             return {"items": [signed(record, settings, storage)], "next_cursor": None}
         return {"items": [], "next_cursor": None}
     items, cursor = store.list(status, limit, params.get("cursor"), owner)

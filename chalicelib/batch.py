@@ -43,7 +43,7 @@ def run_task(pipeline: ImagePipeline, task: dict, clock: Callable[[], float]) ->
         return TEMPORARY, "A transient error; the task will be retried."
     if outcome.result in (COMPLETE, "duplicate", "covers"):  # covers: a PATCH re-render ran meanwhile
         return SUCCEEDED, outcome.result
-    if outcome.result == FAILED:
+    if outcome.result == FAILED and outcome.image_id is not None:  # a FAILED outcome names its image
         record = pipeline.store.get(outcome.image_id) or {}
         error = record.get("error", {})
         return PERMANENT, f"{error.get('code', 'failed')}: {error.get('message', '')}".strip()

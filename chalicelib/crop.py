@@ -24,7 +24,7 @@ _CB = (77, 127)
 _CR = (133, 173)
 
 
-def place_crop(size: tuple[int, int], crop: tuple[float, float], focus: Point) -> Box:
+def place_crop(size: tuple[float, float], crop: tuple[float, float], focus: Point) -> Box:
     """The crop window of `crop` size in a picture of `size`, centred on
     `focus` as far as the picture's edges allow."""
     width, height = size
@@ -42,7 +42,7 @@ class Interest:
     columns: tuple[float, ...]
     rows: tuple[float, ...]
 
-    def focus(self, size: tuple[int, int], crop: tuple[float, float]) -> Point:
+    def focus(self, size: tuple[float, float], crop: tuple[float, float]) -> Point:
         """The focal point of the most interesting `crop`-sized window."""
         return (_best_centre(self.columns, crop[0] / size[0]), _best_centre(self.rows, crop[1] / size[1]))
 

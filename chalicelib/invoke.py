@@ -8,11 +8,14 @@ InvocationType=Event is Lambda's own queue, with its retries.
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
 
 from chalicelib.clock import iso_now
 from chalicelib.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 
 def object_created_event(bucket: str, key: str, now: float) -> dict:
@@ -33,7 +36,7 @@ def object_created_event(bucket: str, key: str, now: float) -> dict:
 class ResizeInvoker:
     """Lambda's Invoke API for the resize function (RESIZE_FUNCTION)."""
 
-    def __init__(self, client: Any, function_name: str) -> None:
+    def __init__(self, client: "LambdaClient", function_name: str) -> None:
         self._lambda = client
         self._function = function_name
 

@@ -23,13 +23,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from chalicelib.callbacks import check_callback_url, reachable_address
 from chalicelib.clock import iso_now
 from chalicelib.errors import InvalidRequestError
 from chalicelib.status import Delivery, DynamoStatusStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ def event_detail(record: dict) -> dict:
     return detail
 
 
-def event_entry(record: dict, bus: str) -> dict:
+def event_entry(record: dict, bus: str) -> "PutEventsRequestEntryTypeDef":
     """One PutEvents entry for a final record."""
     return {
         "Source": EVENT_SOURCE,
@@ -71,7 +76,7 @@ def event_entry(record: dict, bus: str) -> dict:
 class EventPublisher:
     """EventBridge PutEvents on one bus (the only bus the role may write to)."""
 
-    def __init__(self, events_client: Any, bus: str) -> None:
+    def __init__(self, events_client: "EventBridgeClient", bus: str) -> None:
         self._events = events_client
         self.bus = bus
 
@@ -104,7 +109,8 @@ def resolve_target(host: str, port: int, allow_local: bool) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise ConnectionError(f"cannot resolve {host}") from exc
-    addresses = [info[4][0] for info in infos]
+    # The INET/INET6 sockaddr's first item is the address string (typeshed also allows int).
+    addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         if not reachable_address(address, allow_local):
             raise WebhookRefusedError(f"{host} resolves to a private or reserved address")
@@ -115,12 +121,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a checked address, with the certificate checked for the host name."""
 
     def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -151,18 +158,25 @@ class Attempt:
 
 
 class StageSecret:
-    """The webhook signing secret (Secrets Manager SecretString), read on first use and kept
-    for the life of the process: one GetSecretValue per cold start, not one per delivery."""
+    """The webhook signing secret (Secrets Manager SecretString, its AWSCURRENT version), kept for
+    `ttl` seconds: one GetSecretValue per cold start and then per `ttl`, not one per delivery,
+    and a rotated secret signs within `ttl` seconds (receivers accept both versions meanwhile)."""
 
-    def __init__(self, secrets_client: Any, arn: str) -> None:
+    def __init__(self, secrets_client: "SecretsManagerClient | None", arn: str, ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._secrets, self._arn = secrets_client, arn  # an ARN, or the secret's name
+        self._ttl, self._clock = ttl, clock
         self._value: bytes | None = None
+        self._read_at = 0.0
 
     def __call__(self) -> bytes:
-        if not self._arn:
+        if not self._arn or self._secrets is None:  # no ARN, no client (services.py)
             raise WebhookRefusedError("this stage has no webhook secret (WEBHOOK_SECRET_ARN)")
-        if self._value is None:  # a failed read is not kept: the next delivery tries again
+        now = self._clock()
+        if self._value is None or now - self._read_at >= self._ttl:
+            # A failed read raises (the delivery is retried) and the next call reads again.
             self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
+            self._read_at = now
         return self._value
 
 
@@ -174,7 +188,8 @@ def retryable(status: int) -> bool:
 class WebhookSender:
     """POSTs a final record to its callback URL, signed with the stage secret."""
 
-    def __init__(self, secret: bytes | Callable[[], bytes], allow_local: bool, clock=time.time) -> None:
+    def __init__(self, secret: bytes | Callable[[], bytes], allow_local: bool,
+                 clock: Callable[[], float] = time.time) -> None:
         self._secret = secret if callable(secret) else (lambda: secret)
         self.allow_local = allow_local
         self.clock = clock
@@ -200,10 +215,12 @@ class WebhookSender:
         }
         try:
             check_callback_url(url, self.allow_local)
+            host = parts.hostname
+            assert host is not None, "check_callback_url's pattern requires a host"
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            address = resolve_target(parts.hostname, port, self.allow_local)
+            address = resolve_target(host, port, self.allow_local)
             kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-            connection = kind(parts.hostname, address, port, SEND_TIMEOUT_SECONDS)
+            connection = kind(host, address, port, SEND_TIMEOUT_SECONDS)
             try:
                 target = parts.path or "/"
                 connection.request("POST", target + (f"?{parts.query}" if parts.query else ""), body, headers)

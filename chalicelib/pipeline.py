@@ -108,7 +108,8 @@ class ImagePipeline:
 
     def handle_event(self, event: dict) -> list[Outcome]:
         """Process every record; the first transient error propagates after the rest ran."""
-        outcomes, pending_error = [], None
+        outcomes: list[Outcome] = []
+        pending_error: Exception | None = None
         for kind, key in object_events(event, self.settings.input_bucket):
             try:
                 handle = self.process_object if kind == CREATED else self.forget_object

@@ -11,8 +11,11 @@ to `generate_presigned_url` for the same second (tests/test_urls.py).
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
 _PROBE_KEY = "imgpipe-probe"
@@ -26,7 +29,7 @@ def _encode(value: str) -> str:
 class PresignedGetSigner:
     """Presigned `GetObject` URLs for one bucket, with a `response-content-type`."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: "S3Client", bucket: str) -> None:
         self._client = client
         self._bucket = bucket
         probe = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY})
@@ -52,7 +55,8 @@ class PresignedGetSigner:
                 Params={"Bucket": self._bucket, "Key": key, "ResponseContentType": content_type},
                 ExpiresIn=ttl,
             )
-        credentials = self._client._get_credentials().get_frozen_credentials()
+        # botocore's BaseClient._get_credentials: the stubs leave private methods out.
+        credentials = self._client._get_credentials().get_frozen_credentials()  # type: ignore[attr-defined]
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
         scope = f"{stamp[:8]}/{self._region}/s3/aws4_request"
         params = {

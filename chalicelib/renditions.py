@@ -45,7 +45,7 @@ class RenditionSpec:
 def parse_renditions(text: str) -> tuple[RenditionSpec, ...]:
     """Parse `thumb:320x320:cover,large:2048x2048` (mode defaults to fit;
     `cover:center` is a cover crop that ignores the focal point)."""
-    specs = []
+    specs: list[RenditionSpec] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         match = _SPEC.match(part)
         if not match:

@@ -6,7 +6,7 @@ object is None, a changed one is SourceChangedError. Every other ClientError
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -14,11 +14,15 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import FileTooLargeError, SourceChangedError
 from chalicelib.presign import PresignedGetSigner
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import TagTypeDef
+
 # Renditions are rewritten only when their source is re-uploaded; a day of
 # browser/CDN caching is safe, a year for shared caches that revalidate.
 CACHE_CONTROL = "public, max-age=86400, s-maxage=31536000"
 # The tag filter of the input bucket's expire-failed-sources rule (infra/).
-FAILED_SOURCE_TAG = {"Key": "imgpipe-status", "Value": "failed"}
+FAILED_SOURCE_TAG: "TagTypeDef" = {"Key": "imgpipe-status", "Value": "failed"}
 _MISSING = ("404", "NoSuchKey", "NotFound")
 # SigV4 and a region are not enough: botocore still names the global endpoint
 # (BUCKET.s3.amazonaws.com) outside us-east-1, which a new bucket answers with a
@@ -46,7 +50,7 @@ def _unquote_etag(etag: str) -> str:
 class S3Storage:
     """Uploads land in `input_bucket`; renditions go to `output_bucket`."""
 
-    def __init__(self, client: Any, input_bucket: str, output_bucket: str) -> None:
+    def __init__(self, client: "S3Client", input_bucket: str, output_bucket: str) -> None:
         self._s3 = client
         self.input_bucket = input_bucket
         self.output_bucket = output_bucket
@@ -115,7 +119,7 @@ class S3Storage:
     def tag_failed_source(self, key: str) -> None:
         """Mark an upload that ended FAILED; the input bucket's lifecycle rule expires it."""
         self._s3.put_object_tagging(
-            Bucket=self.input_bucket, Key=key, Tagging={"TagSet": [dict(FAILED_SOURCE_TAG)]}
+            Bucket=self.input_bucket, Key=key, Tagging={"TagSet": [FAILED_SOURCE_TAG.copy()]}
         )
 
     def delete_source(self, key: str) -> None:

@@ -42,6 +42,18 @@ ALLOWED_CONTENT_TYPES = frozenset(
 )
 
 
+# What a browser or a CLI sends when it cannot name a file's type (an MPO, a HEIC outside
+# Apple's browsers): the type is then judged by the filename's extension. The pipeline
+# sniffs the bytes in any case; this only decides whether the upload is issued.
+GENERIC_CONTENT_TYPES = frozenset(["", "application/octet-stream", "binary/octet-stream"])
+CONTENT_TYPE_BY_EXTENSION = {
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "jpe": "image/jpeg", "jfif": "image/jpeg",
+    "mpo": "image/jpeg",  # a multi-picture JPEG, as many cameras write
+    "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "tif": "image/tiff", "tiff": "image/tiff",
+    "webp": "image/webp", "heic": "image/heic", "heif": "image/heif", "avif": "image/avif",
+}
+
+
 def new_image_id() -> str:
     return uuid.uuid4().hex
 
@@ -129,7 +141,11 @@ def validate_upload_request(
         raise InvalidRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
     filename = sanitize_filename(body.get("filename"))
     content_type = body.get("content_type")
-    if not isinstance(content_type, str) or not content_type:
+    if not isinstance(content_type, str):
+        raise InvalidRequestError("content_type must be a string such as image/jpeg")
+    if content_type in GENERIC_CONTENT_TYPES:
+        content_type = CONTENT_TYPE_BY_EXTENSION.get(filename.rpartition(".")[2].lower(), content_type)
+    if not content_type:
         raise InvalidRequestError("content_type must be a string such as image/jpeg")
     if content_type not in ALLOWED_CONTENT_TYPES:  # exactly as listed: the spec's enum
         raise UnsupportedMediaTypeError(

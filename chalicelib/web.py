@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from chalice import CognitoUserPoolAuthorizer, IAMAuthorizer, Response
 from chalice.app import Request
@@ -47,7 +47,7 @@ CORS_HEADERS = {
 }
 
 
-def route_guard(auth: str) -> dict[str, Any]:
+def route_guard(auth: str) -> dict[str, bool | CognitoUserPoolAuthorizer | IAMAuthorizer | None]:
     """`api_key_required` and `authorizer` for the routes AUTH guards. api.request_owner reads
     the caller from the key id, the token's `sub` or the IAM user: each sees only its images."""
     authorizer: CognitoUserPoolAuthorizer | IAMAuthorizer | None = None
@@ -67,12 +67,16 @@ def error_response(code: str, message: str, status: int) -> Response:
     return Response(error_body(code, message), status_code=status)
 
 
-def json_errors(log: logging.Logger) -> Callable[[Callable], Callable]:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def json_errors(log: logging.Logger) -> Callable[[Callable[_P, _R]], Callable[_P, _R | Response]]:
     """A route decorator: domain errors become their status code with a JSON body, never a trace."""
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: Callable[_P, _R]) -> Callable[_P, _R | Response]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | Response:
             try:
                 return view(*args, **kwargs)
             except ImgpipeError as exc:

@@ -1,4 +1,4 @@
-"""`python -m deploy deploy|package|package-terraform`: see deploy/__init__.py."""
+"""`python -m deploy deploy|package|package-terraform|rehearse`: see deploy/__init__.py."""
 
 import argparse
 
@@ -16,12 +16,19 @@ def main() -> None:
     cfn.add_argument("--stage", default="cfn")
     tf = commands.add_parser("package-terraform", help="Terraform in build/terraform (path 3)")
     tf.add_argument("--stage", default="tf")
+    rehearse = commands.add_parser("rehearse", help="each path against moto server, with AWS's rules")
+    rehearse.add_argument("--path", action="append", choices=("1", "3"),
+                          help="1 (make deploy) or 3 (Terraform); both when not given")
     args = parser.parse_args()
 
     if args.command == "deploy":
         from deploy.aws import deploy  # boto3 and credentials only for this path
 
         deploy(args.stage, args.alarm_topic_arn, args.versioning)
+    elif args.command == "rehearse":
+        from deploy import rehearsal
+
+        raise SystemExit(rehearsal.main(tuple(args.path or ("1", "3"))))
     elif args.command == "package":
         print(build.package_cloudformation(args.stage))
     else:

@@ -8,12 +8,28 @@ properties on RestAPI. Terraform (path 3) mirrors them in infra/terraform.
 """
 
 import json
+from typing import TYPE_CHECKING
 
 from chalicelib.web import error_body
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TypedDict
+
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigateway.literals import GatewayResponseTypeType
+    from mypy_boto3_apigateway.type_defs import PatchOperationTypeDef
+
+    class GatewayResponse(TypedDict, total=False):
+        """One entry of the swagger extension; its keys are put_gateway_response's parameters."""
+
+        statusCode: str
+        responseParameters: Mapping[str, str]
+        responseTemplates: Mapping[str, str]
+
 # API Gateway answers these itself, before any Lambda runs; without a gateway
 # response they come out as {"message": ...} instead of the API's error shape.
-GATEWAY_ERRORS = {
+GATEWAY_ERRORS: "dict[GatewayResponseTypeType, tuple[int | None, str, str]]" = {
     "DEFAULT_4XX": (None, "bad_request", "The request was not accepted."),
     "DEFAULT_5XX": (None, "internal_error", "An internal error occurred."),
     # An unknown route looks like a missing key to API Gateway: say what it is.
@@ -37,11 +53,11 @@ def error_template(code: str, message: str) -> str:
     return json.dumps(error_body(code, message))
 
 
-def gateway_responses() -> dict[str, dict]:
+def gateway_responses() -> "dict[GatewayResponseTypeType, GatewayResponse]":
     """The swagger `x-amazon-apigateway-gateway-responses` extension (paths 2 and 3)."""
     responses = {}
     for kind, (status, code, message) in GATEWAY_ERRORS.items():
-        response = {
+        response: GatewayResponse = {
             "responseParameters": NOSNIFF,
             "responseTemplates": {"application/json": error_template(code, message)},
         }
@@ -97,7 +113,9 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
-def stage_patches(rate: float, burst: int, access_log_arn: str, tracing: bool) -> list[dict]:
+def stage_patches(
+    rate: float, burst: int, access_log_arn: str, tracing: bool
+) -> "list[PatchOperationTypeDef]":
     """update_stage operations for the stage `chalice deploy` created (path 1)."""
     return [
         {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
@@ -124,7 +142,9 @@ def api_stack_template() -> dict:
     }
 
 
-def wire_api(client, rest_api_id: str, rate: float, burst: int, access_log_arn: str, tracing: bool) -> None:
+def wire_api(
+    client: "APIGatewayClient", rest_api_id: str, rate: float, burst: int, access_log_arn: str, tracing: bool
+) -> None:
     """Gateway responses and stage settings on Chalice's API, then a deployment that includes them."""
     for kind, response in gateway_responses().items():
         # The swagger extension's keys are put_gateway_response's parameter names.

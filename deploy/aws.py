@@ -5,8 +5,10 @@ environment variables and policies in .chalice/ are rewritten from the
 stack's outputs before Chalice reads them.
 """
 
+import hashlib
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
@@ -21,14 +23,25 @@ from deploy.build import (
     run_chalice,
     stage_settings,
 )
+from deploy.rules import TEMPLATE_BODY_LIMIT  # CloudFormation's; a larger template is read from S3
 from deploy.policies import (
     FUNCTION_ENV, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+
 CONFIG = ROOT / ".chalice" / "config.json"
 
 
-def stack_parameters(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> list[dict]:
+def stack_parameters(
+    stage: str, alarm_topic_arn: str = "", versioning: bool = False
+) -> "list[ParameterTypeDef]":
     env = load_config()["stages"][stage]["environment_variables"]
     values = {
         **resource_parameters(stage),
@@ -55,9 +68,57 @@ def auth_warning(stage: str) -> str | None:
     )
 
 
-def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None = None) -> dict[str, str]:
-    """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs."""
-    args = {"StackName": stack, "TemplateBody": body or RESOURCES.read_text(), "Parameters": parameters}
+# CloudFormation refuses a stack that creates IAM resources (InsufficientCapabilities) unless
+# the caller acknowledges them; NAMED_IAM too, so that naming a role later does not break it.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+
+
+def artifacts_bucket(s3: "S3Client", stage: str, account: str, region: str) -> str:
+    """The stage's private bucket for templates over the TemplateBody limit; made on first use."""
+    bucket = f"imgpipe-{stage}-deploy-{account}-{region}"
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return bucket
+    except ClientError:
+        pass
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **location)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    return bucket
+
+
+def template_source(body: str, stack: str, upload: tuple | None) -> dict[str, str]:
+    """TemplateBody, or TemplateURL once the body is over CloudFormation's limit.
+
+    `upload` is (s3 client, bucket, region): where a large template goes.
+    """
+    if len(body.encode()) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": body}
+    if upload is None:
+        raise SystemExit(f"The template of stack {stack} is over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
+                         "TemplateBody limit and no bucket was given to upload it to.")
+    s3, bucket, region = upload
+    key = f"templates/{stack}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
+def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[ParameterTypeDef]",
+                     body: str | None = None, upload: tuple | None = None) -> dict[str, str]:
+    """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs.
+
+    A template over the TemplateBody limit goes to S3 first (`upload`: s3 client, bucket, region).
+    """
+    source = template_source(body or RESOURCES.read_text(), stack, upload)
+
+    def stack_call(call: "Callable[..., object]") -> None:
+        common = {"StackName": stack, "Parameters": parameters, "Capabilities": CAPABILITIES}
+        call(**common, **source)
+
     try:
         cfn.describe_stacks(StackName=stack)
         exists = True
@@ -65,16 +126,67 @@ def deploy_resources(cfn, stack: str, parameters: list[dict], body: str | None =
         exists = False
     try:
         if exists:
-            cfn.update_stack(**args)
+            stack_call(cfn.update_stack)
             cfn.get_waiter("stack_update_complete").wait(StackName=stack)
         else:
-            cfn.create_stack(**args)
+            stack_call(cfn.create_stack)
             cfn.get_waiter("stack_create_complete").wait(StackName=stack)
     except ClientError as exc:
         if "No updates are to be performed" not in str(exc):
             raise
     outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+def alarm_recipient_problem(stage: str, settings: dict, alarm_topic_arn: str) -> str | None:
+    """prod must tell someone when an alarm fires: an e-mail address or an existing topic."""
+    if stage != "prod" or settings["alarm_email"] or alarm_topic_arn or settings["alarm_topic_arn"]:
+        return None
+    return (f"Stage {stage} has no one to tell when an alarm fires: fill alarm_email (an address the stack "
+            f"subscribes) or alarm_topic_arn (an SNS topic of yours) for {stage} in infra/stages.json, or "
+            "pass --alarm-topic-arn.")
+
+
+# Lambda keeps this much of the account's concurrency unreserved; a reservation below it is refused.
+MIN_UNRESERVED = 100
+
+
+def reserved_concurrency(stage: str) -> dict[str, int]:
+    """The stage's reservations (.chalice/config.json, reserved_concurrency per function)."""
+    functions = load_config()["stages"][stage].get("lambda_functions", {})
+    return {name: f["reserved_concurrency"] for name, f in functions.items() if f.get("reserved_concurrency")}
+
+
+def concurrency_problem(lambda_client, stage: str, wanted: dict[str, int]) -> str | None:
+    """Why Lambda would refuse the stage's reservations (GetAccountSettings), before anything is made."""
+    limits = lambda_client.get_account_settings()["AccountLimit"]
+    held = 0  # what this stage's functions reserve today is given back when they are updated
+    for function in wanted:
+        try:
+            held += lambda_client.get_function_concurrency(
+                FunctionName=function_name(stage, function)).get("ReservedConcurrentExecutions", 0)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+    free = limits["UnreservedConcurrentExecutions"] + held
+    total = sum(wanted.values())
+    if free - total >= MIN_UNRESERVED:
+        return None
+    each = ", ".join(f"{name} {n}" for name, n in sorted(wanted.items()))
+    return (f"Stage {stage} reserves {total} concurrent executions ({each}), but this account allows "
+            f"{limits['ConcurrentExecutions']} in this region, of which {free} are free and Lambda keeps "
+            f"{MIN_UNRESERVED} unreserved: at most {max(free - MIN_UNRESERVED, 0)} can be reserved. Lower "
+            f"reserved_concurrency for stage {stage} in .chalice/config.json (remove it to reserve none), "
+            "or ask for a higher 'Concurrent executions' quota in Service Quotas.")
+
+
+def api_gateway_account_problem(apigateway, settings: dict) -> str | None:
+    """Why the API stage's access log would be refused: no account-wide CloudWatch role yet."""
+    if settings["api_gateway_account"] or apigateway.get_account().get("cloudwatchRoleArn"):
+        return None
+    return ("API Gateway has no CloudWatch role in this account and region, so it refuses the stage's "
+            "access log. Set it once per account and region (see the README's deploy section), or set "
+            "api_gateway_account to true in infra/stages.json for one stage that will own it.")
 
 
 def configure_stage(stage: str, outputs: dict[str, str], account: str, region: str, partition: str) -> None:
@@ -107,7 +219,7 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
     )
 
 
-def wire_dead_letter_queue(lambda_client, stage: str, queue_arn: str) -> None:
+def wire_dead_letter_queue(lambda_client: "LambdaClient", stage: str, queue_arn: str) -> None:
     """Retries of the async S3 event, then the event goes to the queue; so do failed sweeps."""
     lambda_client.put_function_event_invoke_config(
         FunctionName=function_name(stage, "resize_image"),
@@ -128,15 +240,26 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     warning = auth_warning(stage)
     if warning:
         print(warning, file=sys.stderr)
+    settings = stage_settings(stage)
+    alarm_topic_arn = alarm_topic_arn or settings["alarm_topic_arn"]
+    problem = alarm_recipient_problem(stage, settings, alarm_topic_arn)
+    if problem:
+        raise SystemExit(problem)
     session = boto3.session.Session()
     region = session.region_name
     if not region:
         raise SystemExit("Set AWS_REGION (or a profile with a region) to deploy.")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
+    problem = (api_gateway_account_problem(session.client("apigateway"), settings)
+               or concurrency_problem(session.client("lambda"), stage, reserved_concurrency(stage)))
+    if problem:
+        raise SystemExit(problem)
     cfn = session.client("cloudformation")
     parameters = stack_parameters(stage, alarm_topic_arn, versioning)
-    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters)
+    s3 = session.client("s3")
+    upload = (s3, artifacts_bucket(s3, stage, identity["Account"], region), region)
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, upload=upload)
     configure_stage(stage, outputs, identity["Account"], region, partition)
     run_chalice("deploy", "--stage", stage)
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])

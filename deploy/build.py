@@ -73,6 +73,8 @@ def resource_parameters(stage: str) -> dict[str, str]:
         "VpcId": settings["vpc_id"],
         "RouteTableIds": ",".join(settings["route_table_ids"]),
         "EnableCdn": "true" if settings["cdn"] else "false",
+        # One per account and region: a stack that sets it overwrites every other stage's.
+        "SetApiGatewayLogRole": "true" if settings["api_gateway_account"] else "false",
     }
 
 
@@ -152,6 +154,8 @@ def merge_template(stage: str) -> dict:
         "DependsOn": ["ApiGatewayAccountReady"],  # access logging needs the account's role
         "Properties": {
             "Name": {"Ref": "ApiName"},
+            # Without it SAM's Deployment also makes a stage named "Stage", unthrottled and unlogged.
+            "OpenApiVersion": "3.0.1",
             "DefinitionBody": {"x-amazon-apigateway-gateway-responses": apigw.gateway_responses()},
             "MethodSettings": [
                 {
@@ -193,7 +197,7 @@ def use_pool_parameter(template: dict, default_arn: str) -> None:
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:
     """build/cfn/sam.json (merged) and deployment.zip; returns the template path."""
     out.mkdir(parents=True, exist_ok=True)
-    extra = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
+    extra: list[dict] = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
     write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}", extra=extra)
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")

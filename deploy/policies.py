@@ -9,7 +9,7 @@ own interpolations; the actions are the same on every path.
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import cast
 from pathlib import Path
 
 CHALICE_DIR = Path(__file__).resolve().parents[1] / ".chalice"
@@ -108,7 +108,7 @@ def render(node: object, values: Mapping[str, str], wrap_sub: bool = False) -> o
     return node
 
 
-def function_environment(function: str, values: Mapping[str, Any]) -> dict[str, Any]:
+def function_environment(function: str, values: Mapping[str, object]) -> dict[str, object]:
     """`function`'s own variables (FUNCTION_ENV), from one deploy path's `values`."""
     return {variable: values[name] for variable, name in FUNCTION_ENV.get(function, {}).items()}
 
@@ -135,7 +135,7 @@ def write_stage_policies(
     for function, short in FUNCTIONS.items():
         path = CHALICE_DIR / f"policy-{stage}-{short}.json"
         named = {**values, **function_values(name_stage or stage, function)}
-        policy = render(policy_template(function), named, wrap_sub)
+        policy = cast(dict, render(policy_template(function), named, wrap_sub))  # a dict renders to a dict
         policy["Statement"].extend(extra)
         path.write_text(json.dumps(policy, indent=2) + "\n")
         paths.append(path)

@@ -61,9 +61,11 @@ def adapt(doc: dict, stage: str) -> dict:
             "retention_in_days": "${var.log_retention_days}",
         }
         lambda_function = resources["aws_lambda_function"][function]
-        # vpc.tf: the ENI grant must exist before Lambda creates the function in the VPC.
+        # vpc.tf: the ENI grant must exist before Lambda creates the function in the VPC; Lambda
+        # also checks that the role may send to a dead-letter queue (the sweeper's) at creation.
         lambda_function["depends_on"] = [
-            f"aws_cloudwatch_log_group.{function}", "aws_iam_role_policy.vpc_access"
+            f"aws_cloudwatch_log_group.{function}", "aws_iam_role_policy.vpc_access",
+            f"aws_iam_role_policy.{function}_role",
         ]
         lambda_function["vpc_config"] = dict(VPC_CONFIG)
         # Not in config.json: Chalice imports app.py with the stage's environment to package it.

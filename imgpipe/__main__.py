@@ -10,37 +10,72 @@ not pay for it (bench/startup.py measures each command's start).
 
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import click
+OUTSIDE_VIRTUALENV = ("imgpipe's CLI needs the packages of its virtualenv ({missing} is missing here): "
+                      "run .venv/bin/python -m imgpipe, or activate .venv (. .venv/bin/activate); "
+                      "`make run` creates it.")
+try:
+    import click
+except ImportError:  # a Python without the project's packages: say where they are
+    sys.exit(OUTSIDE_VIRTUALENV.format(missing="click"))
+
+from imgpipe.running import STATE_DIR_VARIABLE, running_stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_API = "http://127.0.0.1:8000"  # localstack.HOST, not imported here (see above)
-api_option = click.option("--api", envvar="IMGPIPE_API", default=DEFAULT_API, show_default=True,
-                          help="Base URL of the imgpipe API (env IMGPIPE_API).")
+DEFAULT_AWS_PORT = 4566
+api_option = click.option("--api", envvar="IMGPIPE_API", default=None,
+                          help="Base URL of the imgpipe API (env IMGPIPE_API) [default: the running "
+                               f"`make run` stack's, else {DEFAULT_API}].")
+
+
+def _api(given: str | None) -> str:
+    """--api / IMGPIPE_API, else the API of the stack running from the state directory."""
+    return given or running_stack().get("api") or DEFAULT_API
+
+
+def _aws_port(given: int | None) -> int:
+    return given or running_stack().get("aws_port") or DEFAULT_AWS_PORT
+
+
+def aws_port_option(what: str):
+    return click.option("--aws-port", type=int, default=None,
+                        help=f"{what} [default: the running `make run` stack's, else {DEFAULT_AWS_PORT}].")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """imgpipe: uploaded images become web-ready renditions."""
+    # A system click may run --help outside the virtualenv; the commands need the rest.
+    for package in ("rich", "boto3"):
+        if importlib.util.find_spec(package) is None:
+            click.echo(OUTSIDE_VIRTUALENV.format(missing=package), err=True)
+            sys.exit(2)
 
 
 @functools.cache
-def _consoles():
+def _consoles() -> "tuple[Console, Console]":
     """rich's Console for stdout and stderr, imported on first use."""
     from rich.console import Console
 
     return Console(), Console(stderr=True)
 
 
-def _out():
+def _out() -> "Console":
     return _consoles()[0]
 
 
-def _err():
+def _err() -> "Console":
     return _consoles()[1]
 
 
@@ -63,7 +98,8 @@ def _limit_malloc_arenas() -> None:
 @click.option("--port", default=8000, show_default=True, help="Port of the page and the API.")
 @click.option("--aws-port", default=4566, show_default=True, help="Port of the S3/DynamoDB/SQS endpoint.")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=ROOT / ".local-state",
-              show_default=True, help="Where buckets, table and dead letters are kept between runs.")
+              envvar=STATE_DIR_VARIABLE, show_default=True,
+              help=f"Where buckets, table and dead letters are kept between runs (env {STATE_DIR_VARIABLE}).")
 @click.option("--reset", is_flag=True, help="Start from empty state (deletes --state-dir).")
 @click.option("--workers", default=2, show_default=True, help="Events processed at once.")
 @click.option("--max-receives", default=8, show_default=True,
@@ -103,7 +139,7 @@ def run(port: int, aws_port: int, state_dir: Path, reset: bool, workers: int, ma
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @api_option
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for each final state.")
-def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
+def upload(files: tuple[Path, ...], api: str | None, timeout: float) -> None:
     """Upload FILES through the API and wait until each is COMPLETE or FAILED."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -111,7 +147,7 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
 
     from imgpipe.client import ApiClient, RefusedError, UnreachableError
 
-    client = ApiClient(api)
+    client = ApiClient(_api(api))
     results: dict[Path, dict | RefusedError] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[state]}"))
     with Progress(*columns, console=_out()) as progress:
@@ -125,7 +161,7 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
             except RefusedError as exc:
                 results[path] = exc
             except UnreachableError as exc:
-                results[path] = RefusedError("unreachable", str(exc))
+                results[path] = RefusedError("unreachable", f"{exc}. {NO_API_HINT}")
             except OSError as exc:  # the file itself could not be read
                 results[path] = RefusedError("unreadable", exc.strerror or "cannot be read")
             final = results[path]
@@ -156,39 +192,46 @@ def upload(files: tuple[Path, ...], api: str, timeout: float) -> None:
 @click.option("--limit", default=20, show_default=True, help="How many recent records to list.")
 @click.option("--status", "status_filter", type=click.Choice(["PENDING", "PROCESSING", "COMPLETE", "FAILED"]))
 @click.option("--dead", is_flag=True, help="List the events in the local stack's dead-letter queue instead.")
-@click.option("--aws-port", default=4566, show_default=True, help="With --dead: the local stack's AWS port.")
-def status(image_id: str | None, api: str, limit: int, status_filter: str | None, dead: bool, aws_port: int) -> None:
+@aws_port_option("With --dead: the local stack's AWS port.")
+def status(image_id: str | None, api: str | None, limit: int, status_filter: str | None, dead: bool,
+           aws_port: int | None) -> None:
     """One record as JSON, or a table of the most recent ones."""
-    from rich.table import Table
-
-    from imgpipe.client import ApiClient, RefusedError, UnreachableError
+    from imgpipe.client import ApiClient, NotTheApiError, RefusedError, UnreachableError
+    from imgpipe.listing import status_table
 
     if dead:
-        show_dead_letters(aws_port)
+        show_dead_letters(_aws_port(aws_port))
         return
-    client = ApiClient(api)
+    client = ApiClient(_api(api))
     try:
         if image_id:
             _out().print_json(json.dumps(client.image(image_id)))
             return
         items = client.images(limit, status_filter)
+    except NotTheApiError as exc:
+        _err().print(f"{exc}.", style="red", highlight=False, markup=False)
+        sys.exit(1)
     except RefusedError as exc:
-        _err().print(f"[red]{exc.code}: {exc}[/red]")
+        _err().print(f"{exc.code}: {exc}", style="red", highlight=False, markup=False)
         sys.exit(1)
     except UnreachableError as exc:
-        _err().print(f"[red]The API at {exc}. Is `make run` running?[/red]")
+        _err().print(f"The API at {exc}. {NO_API_HINT}", style="red", highlight=False, markup=False)
         sys.exit(1)
-    table = Table("status", "source key", "size", "renditions / reason", "updated")
-    table.add_column("image id", no_wrap=True)
-    for item in items:
-        source = item.get("source", {})
-        size = f"{source['width']}×{source['height']}" if "width" in source else ""
-        detail = item["error"]["message"] if item.get("error") else str(len(item.get("renditions", [])))
-        table.add_row(item["status"], source.get("key", ""), size, detail, item.get("updated_at", ""), item["image_id"])
-    _out().print(table)
+    _out().print(status_table(items, _out().width))
 
 
-def _local_sqs(aws_port: int):
+NO_API_HINT = ("Is `make run` running? If it runs on another port, give its API with --api or IMGPIPE_API "
+               "(its ready line names it).")
+
+
+def no_local_stack(aws_port: int, what: str = "") -> None:
+    """One line, no traceback, when nothing (or not the stack) answers on the AWS port."""
+    _err().print(f"No local stack answers on 127.0.0.1:{aws_port}{what}: start it with `make run` "
+                 "(or pass --aws-port).", style="red", highlight=False, markup=False)
+    sys.exit(1)
+
+
+def _local_sqs(aws_port: int) -> "SQSClient":
     """An SQS client of the local stack listening on `aws_port`."""
     import boto3
 
@@ -207,14 +250,19 @@ def show_dead_letters(aws_port: int) -> None:
     from imgpipe.localstack import queue_names, stage_environment
     from imgpipe.state import peek_messages
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     sqs = _local_sqs(aws_port)
-    url = sqs.get_queue_url(QueueName=queue_names(stage_environment())[1])["QueueUrl"]
-    messages = peek_messages(sqs, url)
+    try:
+        url = sqs.get_queue_url(QueueName=queue_names(stage_environment())[1])["QueueUrl"]
+        messages = peek_messages(sqs, url)
+    except (BotoCoreError, ClientError):
+        no_local_stack(aws_port, ", or it has no dead-letter queue")
     table = Table("message id", "deliveries", "object keys or body", title=f"dead-letter queue: {len(messages)}")
     for message in messages:
         try:
             keys = [r.key for r in object_records(json.loads(message["Body"]))]
-            what = message["Body"][:120] if None in keys else ", ".join(keys)
+            what = message["Body"][:120] if None in keys else ", ".join(map(str, keys))
         except (ValueError, AttributeError, KeyError, TypeError):
             what = message["Body"][:120]
         table.add_row(message["MessageId"], message["Attributes"].get("ApproximateReceiveCount", "?"), what)
@@ -223,14 +271,15 @@ def show_dead_letters(aws_port: int) -> None:
 
 @cli.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep showing new events until Ctrl-C.")
-@click.option("--aws-port", default=4566, show_default=True, help="The local stack's AWS port.")
-def events(follow: bool, aws_port: int) -> None:
+@aws_port_option("The local stack's AWS port.")
+def events(follow: bool, aws_port: int | None) -> None:
     """The local stack's Image Completed / Image Failed events, from its bus's queue."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from imgpipe.events import watch
     from imgpipe.localstack import events_queue_name, stage_environment
 
+    aws_port = _aws_port(aws_port)
     sqs = _local_sqs(aws_port)
     shown = 0
     try:
@@ -241,9 +290,7 @@ def events(follow: bool, aws_port: int) -> None:
     except KeyboardInterrupt:
         return
     except (BotoCoreError, ClientError):
-        _err().print(f"[red]No local stack answers on 127.0.0.1:{aws_port}, or it has no events queue: "
-                     "start it with `make run` (or pass --aws-port).[/red]")
-        sys.exit(1)
+        no_local_stack(aws_port, ", or it has no events queue")
     if not shown:
         _out().print("no events yet")
 
@@ -286,7 +333,7 @@ def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
               help="Only images in this state (repeatable); default: every object.")
 @click.option("--stage", default="local", show_default=True,
               help="Chalice stage whose buckets and table to use; anything but `local` is real AWS.")
-@click.option("--aws-port", default=4566, show_default=True, help="With --stage local: the stack's AWS port.")
+@aws_port_option("With --stage local: the stack's AWS port.")
 @click.option("--dry-run", is_flag=True, help="List what would be reprocessed, change nothing.")
 @click.option("--batch", is_flag=True,
               help="On AWS: an S3 Batch Operations job invokes the stage's backfill_image per object.")
@@ -295,7 +342,7 @@ def resize(files: tuple[Path, ...], out_dir: Path, jobs: int) -> None:
 @click.option("--stack", help="With --batch: the stack whose outputs to use [imgpipe-STAGE-resources].")
 @click.option("--terraform-dir", type=click.Path(file_okay=False, exists=True),
               help="With --batch: read `terraform output -json` here instead of a stack (path 3).")
-def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int, dry_run: bool, batch: bool,
+def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int | None, dry_run: bool, batch: bool,
               inventory: str | None, stack: str | None, terraform_dir: str | None) -> None:
     """Run the handler again for objects already in the input bucket (here, or with --batch on AWS)."""
     if batch or inventory or stack or terraform_dir:
@@ -311,11 +358,20 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int,
     from imgpipe.localstack import aws_environment, stage_environment
     from imgpipe.reprocess import chosen_keys, load_app, reprocess_key
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     env = stage_environment(stage)
     if stage == "local":
+        aws_port = _aws_port(aws_port)
         env.update(aws_environment(aws_port))
     app_module = load_app(env)
-    keys = list(chosen_keys(app_module, prefix, set(statuses)))
+    try:
+        keys = list(chosen_keys(app_module, prefix, set(statuses)))
+    except (BotoCoreError, ClientError) as exc:
+        if stage == "local":
+            no_local_stack(aws_port)
+        _err().print(f"Could not list what to reprocess: {exc}", style="red", highlight=False, markup=False)
+        sys.exit(1)
     if dry_run:
         for key, current in keys:
             _out().print(f"{current or 'no record':>10}  {key}", highlight=False)
@@ -423,7 +479,7 @@ def loadtest(api: str | None, uploads: int, clients: int, workers: int) -> None:
 
     batch = make_uploads(uploads)
     with contextlib.nullcontext() if api else spawned_stack(workers) as stack:
-        target = api or stack.api
+        target = api or (stack.api if stack is not None else "")  # no --api: the stack spawned here
         _out().print(f"{uploads} uploads from {clients} clients to {target} ...")
         report = run_load(target, batch, clients)
     table = Table("uploads", "clients", "dups", "hostile", "s", "img/s", "p50 s", "p95 s", "problems",

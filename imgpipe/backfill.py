@@ -14,13 +14,20 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote_plus, urlsplit
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3control import S3ControlClient
+    from mypy_boto3_s3control.literals import JobManifestFormatType
+    from mypy_boto3_s3control.type_defs import JobManifestSpecTypeDef, JobManifestTypeDef
 
 MANIFEST_PREFIX = "batch/manifests/"
 REPORT_PREFIX = "batch/reports"
-CSV_FORMAT = "S3BatchOperations_CSV_20180820"
-INVENTORY_FORMAT = "S3InventoryReport_CSV_20161130"
+CSV_FORMAT: Final = "S3BatchOperations_CSV_20180820"
+INVENTORY_FORMAT: Final = "S3InventoryReport_CSV_20161130"
 
 
 @dataclass(frozen=True)
@@ -30,18 +37,18 @@ class Manifest:
     bucket: str
     key: str
     etag: str
-    format: str
+    format: "JobManifestFormatType"
     count: int | None = None  # objects listed, when we wrote it
 
-    def spec(self) -> dict:
-        spec = {"Format": self.format}
+    def spec(self) -> "JobManifestTypeDef":
+        spec: JobManifestSpecTypeDef = {"Format": self.format}
         if self.format == CSV_FORMAT:
             spec["Fields"] = ["Bucket", "Key"]
         return {"Spec": spec, "Location": {"ObjectArn": f"arn:aws:s3:::{self.bucket}/{self.key}",
                                            "ETag": self.etag}}
 
 
-def write_manifest(s3: Any, input_bucket: str, prefix: str, manifest_bucket: str) -> Manifest:
+def write_manifest(s3: "S3Client", input_bucket: str, prefix: str, manifest_bucket: str) -> Manifest:
     """List `input_bucket` under `prefix` into a CSV manifest (keys URL-encoded,
     as Batch Operations requires) stored in `manifest_bucket`."""
     buffer, count = io.StringIO(), 0
@@ -55,7 +62,7 @@ def write_manifest(s3: Any, input_bucket: str, prefix: str, manifest_bucket: str
     return Manifest(manifest_bucket, key, put["ETag"].strip('"'), CSV_FORMAT, count)
 
 
-def inventory_manifest(s3: Any, url: str) -> Manifest:
+def inventory_manifest(s3: "S3Client", url: str) -> Manifest:
     """An S3 Inventory report's manifest.json (`s3://bucket/…/manifest.json`), as is."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc or not parts.path.endswith("manifest.json"):
@@ -66,7 +73,8 @@ def inventory_manifest(s3: Any, url: str) -> Manifest:
 
 
 def create_job(
-    s3control: Any, account_id: str, function_arn: str, role_arn: str, manifest: Manifest, report_bucket: str,
+    s3control: "S3ControlClient", account_id: str, function_arn: str, role_arn: str, manifest: Manifest,
+    report_bucket: str,
     description: str,
 ) -> str:
     """Create the job (no confirmation step: the operator asked for it); its id."""
@@ -121,7 +129,7 @@ def targets_from(outputs: dict[str, str], names: dict[str, str], where: str) -> 
     return targets
 
 
-def targets_from_stack(cfn: Any, stack: str) -> BatchTargets:
+def targets_from_stack(cfn: "CloudFormationClient", stack: str) -> BatchTargets:
     """From the outputs of the resources stack (path 1) or the packaged stack (path 2)."""
     outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     return targets_from({o["OutputKey"]: o["OutputValue"] for o in outputs}, STACK_OUTPUTS, f"stack {stack}")
@@ -149,7 +157,7 @@ def check_readable(manifest: Manifest, targets: BatchTargets) -> None:
             f"prefix {MANIFEST_PREFIX}inventory)")
 
 
-def start_backfill(s3: Any, s3control: Any, targets: BatchTargets, prefix: str = "",
+def start_backfill(s3: "S3Client", s3control: "S3ControlClient", targets: BatchTargets, prefix: str = "",
                    inventory: str | None = None) -> tuple[str | None, Manifest]:
     """Write (or take) the manifest and create the job; (job id or None when nothing is listed, manifest)."""
     if inventory:

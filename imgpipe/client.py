@@ -41,8 +41,31 @@ class _ProgressBody(io.BytesIO):
         return chunk
 
 
+# Types the standard library's mimetypes does not know (or, for HEIC/AVIF, only on some
+# Python versions): an MPO is a JPEG with more pictures after the first.
+_TYPE_BY_EXTENSION = {".mpo": "image/jpeg", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
+                      ".webp": "image/webp"}
+
+
 def content_type_of(path: Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    known = _TYPE_BY_EXTENSION.get(path.suffix.lower())
+    return known or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+class NotTheApiError(RefusedError):
+    """Something answered, but not as the imgpipe API does (another server on that port)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("not_the_api", message)
+
+
+def _what_it_is(answer: bytes) -> str:
+    start = answer.lstrip()[:200].lower()
+    if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start:
+        return "an HTML page"
+    if start.startswith(b"<"):
+        return "an XML document"
+    return "a body that is not JSON" if start else "an empty body"
 
 
 class UnreachableError(OSError):
@@ -78,13 +101,19 @@ class ApiClient:
         body = None if document is None else json.dumps(document).encode()
         headers = {} if document is None else {"Content-Type": "application/json"}
         status, answer = self.request(method, f"{self.api}{path}", body, headers)
-        if status >= 400:
-            try:
-                error = json.loads(answer)["error"]
-            except (ValueError, KeyError, TypeError):
-                error = {"code": f"http_{status}", "message": answer[:200].decode(errors="replace")}
+        try:
+            document = json.loads(answer)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise NotTheApiError(f"{self.api} is not the imgpipe API (it answered HTTP {status} with "
+                                 f"{_what_it_is(answer)}); give the stack's API with --api or IMGPIPE_API")
+        if status >= 400:  # the API's error, or API Gateway's own {"message": …}
+            error = document.get("error")
+            if not isinstance(error, dict):
+                error = {"code": f"http_{status}", "message": str(document.get("message", ""))[:200]}
             raise RefusedError(error.get("code", "error"), error.get("message", ""))
-        return json.loads(answer)
+        return document
 
     def upload(self, path: Path, on_progress: Callable[[int], None] = lambda n: None) -> str:
         """Upload one file; returns its image id. Raises RefusedError."""

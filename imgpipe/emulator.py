@@ -14,6 +14,11 @@ thread-safe: two conditional writes on one item could both win, where
 DynamoDB's are atomic. WriteThrough then saves each change to a journaled
 bucket to disk before the client hears "stored" (imgpipe.state).
 
+When moto itself fails a call (a bug, or an extra of moto's missing from the
+install), LoudFailures says so once on the console, in one line, and answers
+the client an error whose code (EmulatorFailure) the stack's log filter knows:
+the per-image tracebacks of the same failure would only bury the line.
+
 moto's Lambda would run functions in Docker; LambdaInvoke answers Lambda's
 Invoke API instead, for the async (Event) invocations the app makes: the
 payload goes to the function's queue, as Lambda's own async queue would hold it.
@@ -21,14 +26,20 @@ payload goes to the function's queue, as Lambda's own async queue would hold it.
 
 import io
 import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication
+
+    from _typeshed import OptExcInfo
 
 
 def _allowed_origin_headers(bucket_name: str, origin: str) -> list[tuple[str, str]]:
@@ -49,19 +60,27 @@ def _allowed_origin_headers(bucket_name: str, origin: str) -> list[tuple[str, st
     return []
 
 
+def _keep_status(got: list) -> "StartResponse":
+    """A start_response that keeps the status and headers in `got` (moto's apps return their body
+    and never call the write() a start_response returns, so this one returns none)."""
+    return cast("StartResponse", lambda status, headers, exc_info=None: got.extend((status, headers)))
+
+
 class FormUploadCors:
     """WSGI middleware: CORS headers on S3 form-POST responses, per the bucket's rules."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Any) -> Any:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         origin = environ.get("HTTP_ORIGIN")
         if environ.get("REQUEST_METHOD") != "POST" or not origin:
             return self.app(environ, start_response)
         bucket = environ.get("PATH_INFO", "").lstrip("/").split("/")[0]
 
-        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: "OptExcInfo | None" = None
+        ) -> Callable[[bytes], object]:
             if bucket and not any(name.lower() == "access-control-allow-origin" for name, _ in headers):
                 headers = headers + _allowed_origin_headers(bucket, origin)
             return start_response(status, headers, exc_info)
@@ -101,7 +120,7 @@ class Serialised:
 
     POLL_SECONDS = 0.5  # a message whose visibility timeout ends wakes no one: look again
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
         self._dynamodb = threading.Lock()
         self._turn = threading.Condition(threading.Lock())  # S3 and SQS
@@ -117,14 +136,14 @@ class Serialised:
     def _call(self, environ: dict) -> tuple[str, list, list[bytes]]:
         """The whole response, body included, made while the lock is held."""
         got: list = []
-        chunks = self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers)))
+        chunks = self.app(environ, _keep_status(got))
         try:
             body = list(chunks)
         finally:
             getattr(chunks, "close", lambda: None)()
         return got[0], got[1], body
 
-    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         from werkzeug.wsgi import get_input_stream
 
         # The body is read before the lock: a slow client must not hold up every other one.
@@ -171,8 +190,11 @@ def _written_bucket(environ: dict, buckets: set[str]) -> str | None:
     return bucket if bucket in buckets else None
 
 
-def bucket_objects(bucket_name: str) -> tuple[dict[str, str], Callable[[str], tuple[bytes, dict]]]:
-    """(key -> ETag, read(key) -> (bytes, headers)) straight from moto's backend: call under the lock."""
+def bucket_objects(bucket_name: str) -> tuple[dict[str, tuple[str, str]], Callable[[str], tuple[bytes, dict]]]:
+    """(key -> (ETag, LastModified), read(key) -> (bytes, headers)) straight from moto's
+    backend: call under the lock."""
+    from imgpipe.state import utc_iso
+
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import FakeKey, s3_backends
 
@@ -187,7 +209,23 @@ def bucket_objects(bucket_name: str) -> tuple[dict[str, str], Callable[[str], tu
                                 if k.lower().startswith("x-amz-meta-")}}
         return obj.value, {k: v for k, v in headers.items() if v}
 
-    return {key: obj.etag for key, obj in objects.items()}, read
+    return {key: (obj.etag, utc_iso(obj.last_modified)) for key, obj in objects.items()}, read
+
+
+def set_identity(bucket_name: str, key: str, identity: tuple[str, str]) -> None:
+    """Give a restored object its saved ETag and LastModified back (a put made new ones).
+
+    moto computes an ETag only when it has none (FakeKey._etag), and a multipart
+    upload's `…-N` cannot be computed from the bytes: it is set as it was."""
+    import datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    etag, last_modified = identity
+    obj = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket_name).keys[key]
+    obj._etag = etag.strip('"')
+    obj.last_modified = datetime.datetime.fromisoformat(last_modified)
 
 
 class WriteThrough:
@@ -195,20 +233,98 @@ class WriteThrough:
     bucket, `save(bucket)` runs before the response leaves, so what a client was told
     is stored survives a SIGKILL. Off until `enabled` (a restore need not be saved)."""
 
-    def __init__(self, app: Any, buckets: set[str], save: Callable[[str], None]) -> None:
+    def __init__(self, app: "WSGIApplication", buckets: set[str], save: Callable[[str], None]) -> None:
         self.app, self.buckets, self.save = app, buckets, save
         self.enabled = False
 
-    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         bucket = _written_bucket(environ, self.buckets) if self.enabled else None
         if bucket is None:
             return self.app(environ, start_response)
         got: list = []
-        chunks = list(self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers))))
+        chunks = list(self.app(environ, _keep_status(got)))
         if got[0][:1] == "2":
             self.save(bucket)
         start_response(*got)
         return chunks
+
+
+log = logging.getLogger(__name__)
+
+EMULATOR_FAILURE = "EmulatorFailure"  # the error code of a call moto failed (LoudFailures)
+
+
+def _operation(environ: dict) -> str:
+    """`events PutEvents`, `s3 PUT /bucket/key`: what a request asked, for a person."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        service, _, action = target.partition(".")
+        return f"{service} {action}"
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '/')}"
+
+
+def failure_hint(exc: BaseException) -> str:
+    """What to do about a failure of the emulator's own code."""
+    if isinstance(exc, ImportError):
+        return ("the stack's install lacks a module moto needs: reinstall it with "
+                "`rm .venv/.run-installed && make run`")
+    return "a fault in the local emulator, not in imgpipe; calls that need it will keep failing"
+
+
+class LoudFailures:
+    """WSGI middleware, next to moto: an exception inside moto becomes one console line
+    (once per distinct failure) and an EmulatorFailure error to the client."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._said: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        got: list = []
+        try:
+            chunks = list(self.app(environ, lambda status, headers, exc_info=None: got.extend((status, headers))))
+        except Exception as exc:
+            return self._fail(environ, exc, start_response)
+        start_response(*got)
+        return chunks
+
+    def _fail(self, environ: dict, exc: Exception, start_response: Any) -> list[bytes]:
+        what, operation = f"{type(exc).__name__}: {exc}", _operation(environ)
+        kind = (operation.split(" ")[0], what)
+        with self._lock:
+            first = kind not in self._said
+            self._said.add(kind)
+        if first:
+            log.error("THE LOCAL AWS EMULATOR FAILED a call (%s): %s; %s. Said once; later failures "
+                      "of the same kind are not repeated.", operation, what, failure_hint(exc))
+        message = f"the local AWS emulator failed this call: {what}"
+        if environ.get("HTTP_X_AMZ_TARGET"):  # the JSON protocols (DynamoDB, SQS, EventBridge)
+            body = json.dumps({"__type": EMULATOR_FAILURE, "message": message}).encode()
+            content_type = "application/x-amz-json-1.1"
+        else:  # S3's REST-XML
+            from xml.sax.saxutils import escape
+
+            body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{EMULATOR_FAILURE}</Code>"
+                    f"<Message>{escape(message)}</Message></Error>").encode()
+            content_type = "application/xml"
+        start_response("500 Internal Server Error", [("Content-Type", content_type), ("X-Amzn-ErrorType", EMULATOR_FAILURE),
+                                                     ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class QuietEmulatorFailures(logging.Filter):
+    """A log filter: drops records whose exception is an EmulatorFailure answer (LoudFailures
+    has said it once already), so one broken emulator call is not a traceback per image."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            response = getattr(exc, "response", None)  # botocore's ClientError
+            if isinstance(response, dict) and response.get("Error", {}).get("Code") == EMULATOR_FAILURE:
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
 
 
 _LAMBDA_PATH = re.compile(r"^/20[0-9]{2}-[0-9]{2}-[0-9]{2}/functions(/|$)")
@@ -229,11 +345,11 @@ class LambdaInvoke:
     filled once the stack has made the queues (`functions[name] = send`).
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
         self.functions: dict[str, Callable[[bytes], None]] = {}
 
-    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not _LAMBDA_PATH.match(path):
             return self.app(environ, start_response)
@@ -259,7 +375,7 @@ class LambdaInvoke:
         return [b""]
 
 
-def _lambda_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+def _lambda_error(start_response: "StartResponse", status: str, code: str, message: str) -> list[bytes]:
     """An error as Lambda's REST-JSON protocol sends it: botocore reads the code from the header."""
     body = json.dumps({"Type": "User", "message": message}).encode()
     start_response(status, [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code),
@@ -288,7 +404,7 @@ class AwsEmulator:
         from imgpipe.postpolicy import PostPolicyCheck
 
         fastjson.install()
-        self.write_through = WriteThrough(DomainDispatcherApplication(create_backend_app), set(journaled),
+        self.write_through = WriteThrough(LoudFailures(DomainDispatcherApplication(create_backend_app)), set(journaled),
                                           journal or (lambda bucket: None))
         self.serialised = Serialised(self.write_through)
         self.lambda_invoke = LambdaInvoke(FormUploadCors(PostPolicyCheck(self.serialised, credentials)))
@@ -300,6 +416,11 @@ class AwsEmulator:
 
     def start(self) -> None:
         self._thread.start()
+
+    def set_identity(self, bucket: str, key: str, identity: tuple[str, str]) -> None:
+        """set_identity, one request at a time with the others."""
+        with self.serialised._turn:
+            set_identity(bucket, key, identity)
 
     def stop(self) -> None:
         self._server.shutdown()

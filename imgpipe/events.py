@@ -7,9 +7,13 @@ queue is peeked, not drained, so each run shows every event still on it.
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from imgpipe.state import peek_messages
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 
 def describe(body: str) -> str:
@@ -31,11 +35,11 @@ def describe(body: str) -> str:
         return f"(not an imgpipe event) {body[:120]}"
 
 
-def _sent_at(message: dict) -> int:
+def _sent_at(message: "MessageTypeDef") -> int:
     return int(message.get("Attributes", {}).get("SentTimestamp", 0))
 
 
-def watch(sqs: Any, queue_url: str, follow: bool, poll_seconds: float = 2.0) -> Iterator[str]:
+def watch(sqs: "SQSClient", queue_url: str, follow: bool, poll_seconds: float = 2.0) -> Iterator[str]:
     """Lines for the events on the queue, oldest first; with `follow`, then each new one
     (each look reads the whole queue, which no one drains: every `poll_seconds`)."""
     seen: set[str] = set()

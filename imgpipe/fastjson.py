@@ -11,12 +11,15 @@ None, model objects, errors) takes moto's own way. tests/test_fastjson.py
 checks that clients read the same answers both ways.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moto.core.serialize import ResponseDict
 
 _JSON_LEAVES = (str, int, float, bool)
 
 
-def _plain(value: Any) -> bool:
+def _plain(value: object) -> bool:
     """Only dicts, lists and JSON scalars (None excluded: the walk omits it)."""
     if isinstance(value, dict):
         return all(isinstance(k, str) and _plain(v) for k, v in value.items())
@@ -38,7 +41,7 @@ def install() -> bool:
         return False
 
     class DynamoJSONSerializer(base):  # type: ignore[misc, valid-type]
-        def _serialize_result(self, resp: Any, result: Any) -> Any:
+        def _serialize_result(self, resp: "ResponseDict", result: Any) -> "ResponseDict":  # moto's types
             shape = self.operation_model.output_shape
             if shape is None or not isinstance(result, dict) or not _plain(result):
                 return super()._serialize_result(resp, result)

@@ -29,15 +29,34 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal, overload
 
 import requests
+from chalice.app import Request, Response
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGatewayException, create_local_server
+from chalice.local import (
+    ChaliceRequestHandler,
+    LambdaContext,
+    LocalDevServer,
+    LocalGatewayException,
+    create_local_server,
+)
 
 from chalicelib.web import error_body
+from imgpipe.running import forget_ports, record_ports
 from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from botocore.client import BaseClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
 from imgpipe.worker import EventWorker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,14 +94,14 @@ class QuietHandler(ChaliceRequestHandler):
 
     disable_nagle_algorithm = True
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Callable[[], None]":
         """Any other method (TRACE, QUERY…) goes to the app too, which answers 405 with
         Allow, instead of http.server's 501 in HTML."""
         if name.startswith("do_"):
             return self._generic_handle
         raise AttributeError(name)
 
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if str(code).isdigit() and int(code) >= 400:
             super().log_request(code, size)
 
@@ -126,8 +145,8 @@ def events_queue_name(env: dict[str, str]) -> str:
     return f"imgpipe-events-{STAGE}" if env.get("EVENT_BUS_NAME") else ""
 
 
-def provision_notifications(env: dict[str, str], sqs: Any, events: Any, secretsmanager: Any,
-                            state_dir: Path) -> str | None:
+def provision_notifications(env: dict[str, str], sqs: "SQSClient", events: "EventBridgeClient",
+                            secretsmanager: "SecretsManagerClient", state_dir: Path) -> str | None:
     """The bus, a rule for source `imgpipe` into a queue, and the webhook secret, as a
     deployed stage has them (infra/); returns the queue's URL. The secret's value is made
     once and kept in the state dir, so a receiver's copy still verifies after a restart."""
@@ -190,7 +209,11 @@ class LocalStack:
         # Before moto is imported: with global CORS on, moto allows every origin.
         os.environ.update({**aws_environment(self.aws_port), **self.env, "MOTO_DISABLE_GLOBAL_CORS": "true"})
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        from imgpipe.emulator import AwsEmulator
+        from imgpipe.emulator import AwsEmulator, QuietEmulatorFailures
+
+        for handler in [*logging.getLogger().handlers, logging.lastResort]:
+            if handler is not None:
+                handler.addFilter(QuietEmulatorFailures())
 
         self._state = StateDir(self.state_dir)
         self._moto = AwsEmulator(HOST, self.aws_port, {ACCESS_KEY_ID: SECRET_ACCESS_KEY},
@@ -212,8 +235,19 @@ class LocalStack:
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="imgpipe-snapshots", daemon=True)
         self._snapshots.start()
         self._wait_until_healthy()
+        record_ports(self.state_dir, self.page_url.rstrip("/"), self.aws_port)
 
-    def client(self, service: str) -> Any:
+    @overload
+    def client(self, service: Literal["s3"]) -> "S3Client": ...
+    @overload
+    def client(self, service: Literal["dynamodb"]) -> "DynamoDBClient": ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> "SQSClient": ...
+    @overload
+    def client(self, service: Literal["events"]) -> "EventBridgeClient": ...
+    @overload
+    def client(self, service: Literal["secretsmanager"]) -> "SecretsManagerClient": ...
+    def client(self, service: Literal["s3", "dynamodb", "sqs", "events", "secretsmanager"]) -> "BaseClient":
         import boto3
 
         # A session each: boto3's default session is not safe to make clients from in several threads.
@@ -239,9 +273,12 @@ class LocalStack:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": self.max_receives}),
         })["QueueUrl"]
         self.queue_urls = {"events": events_url, "dead": dead_url}
-        self.queue_urls["notifications"] = provision_notifications(
+        notifications = provision_notifications(
             self.env, sqs, self.client("events"), self.client("secretsmanager"), self._state.root)
-        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs, {dead_name: dead_url})
+        if notifications is not None:  # a queue only when the stage has a bus (EVENT_BUS_NAME)
+            self.queue_urls["notifications"] = notifications
+        restored = self._state.restore(s3, dynamodb, self.buckets, self.env["STATUS_TABLE"], sqs,
+                                       {dead_name: dead_url}, keep_identity=self._moto.set_identity)
         events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(
             Bucket=self.env["INPUT_BUCKET"],
@@ -266,7 +303,7 @@ class LocalStack:
         migrate_table(dynamodb.Table(self.env["STATUS_TABLE"]), drop_legacy=True)
 
     @staticmethod
-    def _enqueue(sqs: Any, queue_url: str, payload: bytes) -> None:
+    def _enqueue(sqs: "SQSClient", queue_url: str, payload: bytes) -> None:
         """An async invocation's payload, on the queue the worker delivers to the handler."""
         sqs.send_message(QueueUrl=queue_url, MessageBody=payload.decode("utf-8"))
 
@@ -281,7 +318,7 @@ class LocalStack:
         listing, read = bucket_objects(bucket)
         self._state.save_bucket(bucket, listing, read)
 
-    def _redeliver_unfinished(self, s3: Any, dynamodb: Any) -> None:
+    def _redeliver_unfinished(self, s3: "S3Client", dynamodb: "DynamoDBClient") -> None:
         """Re-put uploads whose event was lost when the stack stopped: a real event again."""
         from chalicelib.uploads import image_id_for_key
 
@@ -298,7 +335,7 @@ class LocalStack:
                     s3.put_object(Bucket=bucket, Key=listed["Key"], Body=obj["Body"].read(),
                                   ContentType=obj.get("ContentType", "binary/octet-stream"))
 
-    def _serve_app(self) -> tuple[Any, Any]:
+    def _serve_app(self) -> tuple[ModuleType, LocalDevServer]:
         factory = CLIFactory(project_dir=str(ROOT), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         app = config.chalice_app
@@ -315,7 +352,9 @@ class LocalStack:
         thread.start()
         return app_module, server
 
-    def _health_of_local_parts(self, request: Any, get_response: Any) -> Any:
+    def _health_of_local_parts(
+        self, request: Request, get_response: "Callable[[Request], Response]"
+    ) -> Response:
         """GET /health also reports the worker, which only the local stack has."""
         response = get_response(request)
         if request.path == "/health" and response.status_code in (200, 503):
@@ -368,6 +407,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop taking requests, finish events in hand, save the state, stop moto."""
         self._stopping.set()
+        forget_ports(self.state_dir)
         self._api.server.shutdown()
         self._api.server.server_close()
         self._schedules.stop()
@@ -381,7 +421,8 @@ class LocalStack:
     def banner(self) -> str:
         return (
             f"imgpipe is running: page {self.page_url}  API {self.page_url.rstrip('/')}  "
-            f"AWS endpoint {self.aws_url} (aws --endpoint-url {self.aws_url} s3 ls, or "
+            f"AWS endpoint {self.aws_url} (AWS_ACCESS_KEY_ID={ACCESS_KEY_ID} "
+            f"AWS_SECRET_ACCESS_KEY={SECRET_ACCESS_KEY} aws --endpoint-url {self.aws_url} s3 ls, or "
             f"AWS_ENDPOINT_URL={self.aws_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
             f"AWS_DEFAULT_REGION={REGION} for boto3)  Ctrl-C stops"
         )

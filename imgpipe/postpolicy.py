@@ -26,8 +26,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication
 
 # Fields S3 never asks a condition for (x-ignore-* too).
 _UNCONDITIONED = {"policy", "x-amz-signature", "file"}
@@ -39,7 +42,7 @@ class PostRefused(Exception):
     status: int
     code: str
     message: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
 
     def xml(self) -> bytes:
         details = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in self.details.items())
@@ -102,7 +105,7 @@ def _check_expiry(expiration: str, now: float) -> None:
         raise _denied("Policy expired.")
 
 
-def _normalise(condition: Any) -> list:
+def _normalise(condition: object) -> list:
     """A condition as S3 prints it: ["eq"|"starts-with", "$field", value] or the size range."""
     if isinstance(condition, dict) and len(condition) == 1:
         ((name, value),) = condition.items()
@@ -173,10 +176,12 @@ def form_bucket(environ: dict) -> str:
 class PostPolicyCheck:
     """WSGI middleware: an S3 form POST reaches moto only if S3 would accept it."""
 
-    def __init__(self, app: Any, secrets: Mapping[str, str], clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, app: "WSGIApplication", secrets: Mapping[str, str], clock: Callable[[], float] = time.time
+    ) -> None:
         self.app, self.secrets, self.clock = app, secrets, clock
 
-    def __call__(self, environ: dict, start_response: Any) -> Any:
+    def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         content_type = environ.get("CONTENT_TYPE", "").lower()
         if environ.get("REQUEST_METHOD") != "POST" or not content_type.startswith("multipart/form-data"):
             return self.app(environ, start_response)

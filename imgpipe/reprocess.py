@@ -9,7 +9,7 @@ finished; then the real `resize_image` gets the event S3 would have sent.
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from types import ModuleType
 
 import boto3
 from chalice.local import LambdaContext
@@ -19,7 +19,7 @@ from chalicelib.invoke import object_created_event
 from chalicelib.uploads import image_id_for_key
 
 
-def chosen_keys(app_module: Any, prefix: str, statuses: set[str]) -> Iterator[tuple[str, str | None]]:
+def chosen_keys(app_module: ModuleType, prefix: str, statuses: set[str]) -> Iterator[tuple[str, str | None]]:
     """(key, current status) of input objects under `prefix` whose status is in `statuses`."""
     settings, store = app_module.get_settings(), app_module.get_status_store()
     paginator = boto3.client("s3", region_name=settings.region).get_paginator("list_objects_v2")
@@ -31,7 +31,7 @@ def chosen_keys(app_module: Any, prefix: str, statuses: set[str]) -> Iterator[tu
                 yield listed["Key"], status
 
 
-def reprocess_key(app_module: Any, key: str) -> str:
+def reprocess_key(app_module: ModuleType, key: str) -> str:
     """Run the handler for one input object; returns the record's new status."""
     image_id = image_id_for_key(key)
     settings, store = app_module.get_settings(), app_module.get_status_store()
@@ -42,7 +42,7 @@ def reprocess_key(app_module: Any, key: str) -> str:
     return record["status"] if record else "missing"
 
 
-def load_app(stage_env: dict[str, str]) -> Any:
+def load_app(stage_env: dict[str, str]) -> ModuleType:
     """app.py imported with the stage's environment, as Lambda would."""
     os.environ.update(stage_env)
     import app as app_module

@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
-from chalice import Rate
+from chalice import Chalice, Rate
 
 from imgpipe.background import BackgroundThreads
 
@@ -34,9 +33,9 @@ def scheduled_event(name: str, region: str) -> dict:
     }
 
 
-def rate_schedules(app: Any) -> dict[str, float]:
+def rate_schedules(app: Chalice) -> dict[str, float]:
     """{handler name: seconds between runs} for every Rate schedule of a Chalice app."""
-    found = {}
+    found: dict[str, float] = {}
     for source in app.event_sources:
         expression = getattr(source, "schedule_expression", None)
         if isinstance(expression, Rate):

@@ -11,9 +11,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import boto3
 import requests
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BANNER = "imgpipe is running"
@@ -86,14 +95,24 @@ class StackProcess:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         """A clean stop, and no process left behind even when it fails."""
         try:
             self.stop()
         finally:
             self.kill()
 
-    def client(self, service: str):
+    @overload
+    def client(self, service: Literal["s3"]) -> "S3Client": ...
+    @overload
+    def client(self, service: Literal["dynamodb"]) -> "DynamoDBClient": ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> "SQSClient": ...
+    @overload
+    def client(self, service: Literal["events"]) -> "EventBridgeClient": ...
+    @overload
+    def client(self, service: Literal["secretsmanager"]) -> "SecretsManagerClient": ...
+    def client(self, service: Literal["s3", "dynamodb", "sqs", "events", "secretsmanager"]) -> "BaseClient":
         return boto3.client(service, endpoint_url=self.aws_url, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")
 

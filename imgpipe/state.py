@@ -8,22 +8,33 @@ few seconds and when the stack stops: after a SIGKILL it may be seconds old,
 and the stack redoes the work of every upload whose record is not final.
 All is restored before the S3 notifications are switched on (a restore must
 not look like a flood of new uploads). Objects are written once per ETag.
+Each object gets back its ETag (a multipart upload's `…-2` is not the MD5 a
+plain put computes) and its LastModified: to the pipeline, a changed ETag is
+new bytes, which it would process and notify again.
 
-    STATE_DIR/s3/BUCKET/index.json        key -> etag, file, content type …
+    STATE_DIR/s3/BUCKET/index.json        key -> etag, last modified, file, content type …
     STATE_DIR/s3/BUCKET/objects/SHA256    the bytes of one object
     STATE_DIR/dynamodb/TABLE.json         items in DynamoDB JSON
     STATE_DIR/sqs/QUEUE.json              message bodies
 """
 
+import datetime
 import hashlib
 import json
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-_OBJECT_HEADERS = ("ContentType", "CacheControl", "Metadata")
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+_OBJECT_HEADERS: Final = ("ContentType", "CacheControl", "Metadata")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -33,17 +44,28 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _read_json(path: Path, default: Any) -> Any:
+def _read_json(path: Path, default: Any) -> Any:  # Any: json.loads'
     try:
         return json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         return default
 
 
-def peek_messages(sqs: Any, queue_url: str) -> list[dict]:
+# One object's identity: (ETag as S3 quotes it, LastModified as ISO 8601 in UTC, no zone).
+Identity = tuple[str, str]
+
+
+def utc_iso(moment: datetime.datetime) -> str:
+    """A LastModified as the index keeps it: naive UTC (moto's own), ISO 8601."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment.isoformat()
+
+
+def peek_messages(sqs: "SQSClient", queue_url: str) -> "list[MessageTypeDef]":
     """Every message on a queue, left there: each is hidden for a moment (at most a few
     seconds, should the peek be cut short), then released ten to a call."""
-    seen: dict[str, dict] = {}
+    seen: dict[str, MessageTypeDef] = {}
     while True:
         got = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=5,
@@ -65,8 +87,8 @@ class StateDir:
         self.root = root
         self._lock = threading.Lock()  # the periodic and the final snapshot never interleave
 
-    def snapshot(self, s3: Any, dynamodb: Any, buckets: list[str], table: str,
-                 sqs: Any = None, queue_urls: dict[str, str] | None = None) -> None:
+    def snapshot(self, s3: "S3Client", dynamodb: "DynamoDBClient", buckets: list[str], table: str,
+                 sqs: "SQSClient | None" = None, queue_urls: dict[str, str] | None = None) -> None:
         with self._lock:
             # The table before the buckets: a record saved COMPLETE then has its renditions saved too.
             items = []
@@ -76,13 +98,16 @@ class StateDir:
             for bucket in buckets:
                 self._snapshot_bucket(s3, bucket)
             for name, url in (queue_urls or {}).items():
+                if sqs is None:  # queue_urls come with their client
+                    raise ValueError("snapshot: queue_urls given without an SQS client")
                 bodies = [m["Body"] for m in peek_messages(sqs, url)]
                 _write_atomically(self.root / "sqs" / f"{name}.json", json.dumps(bodies).encode())
 
-    def _snapshot_bucket(self, s3: Any, bucket: str) -> None:
-        listing = {}
+    def _snapshot_bucket(self, s3: "S3Client", bucket: str) -> None:
+        listing: dict[str, Identity] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            listing.update((listed["Key"], listed["ETag"]) for listed in page.get("Contents", []))
+            listing.update((listed["Key"], (listed["ETag"], utc_iso(listed["LastModified"])))
+                           for listed in page.get("Contents", []))
 
         def read(key: str) -> tuple[bytes, dict] | None:
             try:
@@ -93,23 +118,27 @@ class StateDir:
 
         self.save_bucket(bucket, listing, read)
 
-    def save_bucket(self, bucket: str, listing: dict[str, str],
+    def save_bucket(self, bucket: str, listing: dict[str, Identity],
                     read: Callable[[str], tuple[bytes, dict] | None]) -> None:
-        """Make the bucket's folder hold `listing` (key -> ETag); only new ETags are read."""
+        """Make the bucket's folder hold `listing` (key -> (ETag, LastModified)); only
+        changed objects are read."""
         folder = self.root / "s3" / bucket
         index_path = folder / "index.json"
         old = _read_json(index_path, {})
         new = {}
-        for key, etag in listing.items():
-            if key in old and old[key]["etag"] == etag:
+        for key, (etag, last_modified) in listing.items():
+            if key in old and (old[key]["etag"], old[key].get("last_modified")) == (etag, last_modified):
                 new[key] = old[key]
+                continue
+            if key in old and old[key]["etag"] == etag:  # the same bytes, put again
+                new[key] = {**old[key], "last_modified": last_modified}
                 continue
             got = read(key)
             if got is None:
                 continue
             name = hashlib.sha256(key.encode()).hexdigest()
             _write_atomically(folder / "objects" / name, got[0])
-            new[key] = {"etag": etag, "file": name, **got[1]}
+            new[key] = {"etag": etag, "last_modified": last_modified, "file": name, **got[1]}
         if new == old:
             return
         _write_atomically(index_path, json.dumps(new, ensure_ascii=False).encode())
@@ -118,19 +147,26 @@ class StateDir:
             if path.name not in kept and not path.name.endswith(".tmp"):
                 path.unlink()
 
-    def restore(self, s3: Any, dynamodb: Any, buckets: list[str], table: str,
-                sqs: Any, queue_urls: dict[str, str]) -> int:
-        """Put everything back; returns the number of objects restored."""
+    def restore(self, s3: "S3Client", dynamodb: "DynamoDBClient", buckets: list[str], table: str,
+                sqs: "SQSClient", queue_urls: dict[str, str],
+                keep_identity: Callable[[str, str, Identity], None] | None = None) -> int:
+        """Put everything back; returns the number of objects restored.
+
+        A put makes a new ETag and LastModified: `keep_identity(bucket, key, (etag,
+        last modified))` sets the saved ones back (the emulator's set_identity)."""
         count = 0
         for bucket in buckets:
             folder = self.root / "s3" / bucket
             for key, entry in _read_json(folder / "index.json", {}).items():
                 body = (folder / "objects" / entry["file"]).read_bytes()
                 s3.put_object(Bucket=bucket, Key=key, Body=body, **{h: entry[h] for h in _OBJECT_HEADERS if h in entry})
+                if keep_identity and entry.get("last_modified"):
+                    keep_identity(bucket, key, (entry["etag"], entry["last_modified"]))
                 count += 1
         items = _read_json(self.root / "dynamodb" / f"{table}.json", [])
         for start in range(0, len(items), 25):  # BatchWriteItem takes 25 items a call
-            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            batch = items[start : start + 25]
+            requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": item}} for item in batch]
             dynamodb.batch_write_item(RequestItems={table: requests})
         for name, url in queue_urls.items():
             for body in _read_json(self.root / "sqs" / f"{name}.json", []):

@@ -10,9 +10,13 @@ dead-letter queue, so nothing is silently dropped.
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from imgpipe.background import BackgroundThreads
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +34,9 @@ class EventWorker(BackgroundThreads):
 
     def __init__(
         self,
-        make_client: Callable[[], Any],
+        make_client: "Callable[[], SQSClient]",
         queue_url: str,
-        handle: Callable[[dict], Any],
+        handle: Callable[[dict], object],
         threads: int = 2,
         wait_seconds: int = 1,
     ) -> None:
@@ -60,7 +64,7 @@ class EventWorker(BackgroundThreads):
                     log.exception("talking to the event queue failed; trying again")
                     self.stopping.wait(1)
 
-    def _deliver(self, sqs: Any, message: dict) -> None:
+    def _deliver(self, sqs: "SQSClient", message: "MessageTypeDef") -> None:
         try:
             self._handle(json.loads(message["Body"]))
         except Exception as exc:  # the handler has logged the details, as on Lambda

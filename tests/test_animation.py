@@ -1,15 +1,18 @@
-"""Animated GIF/WebP: frames decoded once for all renditions, and no animated
+"""Animated GIF/WebP/PNG: frames decoded once for all renditions, APNG counted
+as animated, lossless then lossy WebP tried before a still, and no animated
 rendition larger than the source file."""
 
+import io
 import random
 
 import pytest
 from PIL import Image, ImageDraw
 
 from chalicelib.config import Settings
-from chalicelib.imaging import decode, process_image, rendition_outputs
+from chalicelib.imaging import decode, encode, process_image, rendition_outputs
 from chalicelib.renditions import RenditionSpec
 from tests import images
+from tests import reference_images as ref
 from tests.conftest import shared_corpus
 
 OUTPUTS = rendition_outputs(Settings("in", "out", "table"))  # default, thumb, medium, large × auto, webp
@@ -74,3 +77,53 @@ def test_corpus_animations_are_bounded_in_bytes(name):
     assert result.source.frames > 1
     check_bounded(data, result)
     assert any(r.frames > 1 for r in result.renditions)
+
+
+# --- the policy (issue 19, section 3) ------------------------------------------------------
+
+
+def _frames(data: bytes) -> list[Image.Image]:
+    image = Image.open(io.BytesIO(data))
+    frames = []
+    for number in range(image.n_frames):
+        image.seek(number)
+        frames.append(image.convert("RGB"))
+    return frames
+
+
+def test_apng_is_counted_as_an_animation():
+    apng = Image.open(io.BytesIO(ref.apng().data))
+    assert decode.frame_count(apng) == 4
+    still = Image.open(io.BytesIO(images.encode(images.quadrants(), "PNG")))
+    assert decode.frame_count(still) == 1
+
+
+def test_gif_and_webp_are_counted_as_before():
+    for fmt in ("GIF", "WEBP"):
+        assert decode.frame_count(Image.open(io.BytesIO(images.animation(fmt)))) == 3
+
+
+def test_lossy_is_tried_before_giving_up_at_the_source_size():
+    """The lossy animated WebP sample: lossless frames are larger than the source."""
+    sample = ref.animated_webp(lossless=False)
+    frames = _frames(sample.data)
+    durations, limit = [120] * len(frames), len(sample.data)
+    lossless = io.BytesIO()
+    frames[0].save(lossless, "WEBP", save_all=True, append_images=frames[1:], lossless=True, quality=50,
+                   method=1)
+    assert lossless.tell() > limit  # lossless alone would have given a still
+    data, kept = encode.encode_animated(frames, durations, 0, limit, resized=False)
+    assert kept == 4 and len(data) <= limit
+    assert Image.open(io.BytesIO(data)).n_frames == 4
+
+
+def test_the_bound_still_holds():
+    frames = _frames(ref.animated_webp(lossless=False).data)
+    data, kept = encode.encode_animated(frames, [120] * 4, 0, 200, resized=False)
+    assert kept == 1 and not getattr(Image.open(io.BytesIO(data)), "is_animated", False)
+
+
+def test_resized_frames_go_straight_to_lossy():
+    frames = [f.resize((48, 32)) for f in _frames(ref.apng().data)]
+    data, kept = encode.encode_animated(frames, [120] * 4, 0, 10**6, resized=True)
+    assert kept == 4 and b"VP8L" not in data  # no lossless bitstream

@@ -103,3 +103,15 @@ def test_the_api_function_starts_without_the_imaging_code():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['PIL._version']"  # find_spec("PIL._avif") loads the package, no more
+
+
+def test_the_api_function_starts_without_the_resampler_or_webhook_code():
+    """Nor the SIMD resampler (cykooz_resizer, chalicelib.resample, which import Pillow) nor
+    the webhook sender (chalicelib.notify): the resize function loads them, the API never."""
+    code = ("import sys, app; print(sorted(m for m in sys.modules if m.split('.')[0] == 'cykooz_resizer'"
+            " or m in ('PIL.Image', 'chalicelib.resample', 'chalicelib.notify')))")
+    env = {**os.environ, **BASE, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

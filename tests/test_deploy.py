@@ -470,6 +470,9 @@ def test_checkov_finds_nothing_unaccepted_in_any_template(cfn_template, terrafor
 def test_the_zip_bundles_manylinux_pillow_and_imports_in_a_clean_python(cfn_template, tmp_path):
     with zipfile.ZipFile(cfn_template.with_name("deployment.zip")) as archive:
         archive.extractall(tmp_path)
+    # Data files under chalicelib/ ship too: untagged CMYK's press profile (docs/FORMATS.md, Colour).
+    profile = tmp_path / "chalicelib" / "imaging" / "profiles" / "cmyk-chemical-proof.icc"
+    assert profile.stat().st_size > 900_000
     wheel = next(tmp_path.glob("pillow-*.dist-info")) / "WHEEL"
     assert re.search(r"^Tag: cp312-cp312-manylinux\w+_x86_64$", wheel.read_text(), re.M), wheel.read_text()
 

@@ -74,6 +74,18 @@ def record(client, image_id: str) -> dict:
     return client.http.get(f"/images/{image_id}").json_body
 
 
+def unsigned(value: object) -> object:
+    """The record with each presigned URL cut at its query: the signature carries the
+    second it was made, so two reads a second apart differ there and nowhere else."""
+    if isinstance(value, dict):
+        return {k: unsigned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsigned(v) for v in value]
+    if isinstance(value, str) and value.startswith("http"):
+        return value.split("?", 1)[0]
+    return value
+
+
 def rendition(rec: dict, name: str) -> dict:
     return next(r for r in rec["renditions"] if r["name"] == name)
 
@@ -280,4 +292,4 @@ def test_without_a_resize_function_a_patch_changes_nothing(aws, client):
     image_id, _ = uploaded(aws, client)
     before = record(client, image_id)
     assert patch(client, image_id, {"focus": LEFT}).status_code == 500
-    assert record(client, image_id) == before
+    assert unsigned(record(client, image_id)) == unsigned(before)

@@ -92,3 +92,82 @@ def test_the_key_field_is_kept_per_tab_and_sent_to_the_api_only(local_stack, bro
     assert posted[0].get("authorization") == "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"
     assert "x-api-key" not in posted[0]
     context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_tiles_labels_progress_and_a_reload(local_stack, browser, tmp_path):
+    """390 px: whole labels, tiles in the picture's aspect from its smallest rendition, a bar
+    that moves on PENDING/PROCESSING, and a reload that lists the image again."""
+    import uuid
+    from urllib.parse import unquote, urlsplit
+
+    import requests
+
+    name = f"wide-{uuid.uuid4().hex[:8]}.jpg"
+    (tmp_path / name).write_bytes(images.jpeg(1600, 900))
+    page = browser.new_page(viewport=PHONE)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    hold = {"on": True}
+
+    def processing(route):  # GET /images/{id} answers PROCESSING until the test lets it through
+        if hold["on"] and route.request.method == "GET":
+            image_id = route.request.url.rsplit("/", 1)[-1]
+            return route.fulfill(json={"image_id": image_id, "status": "PROCESSING"})
+        return route.continue_()
+
+    page.route("**/images/*", processing)
+    page.goto(f"{local_stack.api}/")
+    page.set_input_files("#picker", [str(tmp_path / name)])
+    expect = sync_api.expect
+    row = page.locator(f'li[data-name="{name}"]')
+    expect(row).to_have_attribute("data-status", "PROCESSING", timeout=60_000)
+    bar = row.locator("progress")
+    expect(bar).to_have_js_property("value", 0.85)  # sent (0.6), then PENDING and PROCESSING, not full
+    hold["on"] = False
+    expect(row).to_have_attribute("data-status", "COMPLETE", timeout=60_000)
+
+    items = requests.get(f"{local_stack.api}/images", params={"limit": "50"}, timeout=10).json()["items"]
+    [record] = [item for item in items if item["source"]["key"].endswith("/" + name)]
+    aspect = record["source"]["width"] / record["source"]["height"]
+    smallest = min((r for r in record["renditions"] if abs(r["width"] / r["height"] - aspect) < 0.02 * aspect),
+                   key=lambda r: r["bytes"])  # the smallest of the picture's aspect: thumb is a square crop
+    tiles = row.locator(".rendition")
+    expect(tiles).to_have_count(7)
+    sources = set()
+    for tile in tiles.all():
+        tile.scroll_into_view_if_needed()
+        label = tile.locator("span")
+        assert label.evaluate("s => s.scrollWidth <= s.clientWidth"), f"a label is cut: {label.inner_text()}"
+        assert any(fmt in label.inner_text() for fmt in ("jpeg", "webp")), label.inner_text()
+        img = tile.locator("img")
+        expect(img).to_have_js_property("complete", True)
+        assert img.evaluate("i => getComputedStyle(i).objectFit") == "contain"
+        assert img.evaluate("i => i.naturalWidth / i.naturalHeight") > 1.7  # 16:9 kept, not a square crop
+        sources.add(unquote(urlsplit(img.get_attribute("src")).path))
+    assert len(sources) == 1 and sources.pop().endswith(smallest["key"])  # the smallest, for every tile
+
+    page.unroute("**/images/*")
+    page.reload()
+    earlier = page.locator(f'li[data-earlier-name="{name}"]')
+    expect(earlier).to_have_attribute("data-earlier-status", "COMPLETE", timeout=30_000)
+    expect(earlier.locator(".rendition")).to_have_count(7)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "upload-page-390-reloaded.png", full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_a_stopped_api_is_said_plainly(local_stack, browser, tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(images.jpeg(64, 48))
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{local_stack.api}/")
+    page.route("**/uploads", lambda route: route.abort("connectionrefused"))
+    page.set_input_files("#picker", [str(tmp_path / "photo.jpg")])
+    row = page.locator('li[data-name="photo.jpg"]')
+    sync_api.expect(row).to_have_attribute("data-status", "REFUSED", timeout=30_000)
+    sync_api.expect(row).to_contain_text("The API cannot be reached")
+    assert "TypeError" not in row.inner_text() and "went wrong on our side" not in row.inner_text()
+    page.close()

@@ -210,3 +210,16 @@ def test_without_the_wheel_pillow_does_it_all(monkeypatch):
     assert not resample.vectorised("RGBA")
     actual = resample.lanczos(image, (100, 75), (10, 10, 600, 400))
     assert actual.tobytes() == image.resize((100, 75), Image.Resampling.LANCZOS, box=(10, 10, 600, 400)).tobytes()
+
+
+def test_a_platform_without_the_wheel_says_so_once_at_start():
+    """An arm64 Lambda (no wheel on PyPI) would resample 7-11x slower: the log says it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['cykooz_resizer'] = None; from chalicelib import resample; "
+            "print(resample.vectorised('RGB'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=__file__.rsplit("/tests/", 1)[0])
+    assert done.stdout.split() == ["False"], done.stderr
+    assert "cykooz-resizer is not installed" in done.stderr and "slower" in done.stderr

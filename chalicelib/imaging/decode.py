@@ -4,10 +4,12 @@ colour the pixels come out in.
 The format is sniffed from magic numbers against an allow-list (the name and
 Content-Type are never trusted), only the accepted decoders are registered,
 pixels are counted from the header before anything is decoded, and every
-decoder failure becomes a reason code. JPEGs decode at a DCT scale (draft)
-when the renditions allow; any mode becomes 8-bit L, RGB, RGBA (or CMYK with
-a profile), with the transform from its ICC profile to sRGB, which
-encode.to_srgb applies to each resized picture.
+decoder failure becomes a reason code: `unsupported_format` naming the
+feature for a valid file we cannot decode, `corrupt_image` only for broken
+data. BMP layouts Pillow lacks go to bmp.py. JPEGs decode at a DCT scale
+(draft) when the renditions allow. Frames come out as browsers show them: a
+PNG colour key as alpha (colour.py), a GIF on its logical screen (gif.py);
+colour.normalise then brings any mode to 8-bit and finds its sRGB transform.
 """
 
 import functools
@@ -16,8 +18,9 @@ import struct
 import warnings
 import zlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageCms
+from PIL import Image
 
 # Register only the plugins we accept. Image.open(formats=...) then never
 # falls back to Image.init(), which would load PSD, EPS (Ghostscript), FITS...
@@ -34,8 +37,15 @@ from PIL import (  # noqa: F401  (imported for their registration side effect)
 
 from chalicelib.codecs import AVIF_SUPPORTED
 from chalicelib.errors import CorruptImageError, EmptyFileError, TooManyPixelsError, UnsupportedFormatError
+from chalicelib.imaging import bmp
+from chalicelib.imaging.colour import colour_key_to_alpha
 from chalicelib.imaging.geometry import TRANSPOSE, spec_scale, upright
+from chalicelib.imaging.gif import GifLayout, needs_fixing, on_screen, read_layout
+from chalicelib.imaging.messages import chunk_name, tiff_refusal
 from chalicelib.renditions import RenditionSpec
+
+if TYPE_CHECKING:
+    from PIL.ImageFile import ImageFile
 
 if AVIF_SUPPORTED:
     from PIL import AvifImagePlugin  # noqa: F401  (registers the AVIF plugin)
@@ -52,16 +62,18 @@ OPENERS = {
     "AVIF": ["AVIF"],
     "HEIF": ["HEIF"],
 }
+# For a file Pillow cannot open: the feature of a valid file of a kind it lacks, or None.
+_FEATURE_NAMERS: dict[str, Callable[[bytes], str | None]] = {
+    "TIFF": tiff_refusal, "BMP": bmp.unsupported_feature,
+}
 # ISOBMFF `ftyp` brands: AVIF is checked first, as AVIF files list mif1 too.
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 # JPEG start-of-frame markers of hierarchical (differential) frames, which libjpeg refuses.
 _HIERARCHICAL = (0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF)
 BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-# The ICC colour space a mode's pixels must be in for a transform to apply.
-_ICC_SPACE = {"RGB": "RGB ", "RGBA": "RGB ", "CMYK": "CMYK"}
+# Pillow formats whose files can hold an animation (PNG: APNG).
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
 
 # Pillow warns past MAX_IMAGE_PIXELS (set from MAX_PIXELS below); a warning
 # would let the decode go on, so make it an error everywhere (frames too).
@@ -92,7 +104,7 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+def open_image(data: bytes, max_pixels: int) -> "tuple[ImageFile, str]":
     """Open the header only: no pixel is decoded before the size is checked."""
     if not data:
         raise EmptyFileError("The file is empty.")
@@ -110,12 +122,18 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         lossless = _check_jpeg_frame(data)
     if source_format == "HEIF":
         _register_heif()
+    if source_format == "BMP" and bmp.handles(data):
+        return bmp.decode(data, max_pixels), source_format  # already counted and decoded
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         image = Image.open(io.BytesIO(data), formats=OPENERS[source_format])
     except BOMB:
         raise TooManyPixelsError(f"The image has more than {max_pixels} pixels.") from None
-    except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"
+    except Exception as exc:  # any decoder failure on hostile bytes is "corrupt"...
+        name_feature = _FEATURE_NAMERS.get(source_format)
+        feature = name_feature(data) if name_feature else None
+        if feature:  # ... unless it is a valid file of a kind Pillow lacks
+            raise UnsupportedFormatError(feature) from exc
         # The exception's text (file objects, Pillow internals) goes to the log via __cause__.
         raise CorruptImageError(f"The {source_format} file cannot be read.") from exc
     if lossless:
@@ -167,10 +185,10 @@ def _check_png_chunks(data: bytes) -> None:
         length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         end = offset + 8 + length
         if end + 4 > len(data):
-            raise CorruptImageError(f"PNG chunk {kind!r} runs past the end of the file.")
+            raise CorruptImageError(f"PNG chunk {chunk_name(kind)} runs past the end of the file.")
         (crc,) = struct.unpack(">I", data[end : end + 4])
         if zlib.crc32(data[offset + 4 : end]) != crc:
-            raise CorruptImageError(f"PNG chunk {kind.decode('latin-1')!r} fails its CRC check.")
+            raise CorruptImageError(f"PNG chunk {chunk_name(kind)} fails its CRC check.")
         if kind == b"IEND":
             return
         offset = end + 4
@@ -202,11 +220,32 @@ def orientation_of(image: Image.Image) -> int:
 
 
 def frame_count(image: Image.Image) -> int:
-    """Frames of an animated GIF or WebP; 1 for everything else (an MPO's
-    second frame is the other eye of a stereo pair, not an animation)."""
-    if image.format not in ("GIF", "WEBP") or not getattr(image, "is_animated", False):
+    """Frames of an animated GIF, WebP or PNG (APNG); 1 for everything else
+    (an MPO's second frame is the other eye of a stereo pair, not an animation)."""
+    if image.format not in ANIMATED_FORMATS or not getattr(image, "is_animated", False):
         return 1
-    return image.n_frames  # Pillow counts GIF frames without decoding them
+    return getattr(image, "n_frames", 1)  # Pillow counts GIF frames, and APNG's acTL, without decoding them
+
+
+def gif_screen(image: Image.Image, data: bytes) -> GifLayout | None:
+    """A GIF's logical screen and frame boxes, when Pillow's canvas differs
+    from the browser's (a frame past the screen, an area the first frame
+    leaves undrawn); None for every other image. The screen is never larger
+    than Pillow's canvas, whose pixels open_image has counted."""
+    if image.format != "GIF":
+        return None
+    layout = read_layout(data, max_frames=frame_count(image))
+    return layout if layout is not None and needs_fixing(layout, image.size) else None
+
+
+def as_shown(frame: Image.Image, data: bytes, screen: GifLayout | None) -> Image.Image:
+    """The first frame, loaded, as browsers show it: a PNG's colour key as
+    alpha, a GIF clipped to its logical screen with the undrawn rest transparent."""
+    if frame.format == "PNG":
+        frame = colour_key_to_alpha(frame, data)
+    if screen is not None:
+        frame = on_screen(frame, screen, 0)
+    return frame
 
 
 def decode_frame(image: Image.Image, orientation: int) -> Image.Image:
@@ -237,13 +276,14 @@ def read_frames(
     {size: frames}, the frame durations in ms, and the loop count.
 
     A later frame may be larger than the header said, so pixels are counted
-    as they are really decoded.
+    as they are really decoded. GIF frames are drawn on the logical screen.
     """
     source = Image.open(io.BytesIO(data), formats=OPENERS[source_format])
+    screen = gif_screen(source, data)
     frames: dict[tuple[int, int], list[Image.Image]] = {}
     durations, pixels = [], 0
     try:
-        for number in range(source.n_frames):
+        for number in range(getattr(source, "n_frames", 1)):  # the multi-frame plugins' count
             try:
                 source.seek(number)
             except BOMB as exc:
@@ -252,6 +292,8 @@ def read_frames(
             if pixels > max_pixels:
                 raise TooManyPixelsError(f"The frames together have more than {max_pixels} pixels.")
             frame = decode_frame(source, orientation)
+            if screen is not None:  # a GIF: no EXIF orientation to come first
+                frame = on_screen(frame, screen, number)
             durations.append(source.info.get("duration", 100))  # WebP sets it on load
             frame = frame.convert("RGBA" if "A" in frame.mode or "transparency" in frame.info else "RGB")
             for size, picture in resize(frame).items():
@@ -272,7 +314,7 @@ _EIGHTHS = ((1, 2.0), (2, 2.0), (3, 1.0), (4, 1.0))
 
 
 def draft(
-    image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]
+    image: "ImageFile", display_size: tuple[int, int], specs: list[RenditionSpec]
 ) -> tuple[float, float] | None:
     """Let libjpeg decode at 1/8, 1/4, 3/8 or 1/2 scale (DCT scaling), which
     costs less time and memory than resampling the full image.
@@ -293,7 +335,7 @@ def draft(
     return width * eighths / 8, height * eighths / 8
 
 
-def _draft_eighths(image: Image.Image, eighths: int) -> bool:
+def _draft_eighths(image: "ImageFile", eighths: int) -> bool:
     """Pillow's draft() knows 1/8, 1/4 and 1/2; libjpeg's scale_denom 3 gives
     3/8, set here the way draft() sets the others. False if draft() declined."""
     coded_w, coded_h = image.size
@@ -324,49 +366,9 @@ def three_eighths_works() -> bool:
         if not _draft_eighths(image, 3):
             return False
         image.load()
-        return image.size == (6, 6) and abs(image.getpixel((3, 3))[0] - 200) < 8
+        if image.size != (6, 6):
+            return False
+        pixel = image.getpixel((3, 3))
+        return isinstance(pixel, tuple) and abs(pixel[0] - 200) < 8
     except Exception:  # any failure only means: do not use 3/8
         return False
-
-
-def normalise(image: Image.Image) -> tuple[Image.Image, ImageCms.ImageCmsTransform | None]:
-    """Bring any mode to 8-bit L, RGB, RGBA, or CMYK with a profile; and the
-    transform from its ICC profile to sRGB, if it has one.
-
-    The transform is applied to each rendition after resizing: far fewer
-    pixels, and the bench shows no change in SSIM.
-    """
-    mode = image.mode
-    if mode in _SIXTEEN_BIT:
-        # convert("L") would clip 16-bit values at 255; scale them instead.
-        image = image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
-    elif mode == "F":
-        image = image.point(lambda v: v * 255).convert("L")
-    elif mode in ("P", "PA", "LA", "La", "RGBa"):
-        has_alpha = "A" in mode or "a" in mode or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-    elif mode == "1":
-        image = image.convert("L")
-    elif mode not in ("L", "RGB", "RGBA", "CMYK"):
-        image = image.convert("RGB")
-
-    # Before the transform is built: it is made for exactly this mode
-    # (an RGBA transform on the RGB picture was the macOS-screenshot crash).
-    if image.mode == "RGBA" and image.getchannel("A").getextrema()[0] == 255:
-        image = image.convert("RGB")  # alpha that hides nothing
-    transform = None
-    icc = image.info.get("icc_profile")
-    if icc and image.mode in _ICC_SPACE:
-        try:
-            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            if profile.profile.xcolor_space == _ICC_SPACE[image.mode]:  # not a grey profile on RGB
-                transform = ImageCms.buildTransform(
-                    profile, _SRGB, image.mode, "RGBA" if image.mode == "RGBA" else "RGB",
-                    # lcms2's one-pixel cache is not thread-safe; encoders share this.
-                    flags=ImageCms.Flags.NOCACHE,
-                )
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            pass  # a broken profile: fall back to treating the pixels as sRGB
-    if image.mode == "CMYK" and transform is None:
-        image = image.convert("RGB")
-    return image, transform

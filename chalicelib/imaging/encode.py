@@ -8,11 +8,13 @@ q82 (optimize and progressive cost more time than the bytes they save), WebP
 q80 at method 4 (libvips' default effort, so bytes compare like for like),
 AVIF q60 at Pillow's default speed. No metadata is ever written.
 
-Animations, measured on the animated samples of the shared corpus (README,
-Formats): a lossy WebP of frames kept at the source's size can be 2.7× a
-flat-colour GIF, while lossless WebP of the same frames is smaller than the
-GIF; resized frames are no longer flat, and lossy wins there. Whatever is
-tried, a rendition still larger than the source becomes its first frame alone.
+Animations, measured on the animated samples of the shared corpus
+(docs/FORMATS.md): a lossy WebP of frames kept at the source's size can be
+2.7× a flat-colour GIF, while lossless WebP of the same frames is smaller than
+the GIF; resized frames are no longer flat, and lossy wins there. So frames at
+the source's size are tried lossless, then lossy (a lossy animated WebP source
+is smaller than any lossless copy of it); resized frames lossy. Only when
+every try is larger than the source does a rendition become its first frame.
 """
 
 import io
@@ -34,8 +36,8 @@ _AVIF_QUALITY = 60
 # Animation effort, measured on the corpus GIFs: lossy method 2 is within 2% of
 # method 4's bytes at 55% of its CPU (an animation is many pictures); lossless
 # method 1 within 2% of method 4's at a third of its CPU.
-_LOSSY_METHOD = 2
-_LOSSLESS_METHOD = 1
+_LOSSY = {"quality": WEBP_QUALITY, "method": 2}
+_LOSSLESS = {"lossless": True, "quality": 50, "method": 1}
 
 
 def to_srgb(picture: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
@@ -87,20 +89,14 @@ def encode(image: Image.Image, fmt: str) -> bytes:
 def encode_animated(
     frames: list[Image.Image], durations: list[int], loop: int, limit: int, resized: bool
 ) -> tuple[bytes, int]:
-    """An animated WebP of at most `limit` bytes, and its frame count.
-
-    Frames at the source's size are tried lossless (no second generation of
-    loss, and smaller than GIF's LZW); resized ones lossy. Over `limit`: the
-    first frame alone, as a still WebP.
-    """
-    options = (
-        {"quality": WEBP_QUALITY, "method": _LOSSY_METHOD}
-        if resized
-        else {"lossless": True, "quality": 50, "method": _LOSSLESS_METHOD}
-    )
-    buffer = io.BytesIO()
-    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations,
-                   loop=loop, **options)
-    if buffer.tell() <= limit:
-        return buffer.getvalue(), len(frames)
+    """An animated WebP of at most `limit` bytes (the source file's size), and
+    its frame count; or, when neither lossless (source size only) nor lossy q80
+    fits, the first frame alone as a still WebP, and 1."""
+    attempts = [_LOSSY] if resized else [_LOSSLESS, _LOSSY]
+    for options in attempts:
+        buffer = io.BytesIO()
+        frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations,
+                       loop=loop, **options)
+        if buffer.tell() <= limit:
+            return buffer.getvalue(), len(frames)
     return encode(frames[0], "webp"), 1

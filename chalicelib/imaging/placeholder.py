@@ -7,6 +7,7 @@ cost about a millisecond. Pure Python and Pillow: no numpy on Lambda.
 
 import math
 from operator import mul
+from typing import cast
 
 from PIL import Image, ImageCms
 
@@ -35,8 +36,9 @@ def _dominant_color(image: Image.Image) -> str:
     """The most common of five median-cut colours: the background of most
     photos, rather than a muddy average of everything."""
     palette_image = image.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
-    _, index = max(palette_image.getcolors())
-    r, g, b = palette_image.getpalette()[index * 3 : index * 3 + 3]
+    # A P image's colours are (count, palette index) pairs; quantize() always gives it a palette.
+    _, index = max(cast("list[tuple[int, int]]", palette_image.getcolors()))
+    r, g, b = cast("list[int]", palette_image.getpalette())[index * 3 : index * 3 + 3]
     return f"#{r:02x}{g:02x}{b:02x}"
 
 

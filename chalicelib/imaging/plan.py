@@ -17,8 +17,9 @@ from PIL import Image, ImageCms
 
 from chalicelib.config import Settings
 from chalicelib.crop import Framing, Point
-from chalicelib.imaging.decode import draft, frame_count, load_frame, normalise, open_image, orientation_of
-from chalicelib.imaging.decode import read_frames
+from chalicelib.imaging.colour import normalise
+from chalicelib.imaging.decode import as_shown, draft, frame_count, gif_screen, load_frame, open_image
+from chalicelib.imaging.decode import orientation_of, read_frames
 from chalicelib.imaging.encode import encode, encode_animated, resolve_format, to_srgb
 from chalicelib.imaging.placeholder import make_placeholder
 from chalicelib.imaging.pool import submit
@@ -26,9 +27,10 @@ from chalicelib.imaging.resize import fit
 from chalicelib.imaging.types import EncodedRendition, ProcessedImage, SourceInfo, stage
 from chalicelib.renditions import DEFAULT_NAME, RenditionSpec
 
-# Animated GIF/WebP: the `webp` and `source` outputs keep the animation (as
-# animated WebP) when it has at most this many frames and all frames together
-# fit in MAX_PIXELS; otherwise, and in every other format, the first frame.
+# Animated GIF/WebP/PNG (APNG): the `webp` and `source` outputs keep the
+# animation (as animated WebP) when it has at most this many frames and all
+# frames together fit in MAX_PIXELS; otherwise, and in every other format, the
+# first frame (encode.encode_animated: and when no animated WebP fits its bound).
 MAX_ANIMATION_FRAMES = 100
 
 Output = tuple[RenditionSpec, str]  # a rendition spec and its output format (maybe `auto` or `source`)
@@ -55,7 +57,7 @@ def process_image(
 
     A format is `jpeg`, `png`, `webp`, `avif`, `auto`, or `source` (see
     encode.resolve_format). Raises an ImageRejectedError subclass for bytes
-    that can never become an image. Animated GIF/WebP: see MAX_ANIMATION_FRAMES.
+    that can never become an image. Animated GIF/WebP/PNG: see MAX_ANIMATION_FRAMES.
     Outputs that come out the same (same picture, same format) are encoded
     once: the later ones carry `same_as`. `cover` crops keep `focus` (x, y in
     0..1 of the upright picture) in frame, or else its most interesting part.
@@ -80,8 +82,7 @@ def process_image(
     submitted: set[int] = set()  # ids of pictures an encoder job already holds
     for spec in specs:
         with stage("Resizing the image"):
-            # Until the first encoder job, the pool is idle: the resize may use it.
-            made = fit(picture, spec, resized, extent, framing, orientation, split=not jobs)
+            made = fit(picture, spec, resized, extent, framing, orientation)
         target = resized[spec] = plan.same_picture(resized, spec, made)
         stills = plan.claim(spec, target)
         if target is picture:
@@ -114,7 +115,8 @@ class _Decoded(NamedTuple):
 def _decode(data: bytes, specs: list[RenditionSpec], max_pixels: int) -> _Decoded:
     image, source_format = open_image(data, max_pixels)
     orientation = orientation_of(image)
-    width, height = image.size
+    screen = gif_screen(image, data)  # a GIF's logical screen is its canvas
+    width, height = screen.screen if screen else image.size
     display_size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     frames = frame_count(image)
     animated = 1 < frames <= MAX_ANIMATION_FRAMES and frames * width * height <= max_pixels
@@ -122,7 +124,7 @@ def _decode(data: bytes, specs: list[RenditionSpec], max_pixels: int) -> _Decode
     # As stored: each rendition is turned upright once resized (far fewer pixels).
     # Only `picture` leaves here: a converted decode leaves `image` holding a
     # second full-size copy (13 MB for a 24 MP photo at 3/8) until the end.
-    picture, transform = normalise(load_frame(image))
+    picture, transform = normalise(as_shown(load_frame(image), data, screen))
     picture.info = {}  # never carry EXIF, GPS, XMP, ICC or comments into outputs
     source = SourceInfo(source_format, *display_size, frames=frames)
     return _Decoded(picture, transform, source, orientation, extent, animated)

@@ -1,20 +1,28 @@
-"""The imaging thread pool: encoders (and half of a large resize) run on it,
+"""The imaging thread pool: encoders run on it,
 created on first use, never at import; with one CPU there is none and jobs run inline.
 """
 
+import enum
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Literal, TypeVar
 
 # Lambda gives 1 vCPU per 1769 MB of memory; below that a pool only adds overhead.
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-_UNSET: Any = object()
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+_UNSET = _Unset.UNSET  # not made yet (None is "no pool")
+_R = TypeVar("_R")
 # Pillow releases the GIL while it resamples and encodes, so encoders on
 # threads run in parallel with the next rendition's resize. Tests and the
 # bench set this to their own executor, or to None for no pool.
-_POOL: ThreadPoolExecutor | None = _UNSET
+_POOL: ThreadPoolExecutor | None | Literal[_Unset.UNSET] = _UNSET
 _LOCK = threading.Lock()
 
 
@@ -28,7 +36,7 @@ def get_pool() -> ThreadPoolExecutor | None:
     return _POOL
 
 
-def submit(fn: Callable[..., Any], *args: Any) -> Future | Any:
+def submit(fn: Callable[..., _R], *args: object) -> Future[_R] | _R:
     """`fn(*args)` on the pool (a Future), or its result right away without one."""
     pool = get_pool()
     return pool.submit(fn, *args) if pool else fn(*args)

@@ -1,5 +1,6 @@
 """What process_image returns (SourceInfo, EncodedRendition, Placeholder, ProcessedImage),
-and `stage`, which names the step that failed when Pillow raises something unexpected.
+and `stage`, which names the step that failed when Pillow raises something unexpected
+and words every refusal for a person.
 """
 
 from collections.abc import Iterator
@@ -7,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from chalicelib.errors import ImageProcessingError, ImgpipeError
+from chalicelib.imaging.messages import human
 from chalicelib.renditions import CONTENT_TYPES
 
 
@@ -21,7 +23,7 @@ class SourceInfo:
     format: str
     width: int
     height: int
-    frames: int = 1  # > 1 for an animated GIF or WebP
+    frames: int = 1  # > 1 for an animated GIF, WebP or PNG (APNG)
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,15 @@ class ProcessedImage:
 @contextmanager
 def stage(name: str) -> Iterator[None]:
     """Turn anything but a domain error (or MemoryError, which a retry with
-    more room may survive) into ImageProcessingError("{name} failed.")."""
+    more room may survive) into ImageProcessingError("{name} failed."); a
+    domain error's message keeps no Python spelling (messages.human)."""
     try:
         yield
-    except (ImgpipeError, MemoryError):
+    except ImgpipeError as exc:
+        exc.message = human(exc.message)
+        exc.args = (exc.message,)
+        raise
+    except MemoryError:
         raise
     except Exception as exc:
         raise ImageProcessingError(name) from exc

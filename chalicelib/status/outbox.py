@@ -7,7 +7,7 @@ so duplicates, re-renders and reprocessing of the same bytes never notify twice.
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.clock import iso_now
 from chalicelib.status.fanout import ShardedQuery
@@ -24,6 +24,9 @@ from chalicelib.status.schema import (
     sharded,
 )
 from chalicelib.status.writes import CLAIM_RETRIES, ConditionalWrites
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TableAttributeValueTypeDef
 
 
 def marked_due(item: dict) -> bool:
@@ -65,7 +68,7 @@ class NotificationOutbox(ConditionalWrites):
             IndexName=BY_WEBHOOK, Limit=limit,
             KeyConditionExpression=Key("webhook_due").eq(DUE) & Key("webhook_next_at").lte(now),
         )
-        return [item["image_id"] for item in page.get("Items", [])]
+        return [str(item["image_id"]) for item in page.get("Items", [])]  # the key: always a string
 
     def lease_notification(
         self, image_id: str, now: float, lease_seconds: int, events: bool
@@ -124,7 +127,7 @@ class NotificationOutbox(ConditionalWrites):
         """Record what the holder of `delivery` sent; False if its lease was taken over
         (a newer final state started its own notification: this one's result is moot)."""
         sets, removes = ["version = version + :one"], ["notify_token"]
-        values: dict[str, Any] = {":token": delivery.token, ":one": 1}
+        values: dict[str, TableAttributeValueTypeDef] = {":token": delivery.token, ":one": 1}
         if webhook is not None:
             sets.append("webhook = :webhook")
             values[":webhook"] = webhook

@@ -8,7 +8,7 @@ being migrated (STATUS_READS=legacy), to the unsharded ones as before.
 from __future__ import annotations  # `list` below is a method name too
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.status.fanout import ShardedQuery
 from chalicelib.status.records import decode_cursor, encode_cursor, legacy_cursor, plain, public_record
@@ -32,6 +32,9 @@ MAX_EXAMINED = 1000
 # Pages of by-created a sweep reads for one status while a table migrates (1 MB each at most).
 LEGACY_PAGES = 10
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTableQueryTypeDef
+
 
 class IndexQueries(ConditionalWrites):
     """Reads over many records, through the sharded indexes (or the legacy ones)."""
@@ -51,7 +54,7 @@ class IndexQueries(ConditionalWrites):
         at most LEGACY_PAGES pages a sweep (the next sweep goes on from the oldest again)."""
         from boto3.dynamodb.conditions import Attr, Key
 
-        query: dict[str, Any] = {
+        query: QueryInputTableQueryTypeDef = {
             "IndexName": BY_CREATED, "FilterExpression": Attr("status").eq(status),
             "KeyConditionExpression": Key("kind").eq(KIND) & Key("created_at").lt(created_before),
         }
@@ -109,7 +112,7 @@ class IndexQueries(ConditionalWrites):
         records are filtered out after the read, so a page can hold fewer than `limit` items."""
         from boto3.dynamodb.conditions import Attr, Key
 
-        query: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False, "IndexName": BY_CREATED,
+        query: QueryInputTableQueryTypeDef = {"Limit": limit, "ScanIndexForward": False, "IndexName": BY_CREATED,
                                  "KeyConditionExpression": Key("kind").eq(KIND)}
         if cursor is not None:  # an empty cursor is a bad one, not none
             created_at, image_id = decode_cursor(cursor, status).at
@@ -123,7 +126,9 @@ class IndexQueries(ConditionalWrites):
     def _read_many(self, image_ids: builtins.list[str]) -> dict[str, dict]:
         """The records of up to 100 ids (one BatchGetItem, and again for any it left unprocessed)."""
         # The resource's client: it takes and gives Python values, as the Table does.
-        client, name = self._table.meta.client, self._table.name
+        # Typed as the low-level client, but the resource's own one converts values both ways.
+        client: Any = self._table.meta.client
+        name = self._table.name
         request = {name: {"Keys": [{"image_id": i} for i in dict.fromkeys(image_ids)]}}
         found: dict[str, dict] = {}
         for _ in range(8):

@@ -20,7 +20,10 @@ table migrates (STATUS_READS=legacy, imgpipe migrate-indexes); see DRAINING_INDE
 """
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PENDING, PROCESSING, COMPLETE, FAILED = "PENDING", "PROCESSING", "COMPLETE", "FAILED"
 STATUSES = (PENDING, PROCESSING, COMPLETE, FAILED)
@@ -117,7 +120,7 @@ def table_definition(name: str, legacy: bool = False) -> dict:
     }
 
 
-def create_table(client: Any, name: str, legacy: bool = False) -> None:
+def create_table(client: "DynamoDBClient", name: str, legacy: bool = False) -> None:
     """Create the table with its TTL, and wait until it is usable."""
     client.create_table(**table_definition(name, legacy))
     client.get_waiter("table_exists").wait(TableName=name)

@@ -8,6 +8,7 @@ claims (covers.py), the index queries (queries.py) and the notification outbox
 
 import secrets
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +30,9 @@ from chalicelib.status.schema import (
     sharded,
 )
 from chalicelib.status.writes import CLAIM_RETRIES
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TableAttributeValueTypeDef
 
 
 class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
@@ -84,14 +88,14 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
                 raise ImageBusyError(f"{image_id} is being written by another invocation")
             if item and item["status"] == DELETED and item.get("refuses_uploads"):
                 raise ImageDeletedError(f"{image_id} was deleted")
-            same_etag = bool(item) and item.get("source", {}).get("etag") == source["etag"]
+            same_etag = bool(item and item.get("source", {}).get("etag") == source["etag"])
             if item and item["status"] in (COMPLETE, FAILED) and same_etag:
                 return None
             if item and item["status"] == PROCESSING and item.get("lease_until", 0) > now_epoch:
                 raise ImageBusyError(f"{image_id} is being processed by another invocation")
             if item and item["status"] == COMPLETE and rerendering(item, now_epoch):
                 raise ImageBusyError(f"{image_id} is having its covers re-rendered")
-            attempts = int(item.get("attempts", 0)) + 1 if same_etag else 1
+            attempts = int(item.get("attempts", 0)) + 1 if item and same_etag else 1
             token = secrets.token_hex(16)
             stale = rendition_keys(item)
             lease_until = now_epoch + lease_seconds
@@ -105,7 +109,7 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
         self, item: dict | None, image_id: str, source: dict, now: str, lease_until: float,
         token: str, attempts: int, stale_keys: tuple[str, ...],
     ) -> bool:
-        values = {
+        values: dict[str, TableAttributeValueTypeDef] = {
             ":processing": PROCESSING,
             ":source": source,
             ":now": now,

@@ -6,9 +6,26 @@ increments on each change: a writer that read a stale record loses instead of
 overwriting a newer state (optimistic concurrency).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TypedDict, Unpack
+
+    from mypy_boto3_dynamodb.literals import ReturnValueType
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodb.type_defs import TableAttributeValueTypeDef, UpdateItemOutputTableTypeDef
+
+    class UpdateRequest(TypedDict, total=False):
+        """update_item's arguments that the store uses, all but the Key."""
+
+        UpdateExpression: str
+        ConditionExpression: str
+        ExpressionAttributeNames: Mapping[str, str]
+        ExpressionAttributeValues: Mapping[str, TableAttributeValueTypeDef]
+        ReturnValues: ReturnValueType
 
 # How often a read-decide-write loop starts over when the record moved under it.
 CLAIM_RETRIES = 5
@@ -21,7 +38,7 @@ def is_condition_failure(exc: ClientError) -> bool:
 class ConditionalWrites:
     """The table, and the reads and conditional writes every part of the store builds on."""
 
-    def __init__(self, table: Any, legacy_reads: bool = False) -> None:
+    def __init__(self, table: "Table", legacy_reads: bool = False) -> None:
         self._table = table
         # Queries go to the unsharded indexes of a table whose records are not all
         # migrated yet (STATUS_READS=legacy; docs/DATA-MODEL.md#migrating-a-table).
@@ -37,7 +54,9 @@ class ConditionalWrites:
         """The item as it is now (a consistent read), bookkeeping included; None if absent."""
         return self._table.get_item(Key={"image_id": image_id}, ConsistentRead=True).get("Item")
 
-    def _update(self, image_id: str, **request: Any) -> dict | None:
+    def _update(
+        self, image_id: str, **request: "Unpack[UpdateRequest]"
+    ) -> "UpdateItemOutputTableTypeDef | None":
         """update_item on one record; None when its ConditionExpression failed (the
         record is not as the caller expects: someone moved it meanwhile)."""
         try:
@@ -49,8 +68,10 @@ class ConditionalWrites:
 
     def _update_seen(self, item: dict, update: str, values: dict, names: dict | None = None) -> bool:
         """An update of exactly the item we read (`version`); False when it changed meanwhile."""
-        return self._update(
-            item["image_id"], UpdateExpression=update, ConditionExpression="version = :seen",
-            ExpressionAttributeValues={**values, ":seen": item["version"], ":one": 1},
-            **({"ExpressionAttributeNames": names} if names else {}),
-        ) is not None
+        request: UpdateRequest = {
+            "UpdateExpression": update, "ConditionExpression": "version = :seen",
+            "ExpressionAttributeValues": {**values, ":seen": item["version"], ":one": 1},
+        }
+        if names:  # DynamoDB rejects an empty ExpressionAttributeNames
+            request["ExpressionAttributeNames"] = names
+        return self._update(item["image_id"], **request) is not None

@@ -3,10 +3,38 @@
 # to an SNS topic (this one unless alarm_topic_arn names another), and one
 # dashboard. Mirrors the alarms in infra/resources.json.
 
+# A key of our own, not alias/aws/sns: CloudWatch may not use that AWS managed key, and every
+# alarm action would fail without a word.
+resource "aws_kms_key" "alarms" {
+  count                   = var.alarm_topic_arn == "" ? 1 : 0
+  description             = "imgpipe ${var.stage}: encrypts the alarm topic."
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.chalice.partition}:iam::${data.aws_caller_identity.chalice.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchPublishesAlarms"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+      },
+    ]
+  })
+}
+
 resource "aws_sns_topic" "alarms" {
   count             = var.alarm_topic_arn == "" ? 1 : 0
   name              = "imgpipe-${var.stage}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms[0].arn
 }
 
 resource "aws_sns_topic_subscription" "alarm_email" {

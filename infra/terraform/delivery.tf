@@ -39,7 +39,21 @@ resource "aws_cloudfront_cache_policy" "immutable" {
 resource "aws_cloudfront_response_headers_policy" "security" {
   count   = var.cdn ? 1 : 0
   name    = "imgpipe-${var.stage}-security"
-  comment = "nosniff: a rendition is only ever its own content type; HSTS: HTTPS only."
+  comment = "nosniff: a rendition is only ever its own content type; HSTS: HTTPS only; CORS: the page's origins may fetch()."
+  cors_config {
+    access_control_allow_credentials = false
+    access_control_allow_headers {
+      items = ["*"]
+    }
+    access_control_allow_methods {
+      items = ["GET", "HEAD"]
+    }
+    access_control_allow_origins {
+      items = var.allowed_origins
+    }
+    access_control_max_age_sec = 600
+    origin_override            = true
+  }
   security_headers_config {
     content_type_options {
       override = true
@@ -124,6 +138,9 @@ resource "aws_cloudformation_stack" "webhook_secret" {
     Resources = {
       WebhookSecret = {
         Type = "AWS::SecretsManager::Secret"
+        # Re-creating the stage must not change every receiver's key (recover it by name).
+        DeletionPolicy      = "Retain"
+        UpdateReplacePolicy = "Retain"
         Properties = {
           Name                 = "imgpipe/${var.stage}/webhook"
           Description          = "HMAC-SHA256 key that signs imgpipe's webhooks; give it to each receiver."

@@ -247,6 +247,8 @@ resource "aws_lambda_function_event_invoke_config" "resize_image" {
       destination = aws_sqs_queue.dead_letter.arn
     }
   }
+  # Lambda checks that the function's role may send to the destination.
+  depends_on = [aws_iam_role_policy.resize_image_role]
 }
 
 # Server access logs of both buckets (optional; on in prod).
@@ -322,4 +324,6 @@ resource "aws_s3_bucket_logging" "buckets" {
   bucket        = each.value.id
   target_bucket = aws_s3_bucket.access_logs[0].id
   target_prefix = "${each.key}/"
+  # S3 checks that the logging service may write to the target when logging is set.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }

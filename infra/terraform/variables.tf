@@ -72,7 +72,7 @@ variable "failed_source_retention_days" {
 variable "set_api_gateway_log_role" {
   description = "Set the region's API Gateway CloudWatch role (needed once per account and region)."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "api_latency_alarm_ms" {

@@ -11,27 +11,32 @@ locals {
   }
 }
 
-# deploy/policies.py VPC_ACCESS: AWSLambdaVPCAccessExecutionRole's EC2 actions, without its logs:*.
+# deploy/policies.py VPC_ACCESS, verbatim (tests/test_aws_rules.py compares the two): what
+# AWSLambdaVPCAccessExecutionRole grants for network interfaces, without its logs:*.
 resource "aws_iam_role_policy" "vpc_access" {
   for_each = local.in_vpc ? local.function_roles : {}
   name     = "vpc-access"
   role     = each.value
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid    = "NetworkInterfacesInVpc"
-      Effect = "Allow"
-      Action = [
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
+  policy   = <<-EOT
+    {
+      "Version": "2012-10-17",
+      "Statement": [
+        {
+          "Sid": "NetworkInterfacesInVpc",
+          "Effect": "Allow",
+          "Action": [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses"
+          ],
+          "Resource": "*"
+        }
       ]
-      Resource = "*"
-    }]
-  })
+    }
+  EOT
 }
 
 resource "aws_vpc_endpoint" "gateway" {
@@ -42,18 +47,26 @@ resource "aws_vpc_endpoint" "gateway" {
   route_table_ids   = var.route_table_ids
 }
 
-# deploy/policies.py XRAY_WRITE: active tracing sends segments with the function's role.
+# deploy/policies.py XRAY_WRITE, verbatim (compared as VPC_ACCESS is): active tracing sends
+# segments with the function's role.
 resource "aws_iam_role_policy" "xray" {
   for_each = var.tracing ? local.function_roles : {}
   name     = "xray"
   role     = each.value
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid      = "XRayTraces"
-      Effect   = "Allow"
-      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      Resource = "*"
-    }]
-  })
+  policy   = <<-EOT
+    {
+      "Version": "2012-10-17",
+      "Statement": [
+        {
+          "Sid": "XRayTraces",
+          "Effect": "Allow",
+          "Action": [
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords"
+          ],
+          "Resource": "*"
+        }
+      ]
+    }
+  EOT
 }
