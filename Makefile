@@ -14,7 +14,7 @@ AWS_PORT ?= 4566
 STAGE ?= dev
 
 .PHONY: help venv run-venv test run reset-local loadtest bench clean deploy package package-terraform
-.PHONY: bench-api bench-startup bench-e2e bench-scale check-run-install rehearse
+.PHONY: bench-api bench-startup bench-e2e bench-scale bench-variants check-run-install rehearse
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
@@ -27,6 +27,7 @@ help:
 	@echo "                         [BASELINE=1: also rewrite bench/results/latest.json]"
 	@echo "make bench-api | bench-startup | bench-e2e   API CPU, start-up and package, end-to-end latency"
 	@echo "make bench-scale         the capacity model: AWS limits at 100, 1,000 and 5,000 images/s"
+	@echo "make bench-variants      first 640 px WebP variant: from the source, from a rendition, libvips"
 	@echo "make deploy STAGE=dev    stacks + chalice deploy + API key and wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
@@ -94,6 +95,10 @@ SUBSET ?=
 # Results go to the git-ignored bench/out/; BASELINE=1 also rewrites bench/results/latest.json.
 bench: venv
 	$(PY) -m bench --photos "$(PHOTOS)" --rounds $(ROUNDS) --subset "$(SUBSET)" $(if $(BASELINE),--baseline)
+
+# A first on-demand variant (docs/VARIANTS.md), one core: source vs stored rendition vs libvips.
+bench-variants: venv
+	$(PY) -m bench.variants --photos "$(PHOTOS)" --rounds $(ROUNDS)
 
 # CPU of GET /images (25 records × 7 renditions) and GET /images/{id} in the API handler.
 bench-api: venv

@@ -25,6 +25,7 @@ services = Services()
 # The getters the CLI (imgpipe/) and the tests use, each with cache_clear.
 get_settings, get_storage, get_status_store = services.settings, services.storage, services.status_store
 get_invoker, get_notifier, get_pipeline = services.invoker, services.notifier, services.pipeline
+get_variants = services.variants
 json_errors = web.json_errors(app.log)
 
 
@@ -79,6 +80,22 @@ def delete_image(image_id: str) -> Response:
     return Response("", status_code=204)
 
 
+@app.route("/images/{image_id}/variants", methods=["POST"], **PROTECTED)
+@json_errors
+def sign_variant(image_id: str) -> Response:
+    request = _request()
+    body = api.sign_variant(services, image_id, web.json_body(request), web.base_url(request), _owner())
+    return Response(body, status_code=201)
+
+
+# Public: the signature in the path is the authorization (chalicelib/ondemand.py).
+@app.route("/v/{signature}/{image_id}/{options}", methods=["GET"])
+@json_errors
+def variant(signature: str, image_id: str, options: str) -> Response:
+    answer = api.variant_redirect(services, signature, image_id, options, _request().headers.get("accept"))
+    return Response("", status_code=302, headers={"Location": answer.location, **answer.headers})
+
+
 @app.route("/", methods=["GET"])
 def upload_page() -> Response:
     return Response(web.upload_page(), headers={"Content-Type": "text/html; charset=utf-8"})
@@ -95,6 +112,7 @@ def health() -> Response:
 @app.route("/uploads", methods=["OPTIONS"])
 @app.route("/images", methods=["OPTIONS"])
 @app.route("/images/{image_id}", methods=["OPTIONS"])
+@app.route("/images/{image_id}/variants", methods=["OPTIONS"])
 def preflight(image_id: str | None = None) -> Response:
     return Response("", status_code=204)
 

@@ -5,6 +5,7 @@ domain errors, which chalicelib/web.py turns into status codes.
 """
 
 import time
+from typing import TYPE_CHECKING
 
 from chalicelib.clock import iso_now
 from chalicelib.config import whole_number
@@ -22,6 +23,10 @@ from chalicelib.uploads import (
     validate_upload_request,
 )
 from chalicelib.urls import with_urls
+from chalicelib.variants import options_from_body, variants_prefix
+
+if TYPE_CHECKING:
+    from chalicelib.ondemand import Redirect
 
 # A PENDING record whose upload never arrives is dropped by DynamoDB's TTL
 # this long after its upload URL expired.
@@ -144,6 +149,7 @@ def delete_image(services: Services, image_id: str, owner: str | None = None) ->
     if source_key:
         storage.delete_source(source_key)
     storage.delete_renditions(list(rendition_keys))
+    storage.delete_output_prefix(variants_prefix(image_id))  # on-demand variants (ondemand.py)
 
 
 def set_focus(services: Services, image_id: str, body: object, owner: str | None = None) -> dict:
@@ -171,6 +177,20 @@ def set_focus(services: Services, image_id: str, body: object, owner: str | None
         raise ImageConflictError(f"image {image_id} is being processed again; try once it is COMPLETE")
     invoker.reprocess(updated["source"]["bucket"], updated["source"]["key"])
     return with_urls(updated, settings, storage)
+
+
+def sign_variant(services: Services, image_id: str, body: object, base_url: str, owner: str | None = None) -> dict:
+    """`POST /images/{id}/variants`: a signed URL of one on-demand variant (chalicelib/ondemand.py)."""
+    record = _owned(services.status_store().get(check_image_id(image_id)), owner)
+    if record is None:
+        raise ImageNotFoundError(f"no image {image_id}")
+    return services.variants().signed_url(record, options_from_body(body), base_url)
+
+
+def variant_redirect(services: Services, signature: str, image_id: str, options: str,
+                     accept: str | None) -> "Redirect":
+    """`GET /v/{signature}/{image_id}/{options}`: public; the signature is the authorization."""
+    return services.variants().answer(signature, image_id, options, accept)
 
 
 def health(services: Services) -> tuple[bool, dict]:

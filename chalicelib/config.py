@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from chalicelib.errors import ConfigError
 from chalicelib.renditions import RenditionSpec, parse_output_formats, parse_renditions
+from chalicelib.variants import VariantLimits, parse_presets, parse_widths
 
 DEFAULT_RENDITIONS = "thumb:320x320:cover,medium:1024x1024,large:2048x2048"
 DEFAULT_OUTPUT_FORMATS = "auto,webp"
@@ -43,6 +44,9 @@ class Settings:
     # "legacy" while a table's records get their shard attributes (imgpipe migrate-indexes):
     # lists and the sweeper read the unsharded indexes until then (docs/DATA-MODEL.md).
     status_reads: str = "sharded"
+    # On-demand variants (chalicelib/variants.py): empty ARN, the /v/ route answers 404.
+    variant_secret_arn: str = ""
+    variant_limits: VariantLimits = VariantLimits()
 
 
 def whole_number(text: str) -> int | None:
@@ -125,6 +129,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # loopback. Only the `local` stage sets it; unset, every target must be https and public.
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
         status_reads=_status_reads(env),
+        variant_secret_arn=env.get("VARIANT_SECRET_ARN", "").strip(),
+        variant_limits=_variant_limits(env),
+    )
+
+
+def _variant_limits(env: Mapping[str, str]) -> VariantLimits:
+    """VARIANT_MAX_PIXELS, VARIANT_MAX_DPR, VARIANT_WIDTHS, VARIANT_PRESETS, VARIANT_STRICT."""
+    dpr = env.get("VARIANT_MAX_DPR", "").strip() or "3"
+    if not re.fullmatch(r"[1-3](\.[0-9])?", dpr) or float(dpr) > 3:
+        raise ConfigError(f"VARIANT_MAX_DPR={dpr!r} must be a number from 1 to 3, such as 2 or 2.5")
+    return VariantLimits(
+        max_pixels=_int(env, "VARIANT_MAX_PIXELS", 16_000_000, 1, 100_000_000),
+        max_dpr=float(dpr),
+        widths=parse_widths(env.get("VARIANT_WIDTHS", "")),
+        presets=parse_presets(env.get("VARIANT_PRESETS", "")),
+        strict=_flag(env, "VARIANT_STRICT"),
     )
 
 

@@ -75,6 +75,12 @@ class ImageNotFoundError(ImgpipeError):
     code = "not_found"
 
 
+class VariantForbiddenError(ImgpipeError):
+    """A variant URL whose signature does not sign its image and options (HTTP 403)."""
+
+    code = "forbidden"
+
+
 class ImageConflictError(ImgpipeError):
     """The image is not in a state that allows the change (e.g. still processing)."""
 

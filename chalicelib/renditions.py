@@ -13,6 +13,7 @@ from chalicelib.errors import ConfigError
 
 FIT = "fit"
 COVER = "cover"
+FILL = "fill"  # the box exactly, aspect not kept: on-demand variants only (variants.py)
 DEFAULT_NAME = "default"
 
 # Output format names accepted in OUTPUT_FORMATS. `auto` is JPEG, or PNG when

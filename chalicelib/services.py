@@ -19,6 +19,7 @@ from chalicelib.storage import S3_CLIENT_CONFIG, S3Storage
 
 if TYPE_CHECKING:
     from chalicelib.notify import Notifier
+    from chalicelib.ondemand import VariantService
     from chalicelib.pipeline import ImagePipeline
 
 
@@ -33,6 +34,7 @@ class Services:
         self.invoker = functools.cache(self._invoker)
         self.notifier = functools.cache(self._notifier)
         self.pipeline = functools.cache(self._pipeline)
+        self.variants = functools.cache(self._variants)
 
     def _settings(self) -> Settings:
         return load_settings()
@@ -71,3 +73,19 @@ class Services:
         from chalicelib.pipeline import ImagePipeline
 
         return ImagePipeline(self.settings(), self.storage(), self.status_store(), notifier=self.notifier())
+
+    def _variants(self) -> "VariantService":
+        """On-demand variants, signed with the stage's secret (VARIANT_SECRET_ARN), read on first use."""
+        from chalicelib.ondemand import VariantSecret, VariantService
+
+        settings = self.settings()
+        arn = settings.variant_secret_arn
+        secrets = boto3.client("secretsmanager", region_name=settings.region) if arn else None
+        return VariantService(settings, self.storage(), self.status_store(), VariantSecret(secrets, arn),
+                              avif_supported=_avif_supported)
+
+
+def _avif_supported() -> bool:
+    from chalicelib.codecs import AVIF_SUPPORTED
+
+    return AVIF_SUPPORTED

@@ -116,6 +116,49 @@ class S3Storage:
             CacheControl=CACHE_CONTROL,
         )
 
+    # On-demand variants (chalicelib/ondemand.py): read renditions, write each variant once.
+
+    def output_exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.output_bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                return False
+            raise
+        return True
+
+    def read_output(self, key: str) -> bytes | None:
+        """A stored rendition's bytes; None when it is gone (deleted, or replaced meanwhile)."""
+        try:
+            response = self._s3.get_object(Bucket=self.output_bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                return None
+            raise
+        with response["Body"] as body:
+            return body.read()
+
+    def write_new_output(self, key: str, data: bytes, content_type: str) -> bool:
+        """Store `key` unless it exists (S3's conditional write, If-None-Match: *): the
+        first of two concurrent writers stores it, the other gets False and stores nothing."""
+        try:
+            self._s3.put_object(Bucket=self.output_bucket, Key=key, Body=data, ContentType=content_type,
+                                CacheControl=CACHE_CONTROL, IfNoneMatch="*")
+        except ClientError as exc:
+            # 409 ConditionalRequestConflict: another conditional write to the key is in flight.
+            if _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+    def delete_output_prefix(self, prefix: str) -> int:
+        """Every output object under `prefix` (an image's variants); how many there were."""
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.output_bucket, Prefix=prefix):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        self.delete_renditions(keys)
+        return len(keys)
+
     def tag_failed_source(self, key: str) -> None:
         """Mark an upload that ended FAILED; the input bucket's lifecycle rule expires it."""
         self._s3.put_object_tagging(

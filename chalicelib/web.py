@@ -27,6 +27,7 @@ from chalicelib.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
+    VariantForbiddenError,
 )
 
 # An upload request is a few hundred bytes; refuse megabytes before parsing.
@@ -37,6 +38,7 @@ STATUS_OF = [
     (InvalidRequestError, 400),
     (ImageNotFoundError, 404),
     (ImageConflictError, 409),
+    (VariantForbiddenError, 403),
 ]
 INTERNAL_ERROR = ("internal_error", "An internal error occurred.")
 CORS_HEADERS = {

@@ -8,7 +8,7 @@ stack's outputs before Chalice reads them.
 import hashlib
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -31,10 +31,12 @@ from deploy.policies import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
 
 CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -81,8 +83,12 @@ def artifacts_bucket(s3: "S3Client", stage: str, account: str, region: str) -> s
         return bucket
     except ClientError:
         pass
-    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=bucket, **location)
+    if region == "us-east-1":  # S3 refuses a LocationConstraint of us-east-1, its default
+        s3.create_bucket(Bucket=bucket)
+    else:
+        # Any region name: the stubs' list is the regions there were when they were made.
+        constraint = cast("BucketLocationConstraintType", region)
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": constraint})
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True})
@@ -157,7 +163,7 @@ def reserved_concurrency(stage: str) -> dict[str, int]:
     return {name: f["reserved_concurrency"] for name, f in functions.items() if f.get("reserved_concurrency")}
 
 
-def concurrency_problem(lambda_client, stage: str, wanted: dict[str, int]) -> str | None:
+def concurrency_problem(lambda_client: "LambdaClient", stage: str, wanted: dict[str, int]) -> str | None:
     """Why Lambda would refuse the stage's reservations (GetAccountSettings), before anything is made."""
     limits = lambda_client.get_account_settings()["AccountLimit"]
     held = 0  # what this stage's functions reserve today is given back when they are updated
@@ -180,7 +186,7 @@ def concurrency_problem(lambda_client, stage: str, wanted: dict[str, int]) -> st
             "or ask for a higher 'Concurrent executions' quota in Service Quotas.")
 
 
-def api_gateway_account_problem(apigateway, settings: dict) -> str | None:
+def api_gateway_account_problem(apigateway: "APIGatewayClient", settings: dict) -> str | None:
     """Why the API stage's access log would be refused: no account-wide CloudWatch role yet."""
     if settings["api_gateway_account"] or apigateway.get_account().get("cloudwatchRoleArn"):
         return None

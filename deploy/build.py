@@ -90,6 +90,7 @@ FUNCTION_ENV_VALUES = {
     "ResizeFunction": {"Fn::Sub": function_name("${Stage}", "resize_image")},
     "EventBusName": {"Ref": "EventBus"},
     "WebhookSecretArn": {"Ref": "WebhookSecret"},
+    "VariantSecretArn": {"Ref": "VariantSecret"},
 }
 
 

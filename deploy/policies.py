@@ -23,7 +23,8 @@ FINISHERS = ("resize_image", "sweep_stuck_images", "backfill_image")
 # value each deploy path supplies: the API answers with CDN URLs and invokes the resize
 # function; the FINISHERS send the events and signed webhooks of every final state.
 FUNCTION_ENV = {
-    "api_handler": {"CDN_DOMAIN": "CdnDomain", "RESIZE_FUNCTION": "ResizeFunction"},
+    "api_handler": {"CDN_DOMAIN": "CdnDomain", "RESIZE_FUNCTION": "ResizeFunction",
+                    "VARIANT_SECRET_ARN": "VariantSecretArn"},
     **{function: {"EVENT_BUS_NAME": "EventBusName", "WEBHOOK_SECRET_ARN": "WebhookSecretArn"}
        for function in FINISHERS},
 }
@@ -40,6 +41,7 @@ CLOUDFORMATION = {
     "DeadLetterQueueArn": "${DeadLetterQueue.Arn}",
     "EventBusName": "${EventBus}",
     "WebhookSecretArn": "${WebhookSecret}",
+    "VariantSecretArn": "${VariantSecret}",
     "AWS::Partition": "${AWS::Partition}",
     "AWS::Region": "${AWS::Region}",
     "AWS::AccountId": "${AWS::AccountId}",
@@ -51,6 +53,7 @@ TERRAFORM = {
     "DeadLetterQueueArn": "${aws_sqs_queue.dead_letter.arn}",
     "EventBusName": "${aws_cloudwatch_event_bus.images.name}",
     "WebhookSecretArn": "${local.webhook_secret_arn}",
+    "VariantSecretArn": "${local.variant_secret_arn}",
     "AWS::Partition": "${data.aws_partition.chalice.partition}",
     "AWS::Region": "${data.aws_region.chalice.name}",
     "AWS::AccountId": "${data.aws_caller_identity.chalice.account_id}",

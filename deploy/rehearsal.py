@@ -23,8 +23,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 from deploy import apigw, build, rules
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -114,18 +129,43 @@ def moto_server() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def client(endpoint: str, service: str):
+# The services the rehearsal calls; each has its boto3-stubs extra in requirements-dev.txt.
+Service = Literal["apigateway", "cloudformation", "cloudwatch", "iam", "kms", "lambda", "s3",
+                  "secretsmanager", "sns"]
+
+
+@overload
+def client(endpoint: str, service: Literal["apigateway"]) -> "APIGatewayClient": ...
+@overload
+def client(endpoint: str, service: Literal["cloudformation"]) -> "CloudFormationClient": ...
+@overload
+def client(endpoint: str, service: Literal["cloudwatch"]) -> "CloudWatchClient": ...
+@overload
+def client(endpoint: str, service: Literal["iam"]) -> "IAMClient": ...
+@overload
+def client(endpoint: str, service: Literal["kms"]) -> "KMSClient": ...
+@overload
+def client(endpoint: str, service: Literal["lambda"]) -> "LambdaClient": ...
+@overload
+def client(endpoint: str, service: Literal["s3"]) -> "S3Client": ...
+@overload
+def client(endpoint: str, service: Literal["secretsmanager"]) -> "SecretsManagerClient": ...
+@overload
+def client(endpoint: str, service: Literal["sns"]) -> "SNSClient": ...
+def client(endpoint: str, service: Service) -> "BaseClient":
+    """A boto3 client of `service` on the moto server at `endpoint`, with the test credentials."""
     import boto3
 
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                  region_name=REGION).client(service, endpoint_url=endpoint)
 
 
-def answer_account_settings(lambda_client, concurrency: int = ACCOUNT_CONCURRENCY) -> None:
+def answer_account_settings(lambda_client: "LambdaClient", concurrency: int = ACCOUNT_CONCURRENCY) -> None:
     """GetAccountSettings for a client of moto (which has none), from the functions moto holds."""
     from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
 
-    def answer(**_) -> tuple:
+    def answer(**_: object) -> "tuple[AWSResponse, dict[str, object]]":
         reserved = 0
         for page in lambda_client.get_paginator("list_functions").paginate():
             for function in page["Functions"]:
@@ -133,10 +173,13 @@ def answer_account_settings(lambda_client, concurrency: int = ACCOUNT_CONCURRENC
                 reserved += found.get("ReservedConcurrentExecutions", 0)
         limits = {"ConcurrentExecutions": concurrency,
                   "UnreservedConcurrentExecutions": concurrency - reserved}
-        ok = AWSResponse(lambda_client.meta.endpoint_url, 200, {}, None)
+        ok = AWSResponse(lambda_client.meta.endpoint_url, 200, HTTPHeaders(), None)
         return ok, {"AccountLimit": limits, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    lambda_client.meta.events.register("before-call.lambda.GetAccountSettings", answer)
+    # botocore-stubs type every handler as returning None, but a before-call handler's return value
+    # is the (response, parsed) pair botocore answers with instead of sending the request.
+    lambda_client.meta.events.register(
+        "before-call.lambda.GetAccountSettings", answer)  # type: ignore[arg-type]
 
 
 def set_api_gateway_account_role(endpoint: str) -> str:
@@ -153,12 +196,12 @@ def set_api_gateway_account_role(endpoint: str) -> str:
     return role
 
 
-def condition_values(template: dict, parameters: list[dict]) -> dict[str, bool]:
+def condition_values(template: dict, parameters: "list[ParameterTypeDef]") -> dict[str, bool]:
     """The template's conditions for these parameters (Equals, Not, And, Or, Condition, Join of a Ref)."""
     values = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()}
     values.update({p["ParameterKey"]: p["ParameterValue"] for p in parameters})
 
-    def value(node):
+    def value(node: object) -> str | bool:
         if isinstance(node, dict) and "Ref" in node:
             return str(values.get(node["Ref"], ""))
         if isinstance(node, dict) and "Fn::Join" in node:
@@ -167,7 +210,7 @@ def condition_values(template: dict, parameters: list[dict]) -> dict[str, bool]:
             return truth(node)
         return str(node)
 
-    def truth(node) -> bool:
+    def truth(node: dict) -> bool:
         (function, args), = node.items()
         if function == "Condition":
             return truth(template["Conditions"][args])
@@ -182,7 +225,8 @@ def condition_values(template: dict, parameters: list[dict]) -> dict[str, bool]:
     return {name: truth(node) for name, node in template.get("Conditions", {}).items()}
 
 
-def unmade_resources(cfn, stack: str, template: dict, parameters: list[dict]) -> list[str]:
+def unmade_resources(cfn: "CloudFormationClient", stack: str, template: dict,
+                     parameters: "list[ParameterTypeDef]") -> list[str]:
     """Resources of `template` that moto's CloudFormation did not make (it skips types it lacks)."""
     summaries = cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
     made = {summary["LogicalResourceId"] for summary in summaries}
@@ -245,7 +289,8 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     apigateway.create_deployment(restApiId=rest_api, stageName="api")
     api_parameters = {"Stage": stage, "RestApiId": rest_api, "ThrottleRate": str(settings["throttle_rate"]),
                       "ThrottleBurst": str(settings["throttle_burst"])}
-    api_list = [{"ParameterKey": k, "ParameterValue": v} for k, v in api_parameters.items()]
+    api_list: list[ParameterTypeDef] = [{"ParameterKey": k, "ParameterValue": v}
+                                          for k, v in api_parameters.items()]
     api_template = apigw.api_stack_template()
     aws.deploy_resources(cfn, f"imgpipe-{stage}-api", api_list, json.dumps(api_template))
     report.skipped += unmade_resources(cfn, f"imgpipe-{stage}-api", api_template, api_list)
@@ -420,7 +465,8 @@ def destroy(endpoint: str, directory: Path, report: Report) -> None:
     s3 = client(endpoint, "s3")
     for attempt in (1, 2):
         for bucket in s3.list_buckets()["Buckets"]:
-            keys = [{"Key": o["Key"]} for o in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])]
+            listed = s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])
+            keys: list[ObjectIdentifierTypeDef] = [{"Key": o["Key"]} for o in listed]
             if keys:
                 s3.delete_objects(Bucket=bucket["Name"], Delete={"Objects": keys})
                 report.steps.append(f"emptied bucket {bucket['Name']} ({len(keys)} objects) before destroy")

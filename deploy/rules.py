@@ -10,7 +10,15 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
 
 # CloudFormation's limit on TemplateBody; a larger template must come from S3 (TemplateURL).
 TEMPLATE_BODY_LIMIT = 51_200
@@ -69,12 +77,12 @@ def template_url_location(url: str) -> tuple[str, str]:
     return parts.netloc.split(".s3.")[0].split(".s3-")[0], parts.path.lstrip("/")
 
 
-def enforce_on_cloudformation(cfn, s3=None) -> None:
+def enforce_on_cloudformation(cfn: "CloudFormationClient", s3: "S3Client | None" = None) -> None:
     """Refuse, on this boto3 client, the stack calls CloudFormation would refuse (check_stack_call).
 
     A TemplateURL is read back from S3 (`s3`, a client of the same endpoint) to be checked.
     """
-    def check(params: dict, **_) -> None:
+    def check(params: dict, **_: object) -> None:
         body, inline = params.get("TemplateBody"), True
         if body is None and params.get("TemplateURL") and s3 is not None:
             bucket, key = template_url_location(params["TemplateURL"])
@@ -86,7 +94,7 @@ def enforce_on_cloudformation(cfn, s3=None) -> None:
         cfn.meta.events.register(f"provide-client-params.cloudformation.{operation}", check)
 
 
-def _refs(value) -> set[str]:
+def _refs(value: object) -> set[str]:
     """Logical ids a CloudFormation value points at (Ref, GetAtt, ${X} in Sub)."""
     found: set[str] = set()
     if isinstance(value, dict):
@@ -129,7 +137,7 @@ def cloudformation_depends_on(template: dict, logical: str) -> set[str]:
 def logging_before_policy(template: dict) -> list[str]:
     """Buckets whose access logging CloudFormation may set before the target bucket's policy."""
     resources, problems = template["Resources"], []
-    policies = {}
+    policies: dict[str, list[str]] = {}
     for name, resource in resources.items():
         if resource.get("Type") == "AWS::S3::BucketPolicy":
             policies.setdefault(next(iter(_refs(resource["Properties"]["Bucket"])), ""), []).append(name)
@@ -165,7 +173,7 @@ def terraform_resources(directory: Path) -> dict[str, dict[str, dict]]:
     resources: dict[str, dict[str, dict]] = {}
     for path in sorted(directory.glob("*.tf")):
         for block in hcl2.loads(path.read_text()).get("resource", []):
-            for kind, named in _unquoted(block).items():
+            for kind, named in cast(dict, _unquoted(block)).items():  # hcl2 gives a block as a dict
                 resources.setdefault(kind, {}).update(named)
     chalice = directory / "chalice.tf.json"
     if chalice.exists():
@@ -261,7 +269,8 @@ def cloudformation_alarm_topic_problems(template: dict) -> list[str]:
     return problems
 
 
-def deployed_alarm_topic_problems(cloudwatch, sns, kms) -> list[str]:
+def deployed_alarm_topic_problems(cloudwatch: "CloudWatchClient", sns: "SNSClient",
+                                  kms: "KMSClient") -> list[str]:
     """The same check on what is deployed: every SNS alarm action, its topic's key and key policy."""
     topics = set()
     for page in cloudwatch.get_paginator("describe_alarms").paginate():

@@ -1,4 +1,4 @@
-"""`python -m imgpipe run|upload|status|events|resize|reprocess|migrate-indexes|loadtest`: imgpipe's operator CLI.
+"""`python -m imgpipe run|upload|status|url|events|resize|reprocess|migrate-indexes|loadtest`: imgpipe's operator CLI.
 
 `run` is what `make run` starts; the others talk to a running stack (or to
 AWS) the way any client does, except `resize`, which needs no AWS at all.
@@ -14,8 +14,9 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 OUTSIDE_VIRTUALENV = ("imgpipe's CLI needs the packages of its virtualenv ({missing} is missing here): "
                       "run .venv/bin/python -m imgpipe, or activate .venv (. .venv/bin/activate); "
@@ -48,7 +49,10 @@ def _aws_port(given: int | None) -> int:
     return given or running_stack().get("aws_port") or DEFAULT_AWS_PORT
 
 
-def aws_port_option(what: str):
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+
+
+def aws_port_option(what: str) -> Callable[[Decorated], Decorated]:
     return click.option("--aws-port", type=int, default=None,
                         help=f"{what} [default: the running `make run` stack's, else {DEFAULT_AWS_PORT}].")
 
@@ -231,6 +235,45 @@ def no_local_stack(aws_port: int, what: str = "") -> None:
     sys.exit(1)
 
 
+@cli.command()
+@click.argument("image_id")
+@api_option
+@click.option("--width", type=int, help="Width in CSS pixels (times --dpr in the output).")
+@click.option("--height", type=int, help="Height in CSS pixels.")
+@click.option("--fit", type=click.Choice(["fit", "cover", "fill"]), help="Inside the box (default), cover it, or stretch to it.")
+@click.option("--gravity", type=click.Choice(["focus", "smart", "centre"]), help="Where a cover crop goes.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jpeg", "png", "webp", "avif"]),
+              help="auto (default): AVIF, WebP or JPEG by the browser's Accept header.")
+@click.option("--quality", type=int, help="1-100; default: the format's.")
+@click.option("--dpr", type=float, help="Device pixel ratio, 1-3.")
+@click.option("--preset", help="A named preset of the stage instead of options.")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=ROOT / ".local-state", show_default=True,
+              help="The local stack's state dir, which holds its variant signing secret.")
+def url(image_id: str, api: str, width: int | None, height: int | None, fit: str | None, gravity: str | None,
+        fmt: str | None, quality: int | None, dpr: float | None, preset: str | None, state_dir: Path) -> None:
+    """A signed on-demand variant URL of IMAGE_ID, signed with the local stack's secret
+    (docs/VARIANTS.md; a deployed stage hands them out at POST /images/{id}/variants)."""
+    from chalicelib.errors import InvalidRequestError
+    from chalicelib.uploads import check_image_id
+    from chalicelib.variants import options_from_body, variant_path
+
+    fields = {"width": width, "height": height, "fit": fit, "gravity": gravity, "format": fmt,
+              "quality": quality, "dpr": dpr, "preset": preset}
+    body = {name: value for name, value in fields.items() if value is not None}
+    secret_file = state_dir / "variant-secret"
+    try:
+        check_image_id(image_id)
+        segment = options_from_body(body)
+    except InvalidRequestError as exc:
+        _err().print(exc.message, style="red", highlight=False, markup=False)
+        sys.exit(2)
+    if not secret_file.exists():
+        _err().print(f"No variant secret in {state_dir}: start the local stack once (make run).",
+                     style="red", highlight=False, markup=False)
+        sys.exit(1)
+    print(api.rstrip("/") + variant_path(secret_file.read_text("utf-8").strip().encode(), image_id, segment))
+
+
 def _local_sqs(aws_port: int) -> "SQSClient":
     """An SQS client of the local stack listening on `aws_port`."""
     import boto3
@@ -361,15 +404,15 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int 
     from botocore.exceptions import BotoCoreError, ClientError
 
     env = stage_environment(stage)
-    if stage == "local":
-        aws_port = _aws_port(aws_port)
-        env.update(aws_environment(aws_port))
+    local_port = _aws_port(aws_port) if stage == "local" else None
+    if local_port is not None:
+        env.update(aws_environment(local_port))
     app_module = load_app(env)
     try:
         keys = list(chosen_keys(app_module, prefix, set(statuses)))
     except (BotoCoreError, ClientError) as exc:
-        if stage == "local":
-            no_local_stack(aws_port)
+        if local_port is not None:
+            no_local_stack(local_port)
         _err().print(f"Could not list what to reprocess: {exc}", style="red", highlight=False, markup=False)
         sys.exit(1)
     if dry_run:

@@ -167,7 +167,20 @@ def provision_notifications(env: dict[str, str], sqs: "SQSClient", events: "Even
             path.write_text(secrets.token_urlsafe(32), "utf-8")
         value = path.read_text("utf-8").strip()
         secretsmanager.create_secret(Name=env["WEBHOOK_SECRET_ARN"], SecretString=value)
+    if env.get("VARIANT_SECRET_ARN"):  # on-demand variant URLs stay valid across restarts
+        secretsmanager.create_secret(Name=env["VARIANT_SECRET_ARN"], SecretString=variant_secret(state_dir))
     return queue_url
+
+
+def variant_secret(state_dir: Path) -> str:
+    """The local stage's variant signing secret, made once and kept in the state dir
+    (`python -m imgpipe url` signs with it)."""
+    path = state_dir / "variant-secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32), "utf-8")
+    return path.read_text("utf-8").strip()
 
 
 def check_port_free(port: int, what: str) -> None:

@@ -42,6 +42,8 @@ CONFIG_VARS = (
     "MAX_PIXELS", "UPLOAD_URL_TTL", "ALLOWED_ORIGINS", "PROCESSING_LEASE_SECONDS", "MAX_ATTEMPTS",
     "CDN_DOMAIN", "RESIZE_FUNCTION",
     "EVENT_BUS_NAME", "WEBHOOK_SECRET_ARN", "UNSAFE_LOCAL_WEBHOOKS",
+    "VARIANT_SECRET_ARN", "VARIANT_MAX_PIXELS", "VARIANT_MAX_DPR", "VARIANT_WIDTHS", "VARIANT_PRESETS",
+    "VARIANT_STRICT",
 )
 
 
@@ -56,7 +58,7 @@ def shared_corpus(*parts: str) -> Path:
 def reset_app_clients() -> None:
     for getter in (app_module.get_settings, app_module.get_storage,
                    app_module.get_status_store, app_module.get_pipeline, app_module.get_invoker,
-                   app_module.get_notifier):
+                   app_module.get_notifier, app_module.get_variants):
         getter.cache_clear()
 
 

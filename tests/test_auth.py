@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OPEN_ROUTES = {("/", "GET"), ("/health", "GET")}
+# The variant route is public: its signature is the authorization (docs/VARIANTS.md).
+OPEN_ROUTES = {("/", "GET"), ("/health", "GET"), ("/v/{signature}/{image_id}/{options}", "GET")}
 PROTECTED_ROUTES = {("/uploads", "POST"), ("/images", "GET"), ("/images/{image_id}", "GET"),
-                    ("/images/{image_id}", "DELETE"), ("/images/{image_id}", "PATCH")}
+                    ("/images/{image_id}", "DELETE"), ("/images/{image_id}", "PATCH"),
+                    ("/images/{image_id}/variants", "POST")}
 SCRIPT = """
 import importlib, json, os, sys
 out = {}

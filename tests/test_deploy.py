@@ -152,7 +152,8 @@ def test_terraform_files_are_formatted():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-OPEN_ROUTES = {("/", "get"), ("/health", "get")}
+# The variant route is public: its signature is the authorization (docs/VARIANTS.md).
+OPEN_ROUTES = {("/", "get"), ("/health", "get"), ("/v/{signature}/{image_id}/{options}", "get")}
 
 
 def swaggers(cfn_template: Path, terraform_dir: Path) -> dict[str, dict]:
@@ -169,7 +170,7 @@ def test_every_route_but_the_page_and_health_needs_a_key_in_every_package(cfn_te
         assert swagger["securityDefinitions"]["api_key"] == key
         routes = {(p, m): op for p, ops in swagger["paths"].items() for m, op in ops.items()
                   if m != "options"}
-        assert len(routes) == 7, path_name
+        assert len(routes) == 9, path_name  # 7, and the two of on-demand variants
         for route, operation in routes.items():
             expected = [] if route in OPEN_ROUTES else [{"api_key": []}]
             assert operation.get("security", []) == expected, (path_name, route)
@@ -292,12 +293,12 @@ def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, mo
     monkeypatch.setattr(aws, "stage_settings", lambda stage: settings)
     outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status",
                "DeadLetterQueueArn": "arn:q", "CdnDomain": "", "EventBusName": "imgpipe-dev",
-               "WebhookSecretArn": "arn:secret"}
+               "WebhookSecretArn": "arn:secret", "VariantSecretArn": "arn:variant-secret"}
     aws.configure_stage("dev", outputs, "000000000000", "eu-west-1", "aws")
     stage = json.loads((tmp_path / "config.json").read_text())["stages"]["dev"]
     functions = stage["lambda_functions"]
     assert functions["api_handler"]["environment_variables"] == {
-        "CDN_DOMAIN": "", "RESIZE_FUNCTION": "imgpipe-dev-resize_image"}
+        "CDN_DOMAIN": "", "RESIZE_FUNCTION": "imgpipe-dev-resize_image", "VARIANT_SECRET_ARN": "arn:variant-secret"}
     for function in policies.FINISHERS:
         assert functions[function]["environment_variables"] == {
             "EVENT_BUS_NAME": "imgpipe-dev", "WEBHOOK_SECRET_ARN": "arn:secret"}, function
@@ -589,7 +590,13 @@ def test_packaged_cloudformation_has_the_bus_the_secret_and_least_privilege_for_
     api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert "EVENT_BUS_NAME" not in api_env and "WEBHOOK_SECRET_ARN" not in api_env
     assert api_env["RESIZE_FUNCTION"] == {"Fn::Sub": "imgpipe-${Stage}-resize_image"}
-    api_actions = json.dumps(role_statements(resources, "APIHandler"))
+    # The API reads one secret, the variant URLs' (docs/VARIANTS.md), never the webhook secret.
+    api_statements = role_statements(resources, "APIHandler")
+    [variant_secret] = [s for s in api_statements if "secretsmanager:" in json.dumps(s)]
+    assert variant_secret["Action"] == "secretsmanager:GetSecretValue"
+    assert variant_secret["Resource"] == {"Fn::Sub": "${VariantSecret}"}
+    assert api_env["VARIANT_SECRET_ARN"] == {"Ref": "VariantSecret"}
+    api_actions = json.dumps([s for s in api_statements if s is not variant_secret])
     assert "events:" not in api_actions and "secretsmanager:" not in api_actions
     [invoke] = [s for s in role_statements(resources, "APIHandler") if s["Action"] == "lambda:InvokeFunction"]
     assert invoke["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"

@@ -171,3 +171,25 @@ def test_a_stopped_api_is_said_plainly(local_stack, browser, tmp_path):
     sync_api.expect(row).to_contain_text("The API cannot be reached")
     assert "TypeError" not in row.inner_text() and "went wrong on our side" not in row.inner_text()
     page.close()
+
+
+def test_the_variant_panel_shows_a_signed_url_and_its_picture(local_stack, browser, tmp_path):
+    (tmp_path / "wide.jpg").write_bytes(images.jpeg(1600, 1200))
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{local_stack.api}/")
+    page.set_input_files("#picker", [str(tmp_path / "wide.jpg")])
+    row = page.locator('li[data-name="wide.jpg"]')
+    expect = sync_api.expect
+    expect(row).to_have_attribute("data-status", "COMPLETE", timeout=60_000)
+    panel = row.locator("details.variant")
+    panel.locator("summary").click()
+    panel.locator("input[name=width]").fill("300")
+    panel.locator("select[name=format]").select_option("webp")
+    panel.locator("button").click()
+    expect(panel.locator("output")).to_contain_text("/v/")
+    expect(panel.locator("output")).to_contain_text("/w_300,f_webp")
+    expect(panel.locator(".meta")).to_have_text("300×225", timeout=30_000)
+    assert errors == []
+    page.close()

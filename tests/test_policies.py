@@ -13,7 +13,7 @@ import fnmatch
 import functools
 import json
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import boto3
 import pytest
@@ -34,6 +34,7 @@ VALUES = {
     "DeadLetterQueueArn": DLQ,
     "EventBusName": "imgpipe-test",
     "WebhookSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:imgpipe/test/webhook-AbCdEf",
+    "VariantSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:imgpipe/test/variants-AbCdEf",
     "AWS::Partition": "aws",
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT,
@@ -56,6 +57,8 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
             # Without ListBucket a missing key answers 403, not the 404 that
             # storage.source_info reads as "deleted before we got here".
             return [(action, f"{bucket}/{params['Key']}"), ("s3:ListBucket", bucket)]
+        if operation == "ListObjectsV2":
+            return [("s3:ListBucket", bucket)]
         if operation == "DeleteObjects":
             return [(action, f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
         return [(action, f"{bucket}/{params['Key']}")]
@@ -129,6 +132,10 @@ def recorder(aws, monkeypatch):
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="imgpipe/test/webhook", SecretString="test-secret")["ARN"]
     monkeypatch.setitem(VALUES, "WebhookSecretArn", secret)  # moto's ARN, granted as the stack's would be
+    variants = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="imgpipe/test/variants", SecretString="variant-secret")["ARN"]
+    monkeypatch.setitem(VALUES, "VariantSecretArn", variants)
+    monkeypatch.setenv("VARIANT_SECRET_ARN", variants)
     for name, value in (("EVENT_BUS_NAME", VALUES["EventBusName"]), ("WEBHOOK_SECRET_ARN", secret),
                         ("UNSAFE_LOCAL_WEBHOOKS", "true")):
         monkeypatch.setenv(name, value)
@@ -178,6 +185,10 @@ def exercise_api(client, aws, rec: Recorder, monkeypatch) -> None:
     assert patched.status_code == 202, patched.json_body
     run_resize(client, rec, key)  # what the invoke delivers: the covers rendered again
     rec.function = "api_handler"
+    # An on-demand variant (docs/VARIANTS.md): signed, rendered from the source, stored once.
+    signed = client.http.post(f"{image}/variants", headers={"Content-Type": "application/json"},
+                              body='{"width": 64}').json_body
+    assert client.http.get(urlsplit(signed["url"]).path).status_code == 302
     assert client.http.delete(image).status_code == 204
     aws.put(key, jpeg())  # the upload URL used after the delete: resize deletes the late source
     run_resize(client, rec, key)

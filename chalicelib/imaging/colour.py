@@ -21,7 +21,7 @@ Three things Pillow leaves to us (issue 19):
 
 import io
 import struct
-from functools import cache
+from functools import cache, reduce
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageCms, ImageMath
@@ -180,11 +180,8 @@ def _grey(image: Image.Image, depth: int, key: int) -> Image.Image:
 
 def _differs(bands: list[Image.Image], key: list[int]) -> Image.Image:
     """255 where any band differs from its key value, 0 where every band matches."""
-    matches = None
-    for band, value in zip(bands, key):
-        same = band.point(lambda v, value=value: 255 if v == value else 0)
-        matches = same if matches is None else ImageChops.darker(matches, same)
-    return ImageChops.invert(matches)
+    masks = [band.point(lambda v, value=value: 255 if v == value else 0) for band, value in zip(bands, key)]
+    return ImageChops.invert(reduce(ImageChops.darker, masks))
 
 
 def _rgb16(image: Image.Image, data: bytes, key: tuple[int, ...]) -> Image.Image:

@@ -18,9 +18,9 @@ import struct
 import warnings
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PIL import Image
+from PIL.ImageFile import ImageFile
 
 # Register only the plugins we accept. Image.open(formats=...) then never
 # falls back to Image.init(), which would load PSD, EPS (Ghostscript), FITS...
@@ -43,9 +43,6 @@ from chalicelib.imaging.geometry import TRANSPOSE, spec_scale, upright
 from chalicelib.imaging.gif import GifLayout, needs_fixing, on_screen, read_layout
 from chalicelib.imaging.messages import chunk_name, tiff_refusal
 from chalicelib.renditions import RenditionSpec
-
-if TYPE_CHECKING:
-    from PIL.ImageFile import ImageFile
 
 if AVIF_SUPPORTED:
     from PIL import AvifImagePlugin  # noqa: F401  (registers the AVIF plugin)
@@ -104,8 +101,9 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def open_image(data: bytes, max_pixels: int) -> "tuple[ImageFile, str]":
-    """Open the header only: no pixel is decoded before the size is checked."""
+def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+    """Open the header only: no pixel is decoded before the size is checked
+    (a BMP that bmp.py handles comes back decoded already, as a plain Image)."""
     if not data:
         raise EmptyFileError("The file is empty.")
     source_format = sniff_format(data[:64])
@@ -314,7 +312,7 @@ _EIGHTHS = ((1, 2.0), (2, 2.0), (3, 1.0), (4, 1.0))
 
 
 def draft(
-    image: "ImageFile", display_size: tuple[int, int], specs: list[RenditionSpec]
+    image: Image.Image, display_size: tuple[int, int], specs: list[RenditionSpec]
 ) -> tuple[float, float] | None:
     """Let libjpeg decode at 1/8, 1/4, 3/8 or 1/2 scale (DCT scaling), which
     costs less time and memory than resampling the full image.
@@ -324,7 +322,9 @@ def draft(
     the image is decoded at full size; resizing from that box keeps the
     renditions aligned with the source.
     """
-    if image.format not in ("JPEG", "MPO") or not specs or image.decoderconfig or image.info.get("lossless"):
+    if not isinstance(image, ImageFile) or image.format not in ("JPEG", "MPO"):
+        return None
+    if not specs or image.decoderconfig or image.info.get("lossless"):
         return None  # libjpeg has no DCT scaling for lossless JPEG
     width, height = display_size
     scale = max(min(spec_scale(spec, width, height), 1.0) for spec in specs)

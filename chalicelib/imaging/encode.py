@@ -68,19 +68,20 @@ def flatten_on_white(image: Image.Image) -> Image.Image:
     return flat
 
 
-def encode(image: Image.Image, fmt: str) -> bytes:
-    """Encode with settings chosen for the web; no metadata is written."""
+def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
+    """Encode with settings chosen for the web; no metadata is written. `quality`
+    (an on-demand variant's `q`) replaces the format's default; PNG ignores it."""
     buffer = io.BytesIO()
     if fmt == "jpeg":
-        flatten_on_white(image).save(buffer, "JPEG", quality=_JPEG_QUALITY)  # JPEG has no alpha
+        flatten_on_white(image).save(buffer, "JPEG", quality=quality or _JPEG_QUALITY)  # JPEG has no alpha
     elif fmt == "png":
         image.save(buffer, "PNG", compress_level=6)
     elif fmt == "webp":
         image = image.convert("RGB") if image.mode == "L" else image
-        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
+        image.save(buffer, "WEBP", quality=quality or WEBP_QUALITY, method=WEBP_METHOD)
     elif fmt == "avif":  # config.load_settings refuses avif where Pillow lacks it
         image = image.convert("RGB") if image.mode == "L" else image
-        image.save(buffer, "AVIF", quality=_AVIF_QUALITY)
+        image.save(buffer, "AVIF", quality=quality or _AVIF_QUALITY)
     else:
         raise ValueError(f"unknown output format {fmt!r}")
     return buffer.getvalue()

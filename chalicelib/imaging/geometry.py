@@ -6,7 +6,7 @@ resizing both use it, so it sits below them.
 
 from PIL import Image
 
-from chalicelib.renditions import COVER, RenditionSpec
+from chalicelib.renditions import COVER, FILL, RenditionSpec
 
 # Orientation tag → the transpose that shows the picture upright.
 TRANSPOSE = {
@@ -21,9 +21,10 @@ TRANSPOSE = {
 
 
 def spec_scale(spec: RenditionSpec, width: int | float, height: int | float) -> float:
-    """The factor that fits (or, for `cover`, fills) the spec's box with a picture of width × height."""
+    """The factor that fits (or, for `cover`, fills) the spec's box with a picture of width × height
+    (`fill`, which stretches, needs the larger factor along one side too)."""
     ratios = (spec.width / width, spec.height / height)
-    return max(ratios) if spec.mode == COVER else min(ratios)
+    return max(ratios) if spec.mode in (COVER, FILL) else min(ratios)
 
 
 def upright(picture: Image.Image, orientation: int) -> Image.Image:

@@ -9,7 +9,7 @@ from PIL import Image
 from chalicelib import resample
 from chalicelib.crop import CENTRE, SALIENCY_EDGE, Framing, place_crop
 from chalicelib.imaging.geometry import spec_scale, stored_box, upright
-from chalicelib.renditions import COVER, RenditionSpec
+from chalicelib.renditions import COVER, FILL, RenditionSpec
 
 
 def fit(
@@ -39,6 +39,10 @@ def fit(
         else:
             size = (spec.width, spec.height)
         crop_w, crop_h = size[0] / min(scale, 1), size[1] / min(scale, 1)
+    elif spec.mode == FILL:  # the whole picture stretched to the box, neither side upscaled
+        shrink = min(1.0, width / spec.width, height / spec.height)
+        size = (max(1, round(spec.width * shrink)), max(1, round(spec.height * shrink)))
+        crop_w, crop_h = width, height
     else:
         scale = min(scale, 1.0)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))

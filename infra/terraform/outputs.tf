@@ -41,6 +41,11 @@ output "webhook_secret_arn" {
   value       = local.webhook_secret_arn
 }
 
+output "variant_secret_arn" {
+  description = "The key that signs on-demand variant URLs (docs/VARIANTS.md)"
+  value       = local.variant_secret_arn
+}
+
 output "batch_operations_role_arn" {
   value = aws_iam_role.batch_operations.arn
 }

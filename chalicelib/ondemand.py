@@ -1,0 +1,171 @@
+"""On-demand variants: hand out signed URLs, and answer them with the stored variant.
+
+`GET /v/{signature}/{image_id}/{options}` is public (the signature is the
+authorization, as imgproxy's and Thumbor's secure URLs): the signature, then
+the options against the stage's limits, then the record (COMPLETE, not deleted). The variant is looked
+up under its key (variants.variant_key); the first request renders it from the
+smallest stored rendition of the whole picture at ≥ 2× the needed scale, or the
+source, and stores it with a conditional write, so two first requests store one
+object. Every answer is a redirect to the stored object (the CDN's URL, or a
+presigned GET): the bytes never pass through Lambda, whose synchronous response
+is at most 6 MB.
+
+Options, signatures and keys are chalicelib/variants.py's; pixels are
+chalicelib/imaging/variant.py's, imported only by a first render.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.errors import ImageConflictError, ImageNotFoundError
+from chalicelib.renditions import CONTENT_TYPES, DEFAULT_NAME, FIT
+from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
+from chalicelib.storage import ObjectInfo, S3Storage
+from chalicelib.uploads import check_image_id
+from chalicelib.urls import cdn_url
+from chalicelib.variants import (
+    VariantOptions,
+    check_output,
+    concrete,
+    resolve,
+    source_scale,
+    source_version,
+    variant_key,
+    variant_path,
+    variants_prefix,
+    verify,
+)
+
+# How long a browser or CDN may keep the redirect itself. The stored object's
+# key changes with the source's version; a redirect kept longer than this could
+# point at a deleted image's object (which answers 403/404 then).
+REDIRECT_MAX_AGE = 3600
+# A stored rendition stands in for the source when it has at least this many
+# times the pixels per side the variant needs (as resize.fit's cascade).
+BASE_HEADROOM = 2.0
+
+
+class VariantsDisabledError(ImageNotFoundError):
+    """This stage has no variant secret (VARIANT_SECRET_ARN): no URL can be signed or checked."""
+
+
+class VariantSecret:
+    """The stage's variant signing secret (Secrets Manager SecretString), read on first use and
+    kept for the cold start; a failed read is not kept. (notify.StageSecret's pattern.)"""
+
+    def __init__(self, secrets_client: Any, arn: str) -> None:
+        self._secrets, self._arn = secrets_client, arn
+        self._value: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if not self._arn:
+            raise VariantsDisabledError("On-demand variants are not enabled on this stage.")
+        if self._value is None:
+            self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
+        return self._value
+
+
+@dataclass(frozen=True)
+class Redirect:
+    location: str
+    headers: dict[str, str]
+    rendered: bool  # this request rendered and stored the variant
+
+
+def base_rendition(record: dict, fit_names: set[str], options: VariantOptions) -> dict | None:
+    """The smallest stored still rendition of the whole picture with ≥ BASE_HEADROOM × the
+    variant's scale on both sides, or None (render from the source). JPEG first among
+    equals: the cheapest to decode."""
+    source = record["source"]
+    width, height = int(source["width"]), int(source["height"])
+    need = BASE_HEADROOM * source_scale(options, (width, height))
+    usable = [
+        r for r in record.get("renditions", [])
+        if r["name"] in fit_names and int(r.get("frames", 1)) == 1 and r["format"] in ("jpeg", "webp", "png")
+        and int(r["width"]) >= need * width and int(r["height"]) >= need * height
+        and int(r["width"]) < width  # the source's own size: read the source, not a re-encode of it
+    ]
+    order = {"jpeg": 0, "webp": 1, "png": 2}
+    return min(usable, key=lambda r: (int(r["width"]) * int(r["height"]), order[r["format"]]), default=None)
+
+
+class VariantService:
+    def __init__(
+        self, settings: Settings, storage: S3Storage, store: DynamoStatusStore, secret: Callable[[], bytes],
+        avif_supported: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.settings, self.storage, self.store, self.secret = settings, storage, store, secret
+        self._avif_supported = avif_supported
+        self.fit_names = {s.name for s in settings.renditions if s.mode == FIT} | {DEFAULT_NAME}
+        self.renders = 0  # this process's first renders (the local stack's tests count them)
+
+    def signed_url(self, record: dict, segment: str, base_url: str) -> dict:
+        """`{"url", "options"}` for an image the caller may see; the options are checked
+        against the stage's limits first, so every URL handed out is one the route accepts."""
+        resolve(segment, self.settings.variant_limits)
+        path = variant_path(self.secret(), record["image_id"], segment)
+        base = f"https://{self.settings.cdn_domain}" if self.settings.cdn_domain else base_url
+        return {"url": f"{base}{path}", "options": segment}
+
+    def answer(self, signature: str, image_id: str, segment: str, accept: str | None) -> Redirect:
+        """The redirect to the stored variant, rendering and storing it first if needed."""
+        check_image_id(image_id)
+        limits = self.settings.variant_limits
+        # The signature first (as imgproxy): unsigned requests learn nothing, cost one HMAC.
+        verify(self.secret(), signature, image_id, segment)
+        options = resolve(segment, limits)
+        record = self.store.get(image_id)
+        if record is None or record.get("status") == DELETED:
+            raise ImageNotFoundError(f"There is no image {image_id}.")
+        if record["status"] != COMPLETE:
+            raise ImageConflictError(f"Image {image_id} is {record['status']}; its variants exist once it is COMPLETE.")
+        source = record["source"]
+        check_output(options, (int(source["width"]), int(source["height"])), limits)
+        wanted = concrete(options, accept, self._avif_supported())
+        key = variant_key(image_id, source_version(source["etag"]), wanted)
+        rendered = False
+        if not self.storage.output_exists(key):
+            rendered = self._render(record, wanted, key)
+        # Which request rendered: the local stack's tests and a curl count renders by it.
+        headers = {"Cache-Control": self._cache_control(), "X-Imgpipe-Variant": "rendered" if rendered else "stored"}
+        if options.format == "auto":
+            headers["Vary"] = "Accept"
+        return Redirect(self._url(key, wanted.format, source["etag"]), headers, rendered)
+
+    def _render(self, record: dict, options: VariantOptions, key: str) -> bool:
+        """Render once and store with a conditional write; False when another request stored it first."""
+        from chalicelib.imaging.variant import process_variant  # Pillow: a first render only
+        from chalicelib.pipeline import focus_point
+
+        base = base_rendition(record, self.fit_names, options)
+        data = self.storage.read_output(base["key"]) if base else None
+        if data is None:  # no rendition large enough, or it went meanwhile
+            source = record["source"]
+            info = ObjectInfo(source["key"], int(source["bytes"]), source["etag"], "")
+            data = self.storage.read_source(info, self.settings.max_upload_bytes)
+        made = process_variant(data, options, self.settings.max_pixels, focus_point(record.get("focus")))
+        self.renders += 1
+        stored = self.storage.write_new_output(key, made.data, made.content_type)
+        # A DELETE that ran while this rendered has already emptied the variants' prefix.
+        now = self.store.get(record["image_id"])
+        if now is None or now.get("status") == DELETED:
+            self.storage.delete_renditions([key])
+            raise ImageNotFoundError(f"There is no image {record['image_id']}.")
+        return stored
+
+    def _url(self, key: str, fmt: str, etag: str) -> str:
+        if self.settings.cdn_domain:
+            return cdn_url(self.settings.cdn_domain, key, source_version(etag))
+        return self.storage.presign_download(key, CONTENT_TYPES[fmt], self.settings.download_url_ttl)
+
+    def _cache_control(self) -> str:
+        if self.settings.cdn_domain:
+            return f"public, max-age={REDIRECT_MAX_AGE}"
+        # A presigned URL expires: the redirect to it must not outlive it.
+        return f"public, max-age={min(REDIRECT_MAX_AGE, self.settings.download_url_ttl // 2)}"
+
+    def delete_variants(self, image_id: str) -> int:
+        return self.storage.delete_output_prefix(variants_prefix(image_id))
+
