@@ -14,7 +14,7 @@ AWS_PORT ?= 4566
 STAGE ?= dev
 
 .PHONY: help venv run-venv test run reset-local loadtest bench clean deploy package package-terraform
-.PHONY: bench-api bench-startup bench-e2e bench-variants check-run-install rehearse
+.PHONY: bench-api bench-startup bench-e2e bench-scale bench-variants check-run-install rehearse
 
 help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
 	@echo "                         [BASELINE=1: also rewrite bench/results/latest.json]"
 	@echo "make bench-api | bench-startup | bench-e2e   API CPU, start-up and package, end-to-end latency"
+	@echo "make bench-scale         the capacity model: AWS limits at 100, 1,000 and 5,000 images/s"
 	@echo "make bench-variants      first 640 px WebP variant: from the source, from a rendition, libvips"
 	@echo "make deploy STAGE=dev    stacks + chalice deploy + API key and wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
@@ -110,6 +111,10 @@ bench-startup: venv
 # Upload → COMPLETE through a fresh local stack (10 photos), and 100 concurrent GET /images.
 bench-e2e: venv
 	MALLOC_ARENA_MAX=2 $(PY) -m bench.e2e
+
+# The pipeline's AWS calls per image, recorded in moto, against AWS's limits (docs/SCALE.md).
+bench-scale: venv
+	$(PY) -m bench.scale
 
 # python -m imgpipe run: the CLI's --help lists more options (--reset, --workers …).
 # MALLOC_ARENA_MAX: as every deployed function has it (.chalice/config.json).

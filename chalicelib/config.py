@@ -42,6 +42,9 @@ class Settings:
     event_bus_name: str = ""  # empty: no EventBridge events
     webhook_secret_arn: str = ""  # empty: webhooks cannot be signed, so none is sent
     unsafe_local_webhooks: bool = False
+    # "legacy" while a table's records get their shard attributes (imgpipe migrate-indexes):
+    # lists and the sweeper read the unsharded indexes until then (docs/DATA-MODEL.md).
+    status_reads: str = "sharded"
     # On-demand variants (chalicelib/variants.py): empty ARN, the /v/ route answers 404.
     variant_secret_arn: str = ""
     variant_limits: VariantLimits = VariantLimits()
@@ -144,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # UNSAFE outside one's own machine: plain-http callbacks and receivers on
         # loopback. Only the `local` stage sets it; unset, every target must be https and public.
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
+        status_reads=_status_reads(env),
         variant_secret_arn=env.get("VARIANT_SECRET_ARN", "").strip(),
         variant_limits=_variant_limits(env),
         admin_group=env.get("ADMIN_GROUP", "imgpipe-admins").strip(),
@@ -167,6 +171,13 @@ def _variant_limits(env: Mapping[str, str]) -> VariantLimits:
         presets=parse_presets(env.get("VARIANT_PRESETS", "")),
         strict=_flag(env, "VARIANT_STRICT"),
     )
+
+
+def _status_reads(env: Mapping[str, str]) -> str:
+    value = env.get("STATUS_READS", "").strip().lower() or "sharded"
+    if value not in ("sharded", "legacy"):
+        raise ConfigError(f"STATUS_READS={value!r} must be sharded or legacy")
+    return value
 
 
 AUTH_MODES = ("api_key", "cognito", "iam", "none")

@@ -51,7 +51,7 @@ class Services:
     def _status_store(self) -> DynamoStatusStore:
         settings = self.settings()
         table = boto3.resource("dynamodb", region_name=settings.region).Table(settings.status_table)
-        return DynamoStatusStore(table)
+        return DynamoStatusStore(table, legacy_reads=settings.status_reads == "legacy")
 
     def _usage(self) -> DailyUsage:
         settings = self.settings()

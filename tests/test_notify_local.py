@@ -87,7 +87,7 @@ def test_a_receiver_that_answers_500_then_200_is_retried_by_the_sweeper(stack):
         stack.client("dynamodb").update_item(
             TableName="imgpipe-local-status", Key={"image_id": {"S": image_id}},
             UpdateExpression="SET webhook_next_at = :then",
-            ConditionExpression="attribute_exists(webhook_due)",
+            ConditionExpression="attribute_exists(due_shard)",  # the due mark (by-webhook-sharded)
             ExpressionAttributeValues={":then": {"S": "2000-01-01T00:00:00.000Z"}})
         hook = wait_for(lambda: (hook := webhook_of(stack, image_id))["state"] == "delivered" and hook)
     assert [a["status"] for a in hook["attempts"]] == [500, 200] and len(receiver.received) == 2

@@ -62,6 +62,9 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
         if operation == "DeleteObjects":
             return [(action, f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
         return [(action, f"{bucket}/{params['Key']}")]
+    if service == "dynamodb" and operation == "BatchGetItem":
+        return [(f"dynamodb:{operation}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+                for name in params["RequestItems"]]
     if service == "dynamodb":
         table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}"
         if "IndexName" in params:

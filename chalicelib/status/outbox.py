@@ -1,7 +1,7 @@
 """The notification outbox: what a final state owes (chalicelib/notify.py), kept on the record.
 
-A final write marks the record due (webhook_due/webhook_next_at, the sparse
-by-webhook index); `notified` is "STATUS ETAG" of the last final state notified,
+A final write marks the record due (due_shard/webhook_next_at, the sparse
+by-webhook-sharded index; webhook_due too while the table migrates); `notified` is "STATUS ETAG" of the last final state notified,
 so duplicates, re-renders and reprocessing of the same bytes never notify twice.
 """
 
@@ -10,16 +10,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib.clock import iso_now
+from chalicelib.status.fanout import ShardedQuery
 from chalicelib.status.records import plain, public_record
-from chalicelib.status.schema import BY_WEBHOOK, COMPLETE, DUE, FAILED
+from chalicelib.status.schema import (
+    BY_WEBHOOK,
+    BY_WEBHOOK_SHARDED,
+    COMPLETE,
+    DUE,
+    DUE_SHARD,
+    FAILED,
+    STATUS_SHARD,
+    partitions,
+    sharded,
+)
 from chalicelib.status.writes import CLAIM_RETRIES, ConditionalWrites
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TableAttributeValueTypeDef
 
-# Every write of a final state also marks its notification due, in the same write:
-# should the invocation die before it notifies, the sweeper still finds the record.
-NOTIFY_DUE = ", webhook_due = :due, webhook_next_at = :now"
+
+def marked_due(item: dict) -> bool:
+    """The record carries a due mark: due_shard, or webhook_due on a record not migrated yet."""
+    return DUE_SHARD in item or "webhook_due" in item
 
 
 @dataclass(frozen=True)
@@ -36,10 +48,22 @@ class Delivery:
 class NotificationOutbox(ConditionalWrites):
     """Records due a notification: found (due_notifications), leased, then saved."""
 
+    def _final_marks(self, image_id: str, status: str) -> tuple[str, dict]:
+        """What every write of a final state sets besides the status: the status's shard and the
+        due mark, in the same write: should the invocation die before it notifies, the sweeper
+        still finds the record (by-webhook-sharded, due_shard "due#NN"). Uses `:now`."""
+        legacy, values = self._legacy_set("webhook_due", ":due", DUE)
+        return (f", {STATUS_SHARD} = :status_shard, webhook_next_at = :now, {DUE_SHARD} = :due_shard{legacy}",
+                {**values, ":status_shard": sharded(status, image_id), ":due_shard": sharded(DUE, image_id)})
+
     def due_notifications(self, now: str, limit: int) -> "list[str]":
         """Ids of up to `limit` records whose notification is due at `now` or before, oldest first."""
         from boto3.dynamodb.conditions import Key
 
+        if not self.legacy_reads:
+            merged = ShardedQuery(self._table, BY_WEBHOOK_SHARDED, DUE_SHARD, "webhook_next_at", partitions(DUE),
+                                  newest_first=False, expected=limit, range_condition=lambda key: key.lte(now))
+            return [item["image_id"] for item in merged.take(limit)]
         page = self._table.query(
             IndexName=BY_WEBHOOK, Limit=limit,
             KeyConditionExpression=Key("webhook_due").eq(DUE) & Key("webhook_next_at").lte(now),
@@ -74,16 +98,18 @@ class NotificationOutbox(ConditionalWrites):
                 return None  # leased by another invocation, or not due yet
             owes_webhook = bool(webhook) and webhook.get("state") == "pending"
             if event_due is None and not owes_webhook:
-                if "webhook_due" in item and not self._update_seen(
-                    item, "REMOVE webhook_due, webhook_next_at, notify_token SET version = version + :one"
+                if marked_due(item) and not self._update_seen(
+                    item, f"REMOVE webhook_due, webhook_next_at, {DUE_SHARD}, notify_token SET version = version + :one"
                     + (", notified = :marker" if final else ""), {":marker": marker} if final else {},
                 ):
                     continue
                 return None
             token = secrets.token_hex(16)
-            values = {":marker": marker, ":token": token, ":due": DUE, ":lease": iso_now(now + lease_seconds)}
-            update = ("SET notified = :marker, notify_token = :token, webhook_due = :due,"
-                      " webhook_next_at = :lease, version = version + :one")
+            legacy, legacy_values = self._legacy_set("webhook_due", ":due", DUE)
+            values = {":marker": marker, ":token": token, ":lease": iso_now(now + lease_seconds),
+                      ":due_shard": sharded(DUE, image_id), **legacy_values}
+            update = ("SET notified = :marker, notify_token = :token,"
+                      f" webhook_next_at = :lease, {DUE_SHARD} = :due_shard{legacy}, version = version + :one")
             if event_due is not None:
                 update, values[":event"] = update + ", event_due = :event", event_due
             if webhook is not None:
@@ -111,10 +137,11 @@ class NotificationOutbox(ConditionalWrites):
         else:
             removes.append("event_due")
         if next_at is not None:
-            sets.append("webhook_due = :due, webhook_next_at = :next")
-            values.update({":due": DUE, ":next": next_at})
+            legacy, legacy_values = self._legacy_set("webhook_due", ":due", DUE)
+            sets.append(f"webhook_next_at = :next, {DUE_SHARD} = :due_shard{legacy}")
+            values.update({":next": next_at, ":due_shard": sharded(DUE, delivery.image_id), **legacy_values})
         else:
-            removes.append("webhook_due, webhook_next_at")
+            removes.append(f"webhook_due, webhook_next_at, {DUE_SHARD}")
         return self._update(
             delivery.image_id,
             UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",

@@ -14,10 +14,21 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import ImageBusyError, ImageDeletedError
 from chalicelib.status.covers import CoverClaims
-from chalicelib.status.outbox import NOTIFY_DUE, NotificationOutbox
+from chalicelib.status.outbox import NotificationOutbox
 from chalicelib.status.queries import IndexQueries
 from chalicelib.status.records import Claim, plain, public_record, rendition_keys, rerendering, stored_focus
-from chalicelib.status.schema import COMPLETE, DELETED, DUE, FAILED, KIND, PENDING, PROCESSING
+from chalicelib.status.schema import (
+    COMPLETE,
+    DELETED,
+    FAILED,
+    KIND,
+    KIND_SHARD,
+    OWNER_SHARD,
+    PENDING,
+    PROCESSING,
+    STATUS_SHARD,
+    sharded,
+)
 from chalicelib.status.writes import CLAIM_RETRIES
 
 if TYPE_CHECKING:
@@ -39,13 +50,15 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
         """The record of an upload the API has just issued a URL for."""
         self._table.put_item(
             Item={
-                **({"owner": owner} if owner else {}),
+                **({"owner": owner, OWNER_SHARD: sharded(owner, image_id)} if owner else {}),
                 **({"focus": stored_focus(focus)} if focus else {}),
                 **({"webhook": {"url": callback_url, "state": "pending", "attempts": []}}
                    if callback_url else {}),
                 "image_id": image_id,
                 "status": PENDING,
-                "kind": KIND,
+                **({"kind": KIND} if self.legacy_reads else {}),  # legacy by-created, while migrating
+                KIND_SHARD: sharded(KIND, image_id),
+                STATUS_SHARD: sharded(PENDING, image_id),
                 "source": {"bucket": bucket, "key": key},
                 "created_at": now,
                 "updated_at": now,
@@ -103,11 +116,17 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             ":lease": int(lease_until),
             ":token": token,
             ":attempts": attempts,
-            ":kind": KIND,
+            ":kind_shard": sharded(KIND, image_id),
+            ":status_shard": sharded(PROCESSING, image_id),
             ":one": 1,
             # Kept until a result is recorded: a holder that dies must not lose them.
             ":stale": list(stale_keys),
         }
+        kind, kind_value = self._legacy_set("kind", ":kind", KIND)
+        values.update(kind_value)
+        owner_shard = ""
+        if item and item.get("owner"):  # a record written before by-owner existed gets its key here too
+            owner_shard, values[":owner_shard"] = f", {OWNER_SHARD} = :owner_shard", sharded(item["owner"], image_id)
         if item:
             # The record is exactly as we read it: our decision still holds.
             condition = "version = :seen"
@@ -118,7 +137,8 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             image_id,
             UpdateExpression=(
                 "SET #status = :processing, #source = :source, updated_at = :now,"
-                " created_at = if_not_exists(created_at, :now), kind = :kind,"
+                f" created_at = if_not_exists(created_at, :now){kind},"
+                f" {KIND_SHARD} = :kind_shard, {STATUS_SHARD} = :status_shard{owner_shard},"
                 " lease_until = :lease, claim_token = :token, attempts = :attempts, stale_keys = :stale,"
                 " version = if_not_exists(version, :one) + :one"
                 " REMOVE expires_at, #error, renditions, refuses_uploads"
@@ -131,19 +151,21 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
     def complete(self, claim: Claim, source: dict, renditions: list[dict], now: str) -> bool:
         """PROCESSING → COMPLETE, recording the focus the covers were made with;
         False if our lease was taken over meanwhile."""
+        marks, values = self._final_marks(claim.image_id, COMPLETE)
         update = "SET #status = :status, #source = :source, renditions = :renditions"
-        values = {":status": COMPLETE, ":source": source, ":renditions": renditions, ":due": DUE}
+        values.update({":status": COMPLETE, ":source": source, ":renditions": renditions})
         if claim.focus:
             update += ", cover_focus = :focus"
             values[":focus"] = stored_focus(claim.focus)
         removes = ["stale_keys"] + ([] if claim.focus else ["cover_focus"])
-        return self._finish(claim, now, update + NOTIFY_DUE, values, removes)
+        return self._finish(claim, now, update + marks, values, removes)
 
     def fail(self, claim: Claim, code: str, message: str, now: str) -> bool:
         """PROCESSING → FAILED with a reason; False if our lease was taken over."""
+        marks, values = self._final_marks(claim.image_id, FAILED)
         return self._finish(
-            claim, now, "SET #status = :status, #error = :error" + NOTIFY_DUE,
-            {":status": FAILED, ":error": {"code": code, "message": message}, ":due": DUE}, ["stale_keys"],
+            claim, now, "SET #status = :status, #error = :error" + marks,
+            {**values, ":status": FAILED, ":error": {"code": code, "message": message}}, ["stale_keys"],
         )
 
     def release(self, claim: Claim, now: str) -> bool:
@@ -190,14 +212,15 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
 
     def expire_pending(self, image_id: str, message: str, now: str) -> bool:
         """PENDING → FAILED(upload_expired); False if the upload arrived meanwhile."""
+        marks, values = self._final_marks(image_id, FAILED)
         return self._update(
             image_id,
             UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now,"
-            " version = version + :one" + NOTIFY_DUE,
+            " version = version + :one" + marks,
             ConditionExpression="#status = :pending",  # an arriving upload wins
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={
-                ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1, ":due": DUE,
+                **values, ":failed": FAILED, ":pending": PENDING, ":now": now, ":one": 1,
                 ":error": {"code": "upload_expired", "message": message},
             },
         ) is not None
@@ -232,7 +255,8 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
                 item,
                 "SET #status = :deleted, updated_at = :now, expires_at = :expires,"
                 " refuses_uploads = :refuses, version = version + :one"
-                " REMOVE kind, claim_token, lease_until, renditions, #error",
+                " REMOVE kind, claim_token, lease_until, renditions, #error,"
+                f" {KIND_SHARD}, {STATUS_SHARD}, {OWNER_SHARD}",  # a tombstone is in no list
                 {":deleted": DELETED, ":now": now, ":expires": expires_at, ":refuses": refuses_uploads},
                 {"#status": "status", "#error": "error"},
             ):

@@ -172,25 +172,49 @@ resource "aws_dynamodb_table" "status" {
   hash_key     = "image_id"
 
   dynamic "attribute" {
-    for_each = ["image_id", "status", "created_at", "kind", "webhook_due", "webhook_next_at"]
+    for_each = ["created_at", "due_shard", "image_id", "kind", "kind_shard", "owner_shard", "status_shard",
+    "webhook_due", "webhook_next_at"]
     content {
       name = attribute.value
       type = "S"
     }
   }
+  # Partition values carry a shard suffix ("COMPLETE#07", chalicelib/status/schema.py):
+  # no value takes every record's writes. Keys only, but what the sweeper reads.
   global_secondary_index {
-    name            = "by-status"
-    hash_key        = "status"
+    name            = "by-created-sharded"
+    hash_key        = "kind_shard"
     range_key       = "created_at"
-    projection_type = "ALL"
+    projection_type = "KEYS_ONLY"
   }
+  global_secondary_index {
+    name               = "by-status-sharded"
+    hash_key           = "status_shard"
+    range_key          = "created_at"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["source", "lease_until"]
+  }
+  global_secondary_index {
+    name            = "by-owner"
+    hash_key        = "owner_shard"
+    range_key       = "created_at"
+    projection_type = "KEYS_ONLY"
+  }
+  # Sparse: only records with a notification still to send carry due_shard ("due#07").
+  global_secondary_index {
+    name            = "by-webhook-sharded"
+    hash_key        = "due_shard"
+    range_key       = "webhook_next_at"
+    projection_type = "KEYS_ONLY"
+  }
+  # Unsharded, read only while a table migrates (STATUS_READS=legacy): their keys are
+  # written only then, so they take no writes afterwards (docs/DATA-MODEL.md).
   global_secondary_index {
     name            = "by-created"
     hash_key        = "kind"
     range_key       = "created_at"
     projection_type = "ALL"
   }
-  # Sparse: only records with a webhook delivery pending carry webhook_due ("due").
   global_secondary_index {
     name            = "by-webhook"
     hash_key        = "webhook_due"
