@@ -55,6 +55,8 @@ SKIPPED_TERRAFORM = {
                                                        "SecurityHeaders id",
     "aws_cloudformation_stack.webhook_secret": "moto's CloudFormation has no AWS::SecretsManager::Secret; "
                                                "the rehearsal creates the secret directly",
+    "aws_cloudformation_stack.variant_secret": "moto's CloudFormation has no AWS::SecretsManager::Secret; "
+                                               "the rehearsal creates the secret directly",
     "aws_api_gateway_rest_api.rest_api body": "moto imports only OpenAPI 3, without integrations, and "
                                               "Chalice writes Swagger 2.0; the API gets an empty OpenAPI 3 "
                                               "body and one mock GET / (rehearsal_stand_in.tf)",
@@ -325,7 +327,8 @@ def terraform_missing() -> str | None:
     return None
 
 
-def terraform_overrides(endpoint: str, state: Path, webhook_secret_arn: str) -> dict[str, str]:
+def terraform_overrides(endpoint: str, state: Path, webhook_secret_arn: str,
+                        variant_secret_arn: str) -> dict[str, str]:
     """Files added to the packaged folder: moto's endpoints, a state of its own, and the skips."""
     endpoints = "\n".join(f'    {service} = "{endpoint}"' for service in SERVICES)
     provider = f'''provider "aws" {{
@@ -358,8 +361,13 @@ resource "aws_cloudformation_stack" "webhook_secret" {{
   count = 0
 }}
 
+resource "aws_cloudformation_stack" "variant_secret" {{
+  count = 0
+}}
+
 locals {{
   webhook_secret_arn = "{webhook_secret_arn}"
+  variant_secret_arn = "{variant_secret_arn}"
 }}
 
 resource "aws_api_gateway_rest_api" "rest_api" {{
@@ -429,9 +437,10 @@ def rehearse_terraform(endpoint: str, work: Path, stage: str = "tf") -> Report:
     report, started = Report("path 3 (Terraform)"), time.monotonic()
     directory = build.package_terraform(stage, out=work / "terraform")
     report.problems += rules.terraform_logging_before_policy(rules.terraform_resources(directory))
-    secret = client(endpoint, "secretsmanager").create_secret(
-        Name=f"imgpipe/{stage}/webhook", SecretString="rehearsal")["ARN"]
-    for name, text in terraform_overrides(endpoint, work / "terraform.tfstate", secret).items():
+    secrets = client(endpoint, "secretsmanager")
+    webhook = secrets.create_secret(Name=f"imgpipe/{stage}/webhook", SecretString="rehearsal")["ARN"]
+    variant = secrets.create_secret(Name=f"imgpipe/{stage}/variants", SecretString="rehearsal")["ARN"]
+    for name, text in terraform_overrides(endpoint, work / "terraform.tfstate", webhook, variant).items():
         (directory / name).write_text(text)
     report.skipped += [f"{address}: {why}" for address, why in SKIPPED_TERRAFORM.items()]
     terraform(directory, "init", "-input=false", f"-plugin-dir={tf_plugin_dir()}")
