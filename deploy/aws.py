@@ -242,6 +242,13 @@ def grant_invalidation(stage: str, distribution_arn: str) -> None:
     path.write_text(json.dumps(policy, indent=2) + "\n")
 
 
+def api_stack_parameters(stage: str, rest_api_id: str, settings: dict) -> "list[ParameterTypeDef]":
+    """The API stack's parameters (deploy/apigw.py): the stage's throttling and daily quota."""
+    values = {"Stage": stage, "RestApiId": rest_api_id, "ThrottleRate": str(settings["throttle_rate"]),
+              "ThrottleBurst": str(settings["throttle_burst"]), "RequestsPerDay": str(settings["requests_per_day"])}
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+
+
 def deploy_user_pool(cfn: "CloudFormationClient", stage: str) -> dict[str, str] | None:
     """AUTH=cognito (the default of dev and prod): the stack imgpipe-STAGE-users (deploy/users.py),
     its pool, page client and hosted UI copied into the stage's environment. None for other modes."""
@@ -309,19 +316,8 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
 
     settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
-    api_parameters = {
-        "Stage": stage,
-        "RestApiId": rest_api_id,
-        "ThrottleRate": str(settings["throttle_rate"]),
-        "ThrottleBurst": str(settings["throttle_burst"]),
-        "RequestsPerDay": str(settings["requests_per_day"]),
-    }
-    api = deploy_resources(
-        cfn,
-        f"imgpipe-{stage}-api",
-        [{"ParameterKey": k, "ParameterValue": v} for k, v in api_parameters.items()],
-        json.dumps(apigw.api_stack_template()),
-    )
+    api = deploy_resources(cfn, f"imgpipe-{stage}-api", api_stack_parameters(stage, rest_api_id, settings),
+                           json.dumps(apigw.api_stack_template()))
     apigw.wire_api(session.client("apigateway"), rest_api_id, settings["throttle_rate"],
                    settings["throttle_burst"], outputs["ApiAccessLogGroupArn"], settings["tracing"])
     print(f"Deployed stage {stage}; resources in stacks imgpipe-{stage}-resources and imgpipe-{stage}-api.")

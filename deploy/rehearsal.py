@@ -289,10 +289,7 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     apigateway.put_method(restApiId=rest_api, resourceId=root, httpMethod="GET", authorizationType="NONE")
     apigateway.put_integration(restApiId=rest_api, resourceId=root, httpMethod="GET", type="MOCK")
     apigateway.create_deployment(restApiId=rest_api, stageName="api")
-    api_parameters = {"Stage": stage, "RestApiId": rest_api, "ThrottleRate": str(settings["throttle_rate"]),
-                      "ThrottleBurst": str(settings["throttle_burst"])}
-    api_list: list[ParameterTypeDef] = [{"ParameterKey": k, "ParameterValue": v}
-                                          for k, v in api_parameters.items()]
+    api_list = aws.api_stack_parameters(stage, rest_api, settings)
     api_template = apigw.api_stack_template()
     aws.deploy_resources(cfn, f"imgpipe-{stage}-api", api_list, json.dumps(api_template))
     report.skipped += unmade_resources(cfn, f"imgpipe-{stage}-api", api_template, api_list)

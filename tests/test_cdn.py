@@ -62,7 +62,7 @@ def test_path_one_gives_the_api_its_distribution_and_a_grant_for_it_alone(tmp_pa
     monkeypatch.setattr(aws, "stage_settings", lambda stage: {**build.stage_settings("prod"), "subnet_ids": []})
     outputs = {"InputBucket": "in", "OutputBucket": "out", "StatusTable": "status", "DeadLetterQueueArn": "arn:q",
                "CdnDomain": "d1.cloudfront.net", "CdnDistributionId": "E2ABC", "EventBusName": "b",
-               "WebhookSecretArn": "arn:secret"}
+               "WebhookSecretArn": "arn:secret", "VariantSecretArn": "arn:variants"}
     aws.configure_stage("prod", outputs, "000000000000", "eu-west-1", "aws")
     functions = json.loads((tmp_path / "config.json").read_text())["stages"]["prod"]["lambda_functions"]
     assert functions["api_handler"]["environment_variables"]["CDN_DISTRIBUTION_ID"] == "E2ABC"

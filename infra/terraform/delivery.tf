@@ -41,18 +41,18 @@ resource "aws_cloudfront_response_headers_policy" "security" {
   name    = "imgpipe-${var.stage}-security"
   comment = "nosniff: a rendition is only ever its own content type; HSTS: HTTPS only; CORS: the page's origins may fetch()."
   cors_config {
-    access_control_allow_credentials = false
-    access_control_allow_headers {
-      items = ["*"]
+    access_control_allow_origins {
+      items = var.allowed_origins
     }
     access_control_allow_methods {
       items = ["GET", "HEAD"]
     }
-    access_control_allow_origins {
-      items = var.allowed_origins
+    access_control_allow_headers {
+      items = ["*"]
     }
-    access_control_max_age_sec = 600
-    origin_override            = true
+    access_control_allow_credentials = false
+    access_control_max_age_sec       = 600
+    origin_override                  = true
   }
   security_headers_config {
     content_type_options {
