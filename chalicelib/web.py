@@ -2,7 +2,7 @@
 the one error body, CORS, request bodies and the base URL of links.
 
 app.py decorates the routes with it. Every error anyone answers, Chalice's own,
-the local stack's gateway (imgpipe/localstack.py) and API Gateway's gateway
+the local stack's gateway (imgpipe/gateway.py) and API Gateway's gateway
 responses (deploy/apigw.py) too, has the body of `error_body`. (Not `http.py`:
 that name is the standard library's, which notify.py needs.)
 """

@@ -164,7 +164,7 @@ def test_the_change_count_moves_on_table_and_bucket_writes_only(emulator):
 def test_both_servers_send_small_answers_at_once():
     """TCP_NODELAY on the emulator's and the API's connections: http.server writes the
     headers and the body apart, and Nagle held a small body for the client's delayed ACK."""
-    from imgpipe.localstack import QuietHandler
+    from imgpipe.gateway import QuietHandler
 
     aws = AwsEmulator("127.0.0.1", free_port(), {"local": "local"})
     try:

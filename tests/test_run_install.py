@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from imgpipe.emulator import EMULATOR_FAILURE, LoudFailures, QuietEmulatorFailures
+from imgpipe.loudfailures import EMULATOR_FAILURE, LoudFailures, QuietEmulatorFailures
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ONLY_PYTHON = ROOT / "build" / "run-only-venv" / "bin" / "python"
