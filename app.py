@@ -1,19 +1,16 @@
 """Chalice wiring only: routes, the S3 event handler, the schedule and the lazy getters.
 
-The parts (settings, clients, the pipeline) are chalicelib/services.py's, each
-built on first use, once per cold start; the HTTP policy (error shape, CORS,
-bodies) is chalicelib/web.py's; what a route does is chalicelib/api.py's.
+The parts (settings, clients, pipeline) are chalicelib/services.py's, built once per cold start;
+HTTP policy is chalicelib/web.py's; what a route does is api.py's, a handler handlers.py's.
 """
 
 import logging
-import time
 from collections.abc import Callable
-from typing import cast
 
 from chalice import Chalice, Rate, Response
-from chalice.app import CloudWatchEvent, EventSourceHandler, LambdaFunctionEvent, Request
+from chalice.app import CloudWatchEvent, LambdaFunctionEvent, Request
 
-from chalicelib import api, web
+from chalicelib import api, handlers, web
 from chalicelib.config import auth_mode, input_bucket_name, resize_bound_by_template, tracing_enabled
 from chalicelib.identity import Caller, caller_of
 from chalicelib.services import Services
@@ -21,13 +18,11 @@ from chalicelib.services import Services
 app = Chalice(app_name="imgpipe")
 app.log.setLevel(logging.INFO)
 PROTECTED = web.route_guard(auth_mode())  # every route but the page and /health
-
 services = Services()
 # The getters the CLI (imgpipe/) and the tests use, each with cache_clear.
 get_settings, get_storage, get_status_store = services.settings, services.storage, services.status_store
 get_invoker, get_notifier, get_pipeline = services.invoker, services.notifier, services.pipeline
-get_variants = services.variants
-get_usage, get_cdn = services.usage, services.cdn
+get_variants, get_usage, get_cdn = services.variants, services.usage, services.cdn
 json_errors = web.json_errors(app.log)
 
 
@@ -37,11 +32,7 @@ def error_shape_and_cors(request: Request, get_response: Callable[[Request], Res
 
 
 def _request() -> Request:
-    """The request a route is answering (Chalice sets it before calling the route)."""
-    request = app.current_request
-    if request is None:
-        raise RuntimeError("no current request: only a route may ask for it")
-    return request
+    return web.current_request(app)
 
 
 def _caller() -> Caller:
@@ -54,17 +45,12 @@ def _owner() -> str | None:
     return _caller().sees
 
 
-def _new_owner() -> str | None:
-    """Whose a new upload is: the caller's own, an admin's too (not everyone's)."""
-    caller = _caller()
-    return caller.owner if caller.admin else _owner()
-
-
 @app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload() -> Response:
     request = _request()
-    body = api.create_upload(services, web.json_body(request), web.base_url(request), _new_owner())
+    # A new upload is the caller's own, an admin's too.
+    body = api.create_upload(services, web.json_body(request), web.base_url(request), _caller().owner)
     return Response(body, status_code=201)
 
 
@@ -113,8 +99,7 @@ def variant(signature: str, image_id: str, options: str) -> Response:
 @app.route("/", methods=["GET"])
 def upload_page() -> Response:
     settings = services.settings()
-    page = web.upload_page(settings.sign_in_url, settings.sign_in_client_id)
-    return Response(page, headers={"Content-Type": "text/html; charset=utf-8"})
+    return web.html(web.upload_page(settings.sign_in_url, settings.sign_in_client_id))
 
 
 @app.route("/health", methods=["GET"])
@@ -135,47 +120,25 @@ def preflight(image_id: str | None = None) -> Response:
 
 def resize_image(event: dict | LambdaFunctionEvent, context: object = None) -> None:
     """Every record of the event, not only the first that S3Event exposes."""
-    from chalicelib.observability import observe_invocation
-
-    with observe_invocation():
-        get_pipeline().handle_event(event.to_dict() if isinstance(event, LambdaFunctionEvent) else event)
+    handlers.resize(services, event)
 
 
-if resize_bound_by_template():  # the packaged CloudFormation stage: infra's merge template attaches the event
-    resize_image = app.lambda_function(name="resize_image")(resize_image)
-else:
-    s3_events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
-    resize_image = app.on_s3_event(bucket=input_bucket_name(), events=s3_events)(resize_image)
-    # The whole event as it came: S3Event would read only the first record, and fails on
-    # s3:TestEvent, which has no Records. (Chalice types its decorators' result as a plain callable.)
-    cast(EventSourceHandler, resize_image).event_class = LambdaFunctionEvent
+resize_image = handlers.register_resize(app, resize_image, resize_bound_by_template(), input_bucket_name)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep_stuck_images(event: CloudWatchEvent) -> None:
     """Finish uploads whose event was lost; fail those that never arrived; send due notifications."""
-    from chalicelib.observability import observe_invocation
-    from chalicelib.sweeper import sweep
-
-    with observe_invocation():
-        outcomes = sweep(get_pipeline(), time.time())
-    app.log.info("sweeper resolved %d records", len(outcomes))
+    app.log.info("sweeper resolved %d records", handlers.sweep(services))
 
 
 @app.lambda_function(name="backfill_image")
 def backfill_image(event: dict, context: object) -> dict:
     """S3 Batch Operations' per-object invocation (`reprocess --batch`): render the object again."""
-    from chalicelib.batch import handle_batch
-    from chalicelib.observability import observe_invocation
-
-    with observe_invocation():
-        return handle_batch(get_pipeline(), event, time.time)
+    return handlers.backfill(services, event)
 
 
-if tracing_enabled():
-    # Imported only here: untraced stages do not pay aws-xray-sdk's import time. The Tracer
-    # patches botocore (a subsegment per S3 and DynamoDB call) and disables itself outside
-    # Lambda or with POWERTOOLS_TRACE_DISABLED, so tests and `make run` send no segments.
+if tracing_enabled():  # only then aws-xray-sdk's import; off outside Lambda (tests, make run)
     from aws_lambda_powertools import Tracer
 
     tracer = Tracer()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from chalice import CognitoUserPoolAuthorizer, IAMAuthorizer, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Response
 from chalice.app import Request
 
 from chalicelib.config import Settings, cognito_user_pool_arn
@@ -147,6 +147,19 @@ def json_body(request: Request) -> object:
         raise InvalidRequestError("body must be valid JSON") from None
     except RecursionError:  # thousands of nested arrays fit in 16 KB
         raise InvalidRequestError("body is nested too deeply") from None
+
+
+def current_request(app: Chalice) -> Request:
+    """The request a route is answering (Chalice sets it before calling the route; its local
+    server keeps one per thread)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: only a route may ask for it")
+    return request
+
+
+def html(page: str) -> Response:
+    return Response(page, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @functools.cache

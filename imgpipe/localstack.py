@@ -257,18 +257,11 @@ class LocalStack:
         resize = self.env.get("RESIZE_FUNCTION")
         if resize:  # Lambda's async queue for the resize function is the worker's event queue
             self._moto.lambda_invoke.functions[resize] = functools.partial(self._enqueue, sqs, events_url)
-        if restored:
-            self._migrate_restored_records()
+        if restored:  # records kept by a version before the sharded indexes get their shard attributes
+            from imgpipe.migrate import migrate_local_table
+
+            migrate_local_table(self.aws_url, REGION, self.env["STATUS_TABLE"])
             self._redeliver_unfinished(s3, dynamodb)
-
-    def _migrate_restored_records(self) -> None:
-        """Records kept by a version before the sharded indexes get their shard attributes."""
-        import boto3
-
-        from imgpipe.migrate import migrate_table
-
-        dynamodb = boto3.session.Session().resource("dynamodb", endpoint_url=self.aws_url, region_name=REGION)
-        migrate_table(dynamodb.Table(self.env["STATUS_TABLE"]), drop_legacy=True)
 
     @staticmethod
     def _enqueue(sqs: "SQSClient", queue_url: str, payload: bytes) -> None:

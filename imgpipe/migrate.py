@@ -88,3 +88,11 @@ def migrate_table(table: Any, check: bool = False, drop_legacy: bool = False, se
         if progress and sum(counts.values()) % 1000 == 0:
             progress(counts)
     return counts
+
+
+def migrate_local_table(endpoint_url: str, region: str, table: str) -> Counter:
+    """The local stack's table after a restart, its legacy attributes dropped (STATUS_READS=sharded)."""
+    import boto3
+
+    dynamodb = boto3.session.Session().resource("dynamodb", endpoint_url=endpoint_url, region_name=region)
+    return migrate_table(dynamodb.Table(table), drop_legacy=True)
