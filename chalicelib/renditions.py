@@ -76,16 +76,36 @@ def parse_output_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+# The format each image extension says a file holds; `default` keeps the source's
+# key when its format is the one the extension names.
+_EXTENSION_FORMATS = {
+    "jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "jfif": "jpeg",
+    "png": "png", "apng": "png", "gif": "gif", "webp": "webp", "avif": "avif",
+    "bmp": "bmp", "dib": "bmp", "tif": "tiff", "tiff": "tiff", "heic": "heif", "heif": "heif",
+}
+
+
 def output_key(source_key: str, name: str, fmt: str) -> str:
     """Where rendition `name` in format `fmt` of `source_key` is written."""
     if name == DEFAULT_NAME:
-        return default_rendition_key(source_key)
+        return default_rendition_key(source_key, fmt)
     return rendition_key(source_key, name, fmt)
 
 
-def default_rendition_key(source_key: str) -> str:
-    """`image.jpg` → `processed-image.jpg`, the layout existing users script against."""
-    return f"processed-{source_key}"
+def default_rendition_key(source_key: str, fmt: str | None = None) -> str:
+    """`image.jpg` → `processed-image.jpg`, the layout existing users script against.
+
+    A default written in another format than the source's extension names gets that
+    format's extension after the whole source key (`anim.gif` as WebP →
+    `processed-anim.gif.webp`): the key says what it holds, and `photo.heic` and
+    `photo.jpg` side by side still have two keys (deleting one never takes the
+    other's). A key without an image extension says nothing, and is kept."""
+    key = f"processed-{source_key}"
+    stem, dot, extension = source_key.rpartition("/")[2].rpartition(".")
+    said = _EXTENSION_FORMATS.get(extension.lower()) if dot and stem else None
+    if fmt is None or said is None or said == fmt:
+        return key
+    return f"{key}.{EXTENSIONS[fmt]}"
 
 
 def rendition_key(source_key: str, name: str, fmt: str) -> str:

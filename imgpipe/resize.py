@@ -2,7 +2,8 @@
 
 Same imaging code and same configuration (RESIZE_WIDTH, RENDITIONS, …) as
 the handler, and the same names: `cat.jpg` gives `processed-cat.jpg` and
-`renditions/cat.jpg/thumb.webp` under the output folder, as in the bucket.
+`renditions/cat.jpg/thumb.webp` under the output folder, as in the bucket
+(`anim.gif`'s animated default is `processed-anim.gif.webp`).
 """
 
 import os

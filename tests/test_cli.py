@@ -55,6 +55,16 @@ def test_resize_follows_the_configuration(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out" / "renditions" / "a.jpg").iterdir()) == ["tiny.png"]
 
 
+def test_resize_names_files_as_the_bucket_does(tmp_path):
+    (tmp_path / "anim.gif").write_bytes(images.animation("GIF", frames=3))
+    result = run_cli("resize", str(tmp_path / "anim.gif"), "--out", str(tmp_path / "out"), "--jobs", "1",
+                     RENDITIONS="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["processed-anim.gif.webp"]  # says WebP
+    with Image.open(tmp_path / "out" / "processed-anim.gif.webp") as anim:
+        assert anim.format == "WEBP" and anim.n_frames == 3
+
+
 def test_upload_and_status(local_stack, tmp_path):
     good, bad = tmp_path / "good one.jpg", tmp_path / "bad.png"
     good.write_bytes(images.jpeg())

@@ -180,10 +180,26 @@ def test_the_record_carries_frames_and_the_placeholder():
     by_name = {(r["name"], r["format"]): r for r in store.renditions}
     assert len(by_name) == len(store.renditions) == 7
     assert {r["key"] for r in store.renditions} == set(storage.written)  # every entry's object exists
-    assert by_name["default", "webp"]["key"] == "processed-anim.gif"
+    assert by_name["default", "webp"]["key"] == "processed-anim.gif.webp"  # the key says WebP
     assert by_name["default", "webp"]["frames"] == 3
     assert by_name["thumb", "webp"]["key"] == "renditions/anim.gif/thumb.webp"
     assert by_name["thumb", "webp"]["frames"] == 3
     assert "frames" not in by_name["thumb", "jpeg"]
     # 120×90 fits medium and large unchanged: the same animation as `default`, stored once.
-    assert by_name["medium", "webp"]["key"] == by_name["large", "webp"]["key"] == "processed-anim.gif"
+    assert by_name["medium", "webp"]["key"] == by_name["large", "webp"]["key"] == "processed-anim.gif.webp"
+
+
+@pytest.mark.parametrize("key, data, fmt, expected", [
+    ("photo.heic", images.heic(), "JPEG", "processed-photo.heic.jpg"),
+    ("scan.tiff", images.encode(images.quadrants(), "TIFF"), "JPEG", "processed-scan.tiff.jpg"),
+    ("anim.png", images.animation("PNG", frames=3), "WEBP", "processed-anim.png.webp"),
+    ("image.jpg", images.jpeg(), "JPEG", "processed-image.jpg"),  # the contract: unchanged
+    ("IMAGE.JPEG", images.jpeg(), "JPEG", "processed-IMAGE.JPEG"),
+])
+def test_the_default_key_says_the_format_it_holds(key, data, fmt, expected):
+    storage, store = FakeStorage(key, data), FakeStore()
+    pipeline = ImagePipeline(Settings("in", "out", "table", renditions=()), storage, store)
+    assert pipeline.process_object(key).result == "COMPLETE"
+    [default] = store.renditions
+    assert default["key"] == expected and list(storage.written) == [expected]
+    assert images.decode(storage.written[expected]).format == fmt

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 import app as app_module
 from chalicelib.errors import ImageBusyError
+from chalicelib.renditions import output_key
 from chalicelib.status import COMPLETE, FAILED, PROCESSING
 from chalicelib.storage import CACHE_CONTROL
 from chalicelib.uploads import image_id_for_key
@@ -248,6 +249,22 @@ def test_transparent_png_gets_png_renditions(aws, client):
     assert "renditions/logo.png/thumb.png" in keys and "renditions/logo.png/thumb.webp" in keys
     out = images.decode(aws.output("processed-logo.png")[0])
     assert out.mode == "RGBA" and out.getpixel((590, 10))[3] == 0
+
+
+def test_an_animated_gif_default_is_a_webp_under_a_webp_key(aws, client, monkeypatch):
+    # An image processed before keys said their format: its default at `processed-anim.gif`.
+    monkeypatch.setattr("chalicelib.pipeline.output_key",
+                        lambda key, name, fmt: f"processed-{key}" if name == "default" else output_key(key, name, fmt))
+    upload_and_handle(aws, client, "anim.gif", images.animation("GIF", frames=3))
+    assert "processed-anim.gif" in aws.output_keys()
+    monkeypatch.undo()
+    upload_and_handle(aws, client, "anim.gif", images.animation("GIF", frames=4))
+    keys = aws.output_keys()
+    assert "processed-anim.gif" not in keys  # the record knew the old key: no orphan
+    assert keys == sorted({r["key"] for r in record_for("anim.gif")["renditions"]})
+    data, obj = aws.output("processed-anim.gif.webp")
+    assert obj["ContentType"] == "image/webp" and data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    assert images.decode(data).n_frames == 4
 
 
 def test_gps_and_comments_never_reach_stored_renditions(aws, client):
