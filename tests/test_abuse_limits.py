@@ -53,3 +53,17 @@ def test_path_one_sends_the_resources_template_compact_under_the_template_body_l
     aws.deploy_resources(Cfn(), "imgpipe-dev-resources", [])
     assert len(sent["TemplateBody"].encode()) < 51_200
     assert json.loads(sent["TemplateBody"]) == RESOURCES
+
+
+def test_per_user_daily_limits_are_off_where_every_caller_shares_one_api_key():
+    """AUTH=api_key makes every holder of the key one owner: a per-user limit there would cap the
+    whole stage (500 uploads a day) on one DynamoDB item; the usage plan's daily quota meters the key."""
+    from chalicelib.config import load_settings
+
+    stages = json.loads((build.ROOT / ".chalice" / "config.json").read_text())["stages"]
+    required = {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "STATUS_TABLE": "t"}
+    for name, stage in stages.items():
+        env = stage["environment_variables"]
+        settings = load_settings({**env, **required})
+        shared_key = env.get("AUTH", "api_key") == "api_key"
+        assert (settings.uploads_per_day == 0 and settings.upload_bytes_per_day == 0) == shared_key, name
