@@ -48,9 +48,9 @@ def _owner() -> str | None:
 @app.route("/uploads", methods=["POST"], **PROTECTED)
 @json_errors
 def create_upload() -> Response:
-    request = _request()
-    # A new upload is the caller's own, an admin's too.
-    body = api.create_upload(services, web.json_body(request), web.base_url(request), _caller().owner)
+    request, caller = _request(), _caller()
+    owner = caller.owner if caller.admin else _owner()  # a new upload is the caller's own, an admin's too
+    body = api.create_upload(services, web.json_body(request), web.base_url(request), owner)
     return Response(body, status_code=201)
 
 
