@@ -31,7 +31,7 @@ from chalicelib.renditions import COVER, RenditionSpec, output_key
 from chalicelib.s3events import CREATED, object_events  # object_events: tests import it from here
 from chalicelib.status import COMPLETE, DELETED, FAILED, Claim, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
-from chalicelib.reuse import note_reused_upload, reused_upload
+from chalicelib.reuse import reuse_note, reused_upload
 from chalicelib.uploads import image_id_for_key, is_upload_key
 from chalicelib.writer import RenditionWriter
 
@@ -140,7 +140,7 @@ class ImagePipeline:
         if is_upload_key(key):  # one read more, for API uploads only: is this a second file on one link?
             record = self.store.get(image_id)
             if record is not None and reused_upload(record, info.etag):
-                note_reused_upload(self.store._table, image_id, record["source"]["etag"], info.etag, iso_now(now))
+                self.store.note_reused_upload(image_id, record["source"]["etag"], reuse_note(info.etag, iso_now(now)))
                 log.info("image %s: its upload link was used again (ETag %s); not processed", image_id, info.etag)
                 return Outcome(key, image_id, "reused")
         source = {"bucket": self.storage.input_bucket, "key": key, "bytes": info.size, "etag": info.etag}

@@ -10,14 +10,7 @@ an API upload key is not processed, and the record says so in
 object there is a new version of the image.
 """
 
-from typing import TYPE_CHECKING
-
-from botocore.exceptions import ClientError
-
 from chalicelib.status import DELETED
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 REUSED_MESSAGE = ("This upload link was used again: only the first file sent with it is processed; "
                   "ask for a new upload (POST /uploads) for another file.")
@@ -29,18 +22,6 @@ def reused_upload(record: dict | None, etag: str) -> bool:
     return bool(first) and first != etag and record.get("status") != DELETED  # type: ignore[union-attr]
 
 
-def note_reused_upload(table: "Table", image_id: str, first_etag: str, etag: str, now: str) -> None:
-    """Say on the record that a later object was refused; only while the record still holds the
-    first object's ETag (the condition), so a note never lands on a record that moved on."""
-    try:
-        table.update_item(
-            Key={"image_id": image_id},
-            UpdateExpression="SET reused_upload = :note",
-            ConditionExpression="#source.etag = :first",
-            ExpressionAttributeNames={"#source": "source"},
-            ExpressionAttributeValues={":first": first_etag, ":note": {
-                "etag": etag, "at": now, "code": "upload_reused", "message": REUSED_MESSAGE}},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+def reuse_note(etag: str, now: str) -> dict:
+    """What the record says of a later object refused at its upload key (`reused_upload`)."""
+    return {"etag": etag, "at": now, "code": "upload_reused", "message": REUSED_MESSAGE}

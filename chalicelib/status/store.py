@@ -225,6 +225,18 @@ class DynamoStatusStore(CoverClaims, IndexQueries, NotificationOutbox):
             },
         ) is not None
 
+    def note_reused_upload(self, image_id: str, first_etag: str, note: dict) -> bool:
+        """Say on the record that a later object sent with its upload link was refused; False when
+        the record no longer holds the first object (the condition: a note never lands on a record
+        that moved on). No version bump: the note changes no state the pipeline acts on."""
+        return self._update(
+            image_id,
+            UpdateExpression="SET reused_upload = :note",
+            ConditionExpression="#source.etag = :first",
+            ExpressionAttributeNames={"#source": "source"},
+            ExpressionAttributeValues={":first": first_etag, ":note": note},
+        ) is not None
+
     def reopen(self, image_id: str, now: str) -> bool:
         """Forget the ETag a COMPLETE or FAILED record finished, so the next event
         for the same object is processed again (`imgpipe reprocess`, backfills).
