@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from chalicelib.callbacks import check_callback_url, reachable_address
 from chalicelib.clock import iso_now
 from chalicelib.errors import InvalidRequestError
+from chalicelib.secrets import CachedSecret
 from chalicelib.status import Delivery, DynamoStatusStore
 
 if TYPE_CHECKING:
@@ -157,27 +158,14 @@ class Attempt:
         return {"at": self.at, "status": self.status, "error": self.error, "retry": retry_at}
 
 
-class StageSecret:
-    """The webhook signing secret (Secrets Manager SecretString, its AWSCURRENT version), kept for
-    `ttl` seconds: one GetSecretValue per cold start and then per `ttl`, not one per delivery,
-    and a rotated secret signs within `ttl` seconds (receivers accept both versions meanwhile)."""
+class StageSecret(CachedSecret):
+    """The webhook signing secret; rotated, it signs within `ttl` seconds (receivers accept both
+    versions meanwhile, docs/DEPLOY.md)."""
 
     def __init__(self, secrets_client: "SecretsManagerClient | None", arn: str, ttl: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._secrets, self._arn = secrets_client, arn  # an ARN, or the secret's name
-        self._ttl, self._clock = ttl, clock
-        self._value: bytes | None = None
-        self._read_at = 0.0
-
-    def __call__(self) -> bytes:
-        if not self._arn or self._secrets is None:  # no ARN, no client (services.py)
-            raise WebhookRefusedError("this stage has no webhook secret (WEBHOOK_SECRET_ARN)")
-        now = self._clock()
-        if self._value is None or now - self._read_at >= self._ttl:
-            # A failed read raises (the delivery is retried) and the next call reads again.
-            self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
-            self._read_at = now
-        return self._value
+        super().__init__(secrets_client, arn, lambda: WebhookRefusedError(
+            "this stage has no webhook secret (WEBHOOK_SECRET_ARN)"), ttl, clock)
 
 
 def retryable(status: int) -> bool:

@@ -16,11 +16,12 @@ chalicelib/imaging/variant.py's, imported only by a first render.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.errors import ImageConflictError, ImageNotFoundError
 from chalicelib.renditions import CONTENT_TYPES, DEFAULT_NAME, FIT
+from chalicelib.secrets import CachedSecret
 from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
 from chalicelib.uploads import check_image_id
@@ -38,6 +39,9 @@ from chalicelib.variants import (
     verify,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 # How long a browser or CDN may keep the redirect itself. The stored object's
 # key changes with the source's version; a redirect kept longer than this could
 # point at a deleted image's object (which answers 403/404 then).
@@ -51,20 +55,12 @@ class VariantsDisabledError(ImageNotFoundError):
     """This stage has no variant secret (VARIANT_SECRET_ARN): no URL can be signed or checked."""
 
 
-class VariantSecret:
-    """The stage's variant signing secret (Secrets Manager SecretString), read on first use and
-    kept for the cold start; a failed read is not kept. (notify.StageSecret's pattern.)"""
+class VariantSecret(CachedSecret):
+    """The stage's variant signing secret (VARIANT_SECRET_ARN); none: variants are off."""
 
-    def __init__(self, secrets_client: Any, arn: str) -> None:
-        self._secrets, self._arn = secrets_client, arn
-        self._value: bytes | None = None
-
-    def __call__(self) -> bytes:
-        if not self._arn:
-            raise VariantsDisabledError("On-demand variants are not enabled on this stage.")
-        if self._value is None:
-            self._value = self._secrets.get_secret_value(SecretId=self._arn)["SecretString"].encode()
-        return self._value
+    def __init__(self, secrets_client: "SecretsManagerClient | None", arn: str) -> None:
+        super().__init__(secrets_client, arn,
+                         lambda: VariantsDisabledError("On-demand variants are not enabled on this stage."))
 
 
 @dataclass(frozen=True)
