@@ -25,6 +25,7 @@ from samtranslator.translator.transform import transform
 from chalicelib.status import table_definition
 from chalicelib.storage import FAILED_SOURCE_TAG
 from deploy import apigw, aws, build, policies
+from deploy.rehearse_terraform import tf_plugin_dir
 
 RESOURCES = json.loads(build.RESOURCES.read_text())
 # What manylinux lets a wheel load from the system (PEP 599/600); all else must be bundled.
@@ -383,16 +384,6 @@ def test_make_deploy_warns_only_when_a_stage_is_open(monkeypatch):
     warning = aws.auth_warning("dev")
     assert warning.startswith("WARNING: stage dev sets AUTH=none")
     assert "DELETE /images/{id}" in warning and "POST /uploads" in warning
-
-
-def tf_plugin_dir() -> Path | None:
-    """A local provider mirror: TF_PLUGIN_DIR, else a folder named tf-plugins in the usual places."""
-    if os.environ.get("TF_PLUGIN_DIR"):
-        return Path(os.environ["TF_PLUGIN_DIR"])
-    for place in (Path("/opt"), Path("/usr/local/share"), Path.home(), build.ROOT.parent):
-        if (place / "tf-plugins").is_dir():
-            return place / "tf-plugins"
-    return None
 
 
 def terraform(directory: Path, *args: str) -> None:
