@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from chalicelib import resample
-from chalicelib.imaging import plan, process_image
+from chalicelib.imaging import plan, process_image, resize
 from chalicelib.renditions import RenditionSpec
 from tests import images
 from tests.conftest import shared_corpus
@@ -96,10 +96,10 @@ def test_greyscale(modes):
 
 
 def _through_the_colour_stage(data: bytes, size: tuple[int, int]) -> tuple[str, Image.Image]:
-    """The pipeline's own colour handling (plan.normalise, then plan.to_srgb after the
+    """The pipeline's own colour handling (plan.normalise, then resize.to_srgb after the
     resize) around Pillow's LANCZOS: the mode resampled, and the reference rendition."""
     picture, transform = plan.normalise(images.decode(data))
-    return picture.mode, plan.to_srgb(picture.resize(size, Image.Resampling.LANCZOS), transform)
+    return picture.mode, resize.to_srgb(picture.resize(size, Image.Resampling.LANCZOS), transform)
 
 
 def test_cmyk_without_a_profile(modes):

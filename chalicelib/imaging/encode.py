@@ -19,7 +19,7 @@ every try is larger than the source does a rendition become its first frame.
 
 import io
 
-from PIL import Image, ImageCms
+from PIL import Image
 
 from chalicelib.codecs import AVIF_SUPPORTED
 
@@ -38,16 +38,6 @@ _AVIF_QUALITY = 60
 # method 1 within 2% of method 4's at a third of its CPU.
 _LOSSY = {"quality": WEBP_QUALITY, "method": 2}
 _LOSSLESS = {"lossless": True, "quality": 50, "method": 1}
-
-
-def to_srgb(picture: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
-    """`picture` in sRGB by decode.normalise's transform (itself without one), just
-    before it is encoded: after the resize, far fewer pixels to convert."""
-    if transform is None:
-        return picture
-    picture = transform.apply(picture)
-    picture.info = {}  # apply() attaches the sRGB profile; outputs carry none
-    return picture
 
 
 def resolve_format(fmt: str, source_format: str, image: Image.Image) -> str:

@@ -9,7 +9,7 @@ import math
 from operator import mul
 from typing import cast
 
-from PIL import Image, ImageCms
+from PIL import Image
 
 from chalicelib.imaging.encode import flatten_on_white
 from chalicelib.imaging.types import Placeholder
@@ -19,14 +19,10 @@ _COMPONENTS = (4, 3)  # along the longer side, along the shorter
 _SIDE = 32
 
 
-def make_placeholder(image: Image.Image, to_srgb: ImageCms.ImageCmsTransform | None = None) -> Placeholder:
-    """`image` is any L, RGB or RGBA picture (or CMYK with `to_srgb`); transparency is
-    shown on white. `to_srgb`, the picture's ICC transform, is applied to the ≤ 32 px
-    copy: the same colours as converting the whole rendition, for a few hundred pixels."""
+def make_placeholder(image: Image.Image) -> Placeholder:
+    """`image` is any L, RGB or RGBA picture in sRGB; transparency is shown on white."""
     small = image.copy()
     small.thumbnail((_SIDE, _SIDE), Image.Resampling.BOX)
-    if to_srgb is not None:
-        small = to_srgb.apply(small)
     small = flatten_on_white(small).convert("RGB")
     cx, cy = _COMPONENTS if small.width >= small.height else _COMPONENTS[::-1]
     return Placeholder(blurhash(small, cx, cy), _dominant_color(small))

@@ -20,7 +20,7 @@ from chalicelib.crop import Framing, Point
 from chalicelib.imaging.colour import normalise
 from chalicelib.imaging.decode import as_shown, draft, frame_count, gif_screen, load_frame, open_image
 from chalicelib.imaging.decode import orientation_of, read_frames
-from chalicelib.imaging.encode import encode, encode_animated, resolve_format, to_srgb
+from chalicelib.imaging.encode import encode, encode_animated, resolve_format
 from chalicelib.imaging.placeholder import make_placeholder
 from chalicelib.imaging.pool import submit
 from chalicelib.imaging.resize import fit
@@ -82,20 +82,20 @@ def process_image(
     submitted: set[int] = set()  # ids of pictures an encoder job already holds
     for spec in specs:
         with stage("Resizing the image"):
-            made = fit(picture, spec, resized, extent, framing, orientation)
+            made = fit(picture, spec, resized, extent, framing, orientation, colour)
         target = resized[spec] = plan.same_picture(resized, spec, made)
         stills = plan.claim(spec, target)
         if target is picture:
             unresized += stills
         elif stills:  # a picture already being saved on a thread is copied (its save options)
-            jobs.append(submit(_encode_picture, [target.copy() if id(target) in submitted else target],
-                               stills, colour, report))
+            jobs.append(submit(_encode_picture, target.copy() if id(target) in submitted else target,
+                               stills, report))
             submitted.add(id(target))
     report.names_known(plan.keepers())
     if unresized:
-        jobs.append(submit(_encode_picture, [picture], unresized, colour, report))
+        jobs.append(submit(_encode_picture, picture, unresized, report))
     with stage("Making the placeholder"):
-        placeholder = make_placeholder(resized[specs[-1]], colour) if specs else None
+        placeholder = make_placeholder(resized[specs[-1]]) if specs else None
     del picture, resized  # the full-size pixels can go while encoders finish
     if plan.moving:
         jobs += _animate(data, source, orientation, max_pixels, plan.moving, framing, report)
@@ -233,21 +233,10 @@ class _Reporter:
             self._on_encoded(replace(rendition, name=self._outputs[self._keeper[made_by]][0].name))
 
 
-def _encode_picture(
-    holder: list[Image.Image], wanted: list[Still], transform: ImageCms.ImageCmsTransform | None,
-    report: _Reporter,
-) -> Made:
-    """Each (output index, spec, concrete format) of one picture, in turn,
-    each reported as soon as it is encoded (the first can be written while
-    the picture's slower format encodes).
-
-    The picture comes in a one-item list, taken out here: an executor holds a
-    call's arguments until it returns, which would keep the picture before its
-    sRGB conversion (11 MB at 2048 px) alive through the slow WebP encode.
-    """
-    picture = holder.pop()
-    with stage("Converting the colours to sRGB"):
-        picture = to_srgb(picture, transform)
+def _encode_picture(picture: Image.Image, wanted: list[Still], report: _Reporter) -> Made:
+    """Each (output index, spec, concrete format) of one picture (already in
+    sRGB: resize.fit), in turn, each reported as soon as it is encoded (the
+    first can be written while the picture's slower format encodes)."""
     encoded = []
     for i, spec, fmt in wanted:
         with stage(f"Encoding the {fmt} rendition"):

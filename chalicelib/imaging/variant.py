@@ -8,7 +8,7 @@ Animated sources give their first frame.
 """
 
 from chalicelib.crop import Framing, Point
-from chalicelib.imaging.encode import encode, to_srgb
+from chalicelib.imaging.encode import encode
 from chalicelib.imaging.plan import _decode
 from chalicelib.imaging.resize import fit
 from chalicelib.imaging.types import EncodedRendition, stage
@@ -42,10 +42,8 @@ def process_variant(
         source, colour, _, orientation, extent, _ = _decode(data, [spec], max_pixels)
     framing = Framing(focus if options.gravity == "focus" else None)
     with stage("Resizing the image"):
-        picture = fit(source, spec, {}, extent, framing, orientation)
+        picture = fit(source, spec, {}, extent, framing, orientation, colour)
     del source  # the full-size pixels can go before the encode
-    with stage("Converting the colours to sRGB"):
-        picture = to_srgb(picture, colour)
     with stage(f"Encoding the {options.format} variant"):
         encoded = encode(picture, options.format, options.quality)
     return EncodedRendition(VARIANT_NAME, options.format, picture.width, picture.height, encoded)
