@@ -140,3 +140,34 @@ def test_no_broken_or_foreign_profile_gives_a_transform():
     assert grey_transform(images.display_p3_profile()) is None  # RGB, not GRAY
     image = Image.new("L", (4, 4), 100)
     assert grey_to_srgb(image) is image
+
+
+# --- converted once, at the largest size ------------------------------------------------
+
+def test_a_tagged_image_is_converted_once_and_every_size_comes_out_in_srgb(monkeypatch):
+    """Smaller renditions are cut from the converted largest one (as libvips' cascade
+    does), except where none is twice their size: those are cut from the source and
+    converted themselves. Every one shows the press profile's sRGB colour."""
+    from chalicelib.imaging import process_image
+    from chalicelib.renditions import RenditionSpec
+
+    source = Image.new("CMYK", (800, 600), (10, 200, 60, 20))  # untagged: the press profile
+    expected = cmyk.untagged_cmyk_to_srgb(source).getpixel((0, 0))
+    converted: list[tuple[int, int]] = []
+    real_apply = ImageCms.ImageCmsTransform.apply
+
+    def counting_apply(self, image, *args):
+        converted.append(image.size)
+        return real_apply(self, image, *args)
+
+    monkeypatch.setattr(ImageCms.ImageCmsTransform, "apply", counting_apply)
+    specs = [RenditionSpec(f"r{w}", w, w) for w in (400, 200, 100, 300)]
+    result = process_image(images.encode(source, "TIFF"), [(s, "png") for s in specs], 100_000_000)
+
+    # 400 from the source; 200 and 100 from the converted 400; 300 has no made rendition
+    # twice its size, so it is cut from the source and converted on its own.
+    assert sorted(converted) == [(300, 225), (400, 300)]
+    for rendition in result.renditions:
+        out = images.decode(rendition.data)
+        assert out.mode == "RGB"
+        assert images.pixel_close(out.getpixel((out.width // 2, out.height // 2)), expected, 2)
