@@ -59,7 +59,9 @@ def peers(v: dict[str, str]) -> list[str]:
         "resize(LANCZOS) from full size for each size, save(quality=the workload's)",
         f"imgpipe: process_image as the handler calls it (placeholder included); resampling: "
         f"{v.get('imgpipe resampler')} {v.get('cykooz-resizer')}; decode and encode: Pillow {v.get('Pillow')} "
-        "(DCT-scaled JPEG decode, WebP method 4)",
+        "(DCT-scaled JPEG decode, WebP method 4); ICC: converted once at the largest size, "
+        "each profile's lcms transform kept per process (rounds repeat photos, so after round 1 "
+        "it is reused, as a warm Lambda reuses it for photos with the same profile)",
         f"vips: libvips {v.get('libvips')} (pyvips {v.get('pyvips')}, pyvips-binary {v.get('pyvips-binary')}): "
         "thumbnail_buffer(size='down', output_profile='srgb' only for ICC-tagged photos), thumbnail_image "
         "cascade, jpegsave Q, webpsave Q effort=4, keep=0; VIPS_CONCURRENCY = its CPUs",

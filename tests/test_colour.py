@@ -171,3 +171,20 @@ def test_a_tagged_image_is_converted_once_and_every_size_comes_out_in_srgb(monke
         out = images.decode(rendition.data)
         assert out.mode == "RGB"
         assert images.pixel_close(out.getpixel((out.width // 2, out.height // 2)), expected, 2)
+
+
+def test_a_profile_seen_again_reuses_its_transform():
+    """Building one costs as much as converting an 800x600 picture: a warm function
+    keeps it for the next photo with the same profile, and builds another for a new one."""
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    first = cmyk.normalise(Image.new("RGB", (4, 4)))[1]
+    assert first is None  # untagged RGB: nothing to convert
+    tagged = Image.new("RGB", (4, 4))
+    tagged.info["icc_profile"] = srgb
+    one, again = cmyk.normalise(tagged)[1], cmyk.normalise(tagged.copy())[1]
+    assert one is not None and one is again
+    another = bytearray(srgb)
+    another[24:26] = (1999).to_bytes(2, "big")  # the header's creation year: other bytes, a valid profile
+    tagged.info["icc_profile"] = bytes(another)
+    other = cmyk.normalise(tagged)[1]
+    assert other is not None and other is not one

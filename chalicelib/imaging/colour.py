@@ -21,7 +21,7 @@ Three things Pillow leaves to us (issue 19):
 
 import io
 import struct
-from functools import cache, reduce
+from functools import cache, lru_cache, reduce
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageCms, ImageMath
@@ -66,6 +66,11 @@ def normalise(image: Image.Image) -> tuple[Image.Image, ImageCms.ImageCmsTransfo
     return image, transform
 
 
+# Building a transform costs 3.5-5 ms (lcms precalculates its tables), as
+# much as converting an 800x600 rendition. Photos repeat a handful of
+# profiles (a phone maker's Display P3, the common sRGB IEC61966-2.1), so a
+# warm function keeps the last few; a transform is safe on any thread (_FLAGS).
+@lru_cache(maxsize=16)
 def _embedded_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
     """`mode` → sRGB through `icc`, when it is a readable profile of the space
     the pixels are in (not a grey profile on RGB); None otherwise."""
