@@ -50,8 +50,8 @@ resource "aws_api_gateway_integration" "rehearsal" {
 """
 MANAGED_CACHE_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # CachingOptimized
 MANAGED_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # SecurityHeadersPolicy
-SERVICES = ("apigateway", "cloudformation", "cloudfront", "cloudwatch", "dynamodb", "ec2", "events", "iam",
-            "kms", "lambda", "logs", "s3", "secretsmanager", "sns", "sqs", "sts")
+SERVICES = ("apigateway", "cloudformation", "cloudfront", "cloudwatch", "cognitoidp", "dynamodb", "ec2",
+            "events", "iam", "kms", "lambda", "logs", "s3", "secretsmanager", "sns", "sqs", "sts")
 
 
 def tf_plugin_dir() -> Path | None:
