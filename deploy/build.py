@@ -28,6 +28,8 @@ STAGES = ROOT / "infra" / "stages.json"
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 CHALICE = str(Path(sys.executable).with_name("chalice"))
 RESIZE_RETRIES_BEFORE_DLQ = 2  # Lambda's own retries of an async (S3) event, then the DLQ
+# What path 2's `aws cloudformation deploy` acknowledges (docs/DEPLOY.md): Chalice's roles, the SAM transform.
+CFN_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 # Path 2: VPC placement and its ENI grant follow the SubnetIds parameter (condition InVpc).
 CFN_VPC_CONFIG = {
     "Fn::If": [
