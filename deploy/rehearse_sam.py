@@ -14,7 +14,7 @@ import os
 import time
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from deploy import build, rules
 from deploy.rehearse_cfn import condition_values, set_api_gateway_account_role, unmade_resources
@@ -22,6 +22,7 @@ from deploy.rehearse_moto import REGION, Report, client
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.literals import CapabilityType
     from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
     from mypy_boto3_s3 import S3Client
 
@@ -75,7 +76,8 @@ def package(template: dict, s3: "S3Client") -> str:
 
 def sam_expand(template: dict) -> dict:
     """The SAM transform, as CloudFormation runs it (no managed policy is named here)."""
-    from samtranslator.translator.transform import transform  # a development dependency, as cfn-lint's
+    # A development dependency, as cfn-lint's (which brings it); it has no type hints.
+    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 
     class NoManagedPolicies:
         def load(self) -> dict:
@@ -154,7 +156,7 @@ def rehearse_path_two(endpoint: str, work: Path, stage: str = "cfn") -> Report:
     parameters: "list[ParameterTypeDef]" = [{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()]
     try:
         cfn.create_stack(StackName=STACK, TemplateURL=url, Parameters=parameters,
-                         Capabilities=build.CFN_CAPABILITIES)
+                         Capabilities=cast("list[CapabilityType]", build.CFN_CAPABILITIES))
         cfn.get_waiter("stack_create_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
     except rules.RuleBrokenError as exc:
         report.problems.append(str(exc))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from deploy import build, rehearsal, rehearse_sam, rules
+from deploy import build, rehearsal, rehearse_sam
 
 pytestmark = pytest.mark.rehearsal
 
