@@ -20,7 +20,7 @@ help:
 	@echo "make run                 the whole pipeline on 127.0.0.1 (PORT=$(PORT), AWS_PORT=$(AWS_PORT)) until Ctrl-C"
 	@echo "make test                run every test (creates .venv with Python 3.12 first)"
 	@echo "make check-run-install   make run's install alone, in a throwaway virtualenv, publishes events"
-	@echo "make rehearse            the Terraform deploy rehearsal against a local AWS emulator (minutes)"
+	@echo "make rehearse            the Terraform and SAM deploy rehearsals against a local AWS emulator (minutes)"
 	@echo "make reset-local         forget the images and records kept by make run"
 	@echo "make loadtest            200 uploads from 20 clients through a fresh local stack"
 	@echo "make bench               naive vs imgpipe vs libvips [PHOTOS=$(PHOTOS)] [ROUNDS=$(ROUNDS)] [SUBSET=L]"
@@ -84,7 +84,7 @@ test: venv $(CHECKOV_VENV)/.installed
 # Path 3 (terraform apply, plan, destroy) against moto server with the AWS rules moto skips:
 # minutes, so apart from `make test`; CI runs both. Skips with a reason without terraform.
 rehearse: venv
-	$(PY) -m pytest -m rehearsal tests/test_rehearsal_terraform.py
+	$(PY) -m pytest -m rehearsal tests/test_rehearsal_terraform.py tests/test_rehearsal_sam.py
 
 # The benchmark corpus is not in the repository: a development checkout has it
 # in ../shared; anyone else points PHOTOS at a folder of large camera JPEGs

@@ -17,8 +17,8 @@ def main() -> None:
     tf = commands.add_parser("package-terraform", help="Terraform in build/terraform (path 3)")
     tf.add_argument("--stage", default="tf")
     rehearse = commands.add_parser("rehearse", help="each path against moto server, with AWS's rules")
-    rehearse.add_argument("--path", action="append", choices=("1", "3"),
-                          help="1 (make deploy) or 3 (Terraform); both when not given")
+    rehearse.add_argument("--path", action="append", choices=("1", "2", "3"),
+                          help="1 (make deploy), 2 (one SAM stack) or 3 (Terraform); all when not given")
     args = parser.parse_args()
 
     if args.command == "deploy":
@@ -28,7 +28,7 @@ def main() -> None:
     elif args.command == "rehearse":
         from deploy import rehearsal
 
-        raise SystemExit(rehearsal.main(tuple(args.path or ("1", "3"))))
+        raise SystemExit(rehearsal.main(tuple(args.path or ("1", "2", "3"))))
     elif args.command == "package":
         print(build.package_cloudformation(args.stage))
     else:

@@ -207,13 +207,11 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         STATUS_TABLE=outputs["StatusTable"],
     )
     functions = config["stages"][stage]["lambda_functions"]
-    values = {**outputs, "ResizeFunction": function_name(stage, "resize_image")}
+    values = {"CdnDistributionId": "", **outputs, "ResizeFunction": function_name(stage, "resize_image")}
     for function in FUNCTION_ENV:
         variables = functions[function].setdefault("environment_variables", {})
         variables.update(function_environment(function, values))
-    cdn_id = outputs.get("CdnDistributionId", "")
-    if cdn_id:  # a DELETE invalidates the image there (chalicelib/cdn.py)
-        functions["api_handler"]["environment_variables"]["CDN_DISTRIBUTION_ID"] = cdn_id
+    cdn_id = values["CdnDistributionId"]  # a DELETE invalidates the image there (chalicelib/cdn.py)
     settings = stage_settings(stage)
     config["stages"][stage]["environment_variables"]["TRACING"] = "true" if settings["tracing"] else "false"
     config["stages"][stage]["xray"] = settings["tracing"]

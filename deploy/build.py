@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deploy import apigw, terraform
+from deploy import apigw, terraform, users
 from deploy.policies import (
     CLOUDFORMATION,
     TERRAFORM,
@@ -28,6 +28,8 @@ STAGES = ROOT / "infra" / "stages.json"
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 CHALICE = str(Path(sys.executable).with_name("chalice"))
 RESIZE_RETRIES_BEFORE_DLQ = 2  # Lambda's own retries of an async (S3) event, then the DLQ
+# What path 2's `aws cloudformation deploy` acknowledges (docs/DEPLOY.md): Chalice's roles, the SAM transform.
+CFN_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 # Path 2: VPC placement and its ENI grant follow the SubnetIds parameter (condition InVpc).
 CFN_VPC_CONFIG = {
     "Fn::If": [
@@ -93,7 +95,14 @@ FUNCTION_ENV_VALUES = {
     "EventBusName": {"Ref": "EventBus"},
     "WebhookSecretArn": {"Ref": "WebhookSecret"},
     "VariantSecretArn": {"Ref": "VariantSecret"},
+    "CdnDistributionId": {"Fn::If": ["Cdn", {"Ref": "CdnDistribution"}, ""]},
 }
+# A DELETE invalidates the image on the stack's distribution (chalicelib/cdn.py): the API role may
+# invalidate that one, and no role may without a CDN.
+CFN_INVALIDATION = {"Fn::If": ["Cdn", {
+    "Sid": "InvalidateDeletedImages", "Effect": "Allow", "Action": "cloudfront:CreateInvalidation",
+    "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"},
+}, {"Ref": "AWS::NoValue"}]}
 
 
 def merge_template(stage: str) -> dict:
@@ -180,30 +189,58 @@ def merge_template(stage: str) -> dict:
     resources.update(apigw.api_resources({"Ref": "RestAPI"}, {"Ref": "RestAPI.Stage"}))
     stage_env = load_config()["stages"][stage]["environment_variables"]
     if stage_env.get("AUTH") == "cognito":
-        use_pool_parameter(template, stage_env.get("COGNITO_USER_POOL_ARN", ""))
+        use_user_pool(template, stage_env.get("COGNITO_USER_POOL_ARN", ""))
     template["Outputs"]["ApiKeyId"] = {"Value": {"Ref": "ApiKey"}}
     return template
 
 
-def use_pool_parameter(template: dict, default_arn: str) -> None:
-    """AUTH=cognito: the user pool is the stack parameter CognitoUserPoolArn, in the
-    authorizer (app.py names it imgpipe-users) and in the API function's environment."""
-    template["Parameters"]["CognitoUserPoolArn"] = {
-        "Type": "String", "Default": default_arn, "Description": "User pool whose tokens the API accepts."
-    }
-    pool = {"Ref": "CognitoUserPoolArn"}
-    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+def use_user_pool(template: dict, configured_arn: str) -> None:
+    """AUTH=cognito: the stack makes the user pool (deploy/users.py's resources, as path 1's users
+    stack does) unless the parameter CognitoUserPoolArn names an existing one; either pool is in the
+    authorizer (app.py names it imgpipe-users) and in the functions' environment."""
+    params, resources = template["Parameters"], template["Resources"]
+    params.update(
+        CognitoUserPoolArn={"Type": "String", "Default": configured_arn if configured_arn.startswith("arn:") else "",
+                            "Description": "An existing user pool whose tokens the API accepts; "
+                                           "empty: the stack creates one (kept when the stack is deleted)."},
+        # With an existing pool: its hosted UI and a public PKCE client of it, for the page's sign-in.
+        SignInUrl={"Type": "String", "Default": "", "Description": "https://DOMAIN of an existing pool's hosted UI."},
+        SignInClientId={"Type": "String", "Default": "", "Description": "A PKCE app client of an existing pool."},
+        **users.POOL_PARAMETERS,
+    )
+    # The page's URL is the API's, which the stack makes after the client: deploy again with it.
+    params["PageUrls"] = {**params["PageUrls"], "Default": "https://localhost/"}
+    template["Conditions"].update(users.POOL_CONDITIONS,
+                                  CreateUserPool={"Fn::Equals": [{"Ref": "CognitoUserPoolArn"}, ""]})
+    for name, resource in users.pool_resources().items():
+        resources[name] = {**resource, "Condition": "CreateUserPool"}
+    created = "CreateUserPool"
+    pool = {"Fn::If": [created, {"Fn::GetAtt": ["UserPool", "Arn"]}, {"Ref": "CognitoUserPoolArn"}]}
+    body = resources["RestAPI"]["Properties"]["DefinitionBody"]
     # Chalice's merge is deep for objects; this list replaces its literal ARN.
     body["securityDefinitions"] = {"imgpipe-users": {"x-amazon-apigateway-authorizer": {"providerARNs": [pool]}}}
-    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
-    api_env["COGNITO_USER_POOL_ARN"] = pool
+    for logical in FUNCTION_LOG_GROUPS:
+        resources[logical]["Properties"]["Environment"]["Variables"]["COGNITO_USER_POOL_ARN"] = pool
+    resources["APIHandler"]["Properties"]["Environment"]["Variables"].update(
+        ADMIN_GROUP={"Ref": "AdminGroup"},
+        SIGN_IN_URL={"Fn::If": [created, {"Fn::Sub": users.SIGN_IN_URL_SUB}, {"Ref": "SignInUrl"}]},
+        SIGN_IN_CLIENT_ID={"Fn::If": [created, {"Ref": "PageClient"}, {"Ref": "SignInClientId"}]},
+    )
+    template["Outputs"].update(
+        UserPoolArn={"Value": pool},
+        PageClientId={"Value": {"Fn::If": [created, {"Ref": "PageClient"}, {"Ref": "SignInClientId"}]}},
+    )
 
 
 def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn") -> Path:
     """build/cfn/sam.json (merged) and deployment.zip; returns the template path."""
     out.mkdir(parents=True, exist_ok=True)
     extra: list[dict] = [CFN_VPC_ACCESS, *([XRAY_WRITE] if stage_settings(stage)["tracing"] else [])]
-    write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}", extra=extra)
+    written = write_stage_policies(stage, CLOUDFORMATION, wrap_sub=True, name_stage="${Stage}", extra=extra)
+    api_policy = next(path for path in written if path.name == f"policy-{stage}-api.json")
+    policy = json.loads(api_policy.read_text())
+    policy["Statement"].append(CFN_INVALIDATION)
+    api_policy.write_text(json.dumps(policy, indent=2) + "\n")
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
     run_chalice("package", "--stage", stage, "--merge-template", str(merge), str(out))

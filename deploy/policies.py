@@ -24,7 +24,8 @@ FINISHERS = ("resize_image", "sweep_stuck_images", "backfill_image")
 # function; the FINISHERS send the events and signed webhooks of every final state.
 FUNCTION_ENV = {
     "api_handler": {"CDN_DOMAIN": "CdnDomain", "RESIZE_FUNCTION": "ResizeFunction",
-                    "VARIANT_SECRET_ARN": "VariantSecretArn"},
+                    "VARIANT_SECRET_ARN": "VariantSecretArn",
+                    "CDN_DISTRIBUTION_ID": "CdnDistributionId"},  # a DELETE invalidates the image there
     **{function: {"EVENT_BUS_NAME": "EventBusName", "WEBHOOK_SECRET_ARN": "WebhookSecretArn"}
        for function in FINISHERS},
 }

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # CloudFormation's limit on TemplateBody; a larger template must come from S3 (TemplateURL).
 TEMPLATE_BODY_LIMIT = 51_200
+# ... and on a template read from S3 (TemplateURL): "1 MB" in CloudFormation's quotas, taken as 10^6.
+TEMPLATE_URL_LIMIT = 1_000_000
 IAM_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User",
              "AWS::IAM::Group", "AWS::IAM::InstanceProfile", "AWS::IAM::AccessKey"}
 # A custom name on one of these needs CAPABILITY_NAMED_IAM.
@@ -56,6 +58,11 @@ def check_stack_call(stack: str, body: str, capabilities: Iterable[str], inline:
         raise RuleBrokenError(
             f"The template of stack {stack} is {size} bytes; CloudFormation takes at most "
             f"{TEMPLATE_BODY_LIMIT} bytes as TemplateBody: upload it to S3 and pass TemplateURL."
+        )
+    if not inline and size > TEMPLATE_URL_LIMIT:
+        raise RuleBrokenError(
+            f"The template of stack {stack} is {size} bytes; CloudFormation reads at most "
+            f"{TEMPLATE_URL_LIMIT} bytes from TemplateURL: split it into nested stacks."
         )
     missing = needed_capabilities(json.loads(body)) - set(capabilities)
     # CAPABILITY_NAMED_IAM includes CAPABILITY_IAM.

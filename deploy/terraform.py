@@ -77,9 +77,15 @@ def adapt(doc: dict, stage: str) -> dict:
         # delivery.tf: empty without var.cdn (presigned GETs then).
         "CdnDomain": "${join(\"\", aws_cloudfront_distribution.cdn[*].domain_name)}",
         "ResizeFunction": "${aws_lambda_function.resize_image.function_name}",
+        "CdnDistributionId": "${join(\"\", aws_cloudfront_distribution.cdn[*].id)}",  # invalidation.tf
     }
     for function in FUNCTION_ENV:
         functions[function]["environment"]["variables"].update(function_environment(function, values))
+    if functions["api_handler"]["environment"]["variables"].get("AUTH") == "cognito":
+        # users.tf: the pool the stack makes, or var.cognito_user_pool_arn's; the page signs in there.
+        functions["api_handler"]["environment"]["variables"].update(
+            ADMIN_GROUP="${var.admin_group}", SIGN_IN_URL="${local.sign_in_url}",
+            SIGN_IN_CLIENT_ID="${local.sign_in_client_id}")
     resources["aws_lambda_function"]["sweep_stuck_images"]["dead_letter_config"] = {
         "target_arn": "${aws_sqs_queue.dead_letter.arn}"
     }

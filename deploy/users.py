@@ -20,69 +20,82 @@ from pathlib import Path
 ADMIN_GROUP = "imgpipe-admins"
 
 
+# The parameters the pool's resources read, with path 1's defaults (PageUrls has none there).
+POOL_PARAMETERS = {
+    "PageUrls": {"Type": "CommaDelimitedList",
+                 "Description": "Where the upload page is served (sign-in returns there)."},
+    "AdminGroup": {"Type": "String", "Default": ADMIN_GROUP},
+    "SelfSignUp": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"]},
+}
+POOL_CONDITIONS = {"InviteOnly": {"Fn::Equals": [{"Ref": "SelfSignUp"}, "false"]}}
+
+
+def pool_resources() -> dict:
+    """The pool, its PKCE page client, hosted UI domain and admin group: path 1's users stack
+    and path 2's packaged template both take them from here (they read Stage and POOL_PARAMETERS)."""
+    return {
+        "UserPool": {
+            "Type": "AWS::Cognito::UserPool",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "UserPoolName": {"Fn::Sub": "imgpipe-${Stage}"},
+                "UsernameAttributes": ["email"],
+                "AutoVerifiedAttributes": ["email"],
+                "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": {"Fn::If": ["InviteOnly", True, False]}},
+                "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+                "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireLowercase": True,
+                                                "RequireNumbers": True, "RequireUppercase": True,
+                                                "RequireSymbols": False}},
+            },
+        },
+        "PageClient": {
+            "Type": "AWS::Cognito::UserPoolClient",
+            "Properties": {
+                "UserPoolId": {"Ref": "UserPool"},
+                "ClientName": {"Fn::Sub": "imgpipe-${Stage}-page"},
+                "GenerateSecret": False,  # a browser cannot keep one: PKCE instead
+                "AllowedOAuthFlowsUserPoolClient": True,
+                "AllowedOAuthFlows": ["code"],
+                "AllowedOAuthScopes": ["openid", "email"],
+                "CallbackURLs": {"Ref": "PageUrls"},
+                "LogoutURLs": {"Ref": "PageUrls"},
+                "SupportedIdentityProviders": ["COGNITO"],
+                "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
+                "PreventUserExistenceErrors": "ENABLED",
+                "IdTokenValidity": 1, "AccessTokenValidity": 1, "RefreshTokenValidity": 30,
+                "TokenValidityUnits": {"IdToken": "hours", "AccessToken": "hours", "RefreshToken": "days"},
+            },
+        },
+        "HostedUiDomain": {
+            "Type": "AWS::Cognito::UserPoolDomain",
+            # A prefix is unique per region across all accounts: the account id keeps it ours.
+            "Properties": {"UserPoolId": {"Ref": "UserPool"},
+                           "Domain": {"Fn::Sub": "imgpipe-${Stage}-${AWS::AccountId}"}},
+        },
+        "Admins": {
+            "Type": "AWS::Cognito::UserPoolGroup",
+            "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": {"Ref": "AdminGroup"},
+                           "Description": "Members see, change and delete every user's images."},
+        },
+    }
+
+
+SIGN_IN_URL_SUB = "https://${HostedUiDomain}.auth.${AWS::Region}.amazoncognito.com"
+
+
 def users_stack_template() -> dict:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "imgpipe: the user pool whose tokens the API accepts, its hosted UI and admin group.",
-        "Parameters": {
-            "Stage": {"Type": "String"},
-            "PageUrls": {"Type": "CommaDelimitedList",
-                         "Description": "Where the upload page is served (sign-in returns there)."},
-            "AdminGroup": {"Type": "String", "Default": ADMIN_GROUP},
-            "SelfSignUp": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"]},
-        },
-        "Conditions": {"InviteOnly": {"Fn::Equals": [{"Ref": "SelfSignUp"}, "false"]}},
-        "Resources": {
-            "UserPool": {
-                "Type": "AWS::Cognito::UserPool",
-                "DeletionPolicy": "Retain",
-                "UpdateReplacePolicy": "Retain",
-                "Properties": {
-                    "UserPoolName": {"Fn::Sub": "imgpipe-${Stage}"},
-                    "UsernameAttributes": ["email"],
-                    "AutoVerifiedAttributes": ["email"],
-                    "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": {"Fn::If": ["InviteOnly", True, False]}},
-                    "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
-                    "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireLowercase": True,
-                                                    "RequireNumbers": True, "RequireUppercase": True,
-                                                    "RequireSymbols": False}},
-                },
-            },
-            "PageClient": {
-                "Type": "AWS::Cognito::UserPoolClient",
-                "Properties": {
-                    "UserPoolId": {"Ref": "UserPool"},
-                    "ClientName": {"Fn::Sub": "imgpipe-${Stage}-page"},
-                    "GenerateSecret": False,  # a browser cannot keep one: PKCE instead
-                    "AllowedOAuthFlowsUserPoolClient": True,
-                    "AllowedOAuthFlows": ["code"],
-                    "AllowedOAuthScopes": ["openid", "email"],
-                    "CallbackURLs": {"Ref": "PageUrls"},
-                    "LogoutURLs": {"Ref": "PageUrls"},
-                    "SupportedIdentityProviders": ["COGNITO"],
-                    "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
-                    "PreventUserExistenceErrors": "ENABLED",
-                    "IdTokenValidity": 1, "AccessTokenValidity": 1, "RefreshTokenValidity": 30,
-                    "TokenValidityUnits": {"IdToken": "hours", "AccessToken": "hours", "RefreshToken": "days"},
-                },
-            },
-            "HostedUiDomain": {
-                "Type": "AWS::Cognito::UserPoolDomain",
-                # A prefix is unique per region across all accounts: the account id keeps it ours.
-                "Properties": {"UserPoolId": {"Ref": "UserPool"},
-                               "Domain": {"Fn::Sub": "imgpipe-${Stage}-${AWS::AccountId}"}},
-            },
-            "Admins": {
-                "Type": "AWS::Cognito::UserPoolGroup",
-                "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": {"Ref": "AdminGroup"},
-                               "Description": "Members see, change and delete every user's images."},
-            },
-        },
+        "Parameters": {"Stage": {"Type": "String"}, **POOL_PARAMETERS},
+        "Conditions": dict(POOL_CONDITIONS),
+        "Resources": pool_resources(),
         "Outputs": {
             "UserPoolArn": {"Value": {"Fn::GetAtt": ["UserPool", "Arn"]}},
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
             "PageClientId": {"Value": {"Ref": "PageClient"}},
-            "SignInUrl": {"Value": {"Fn::Sub": "https://${HostedUiDomain}.auth.${AWS::Region}.amazoncognito.com"}},
+            "SignInUrl": {"Value": {"Fn::Sub": SIGN_IN_URL_SUB}},
         },
     }
 

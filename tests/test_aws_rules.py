@@ -245,3 +245,14 @@ def test_the_cdn_answers_cors_for_the_page_origins_in_every_path():
     tf_cors = tf["cors_config"][0] if isinstance(tf["cors_config"], list) else tf["cors_config"]
     assert "var.allowed_origins" in json.dumps(tf_cors["access_control_allow_origins"])
     assert '"GET", "HEAD"' in json.dumps(tf_cors["access_control_allow_methods"])
+
+
+def test_a_template_read_from_s3_over_cloudformations_limit_is_refused():
+    """Path 2 sends its template by TemplateURL (`deploy --s3-bucket`): CloudFormation reads at most 1 MB."""
+    from deploy import rules
+
+    small = json.dumps({"Resources": {}, "Description": "x" * 60_000})
+    rules.check_stack_call("imgpipe", small, [], inline=False)  # over the inline limit, fine from S3
+    large = json.dumps({"Resources": {}, "Description": "x" * rules.TEMPLATE_URL_LIMIT})
+    with pytest.raises(rules.RuleBrokenError, match="reads at most 1000000 bytes from TemplateURL"):
+        rules.check_stack_call("imgpipe", large, [], inline=False)

@@ -165,17 +165,22 @@ def swaggers(cfn_template: Path, terraform_dir: Path) -> dict[str, dict]:
     return {"cloudformation": sam, "terraform": tf}
 
 
-def test_every_route_but_the_page_and_health_needs_a_key_in_every_package(cfn_template, terraform_dir):
+def test_every_route_but_the_page_and_health_needs_a_user_token_in_every_package(cfn_template, terraform_dir):
+    """Issue 18: packaged stages default to per-user identity, the pool the package makes itself."""
+    pools = {"cloudformation": [{"Fn::If": ["CreateUserPool", {"Fn::GetAtt": ["UserPool", "Arn"]},
+                                            {"Ref": "CognitoUserPoolArn"}]}],
+             "terraform": ["${local.user_pool_arn}"]}
     for path_name, swagger in swaggers(cfn_template, terraform_dir).items():
-        key = {"type": "apiKey", "name": "x-api-key", "in": "header"}
-        assert swagger["securityDefinitions"]["api_key"] == key
+        authorizer = swagger["securityDefinitions"]["imgpipe-users"]["x-amazon-apigateway-authorizer"]
+        assert authorizer == {"type": "cognito_user_pools", "providerARNs": pools[path_name]}, path_name
+        assert "api_key" not in swagger["securityDefinitions"], path_name  # keys meter, they do not identify
         routes = {(p, m): op for p, ops in swagger["paths"].items() for m, op in ops.items()
                   if m != "options"}
         assert len(routes) == 9, path_name  # 7, and the two of on-demand variants
         for route, operation in routes.items():
-            expected = [] if route in OPEN_ROUTES else [{"api_key": []}]
+            expected = [] if route in OPEN_ROUTES else [{"imgpipe-users": []}]
             assert operation.get("security", []) == expected, (path_name, route)
-    # The key only works through a usage plan attached to the stage: every path makes one.
+    # A key meters through a usage plan attached to the stage: every path makes one.
     resources = json.loads(cfn_template.read_text())["Resources"]
     stage = {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}
     assert resources["UsagePlan"]["Properties"]["ApiStages"] == [stage]
@@ -299,7 +304,8 @@ def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, mo
     stage = json.loads((tmp_path / "config.json").read_text())["stages"]["dev"]
     functions = stage["lambda_functions"]
     assert functions["api_handler"]["environment_variables"] == {
-        "CDN_DOMAIN": "", "RESIZE_FUNCTION": "imgpipe-dev-resize_image", "VARIANT_SECRET_ARN": "arn:variant-secret"}
+        "CDN_DOMAIN": "", "RESIZE_FUNCTION": "imgpipe-dev-resize_image", "VARIANT_SECRET_ARN": "arn:variant-secret",
+        "CDN_DISTRIBUTION_ID": ""}  # no CDN: nothing to invalidate
     for function in policies.FINISHERS:
         assert functions[function]["environment_variables"] == {
             "EVENT_BUS_NAME": "imgpipe-dev", "WEBHOOK_SECRET_ARN": "arn:secret"}, function
@@ -324,19 +330,35 @@ def test_packaged_cloudformation_is_untraced_by_default(cfn_template):
         assert "xray:" not in json.dumps(resources[fn["Role"]["Fn::GetAtt"][0]]), logical
 
 
-def test_with_cognito_the_pool_is_a_stack_parameter(monkeypatch):
+def test_the_packaged_stack_makes_the_user_pool_or_takes_an_existing_one(monkeypatch):
+    """Path 2 defaults to per-user identity: deploy/users.py's pool, client, hosted UI and admin group
+    (the very resources of path 1's users stack) under CreateUserPool, or the pool CognitoUserPoolArn names."""
+    from deploy import users
+
+    template = build.merge_template("cfn")
+    params, resources = template["Parameters"], template["Resources"]
+    assert params["CognitoUserPoolArn"]["Default"] == ""  # the stack makes one
+    assert template["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "CognitoUserPoolArn"}, ""]}
+    for name, resource in users.pool_resources().items():
+        assert resources[name] == {**resource, "Condition": "CreateUserPool"}, name
+    pool = {"Fn::If": ["CreateUserPool", {"Fn::GetAtt": ["UserPool", "Arn"]}, {"Ref": "CognitoUserPoolArn"}]}
+    body = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert body["securityDefinitions"]["imgpipe-users"]["x-amazon-apigateway-authorizer"]["providerARNs"] == [pool]
+    for logical in build.FUNCTION_LOG_GROUPS:
+        assert resources[logical]["Properties"]["Environment"]["Variables"]["COGNITO_USER_POOL_ARN"] == pool
+    api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["SIGN_IN_CLIENT_ID"] == {"Fn::If": ["CreateUserPool", {"Ref": "PageClient"},
+                                                       {"Ref": "SignInClientId"}]}
+    assert api_env["SIGN_IN_URL"]["Fn::If"][1] == {"Fn::Sub": users.SIGN_IN_URL_SUB}
+    assert api_env["ADMIN_GROUP"] == {"Ref": "AdminGroup"}
+
     config = build.load_config()
     arn = "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_x"
     config["stages"]["cfn"]["environment_variables"].update(AUTH="cognito", COGNITO_USER_POOL_ARN=arn)
     monkeypatch.setattr(build, "load_config", lambda: config)
-    template = build.merge_template("cfn")
-    assert template["Parameters"]["CognitoUserPoolArn"]["Default"] == arn
-    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    authorizer = body["securityDefinitions"]["imgpipe-users"]["x-amazon-apigateway-authorizer"]
-    assert authorizer["providerARNs"] == [{"Ref": "CognitoUserPoolArn"}]
-    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert api_env["COGNITO_USER_POOL_ARN"] == {"Ref": "CognitoUserPoolArn"}
-    assert "CognitoUserPoolArn" not in json.dumps(build.merge_template("tf"))  # api_key stages: no pool
+    assert build.merge_template("cfn")["Parameters"]["CognitoUserPoolArn"]["Default"] == arn
+    config["stages"]["cfn"]["environment_variables"]["AUTH"] = "api_key"  # named explicitly: no pool
+    assert "CognitoUserPoolArn" not in json.dumps(build.merge_template("cfn"))
 
 
 def test_the_dashboard_charts_metrics_the_code_emits():
@@ -717,3 +739,67 @@ def test_terraform_has_the_cdn_bus_secret_index_and_batch_role(terraform_dir):
     outputs = set(re.findall(r'^output "(\w+)"', (terraform_dir / "outputs.tf").read_text(), re.M))
     assert {"cdn_domain", "event_bus_name", "webhook_secret_arn", "batch_operations_role_arn",
             "backfill_function_arn"} <= outputs
+
+
+def test_packaged_stacks_invalidate_deleted_images_on_their_own_distribution_only(cfn_template, terraform_dir):
+    """Issue 18 §5 on paths 2 and 3: CDN_DISTRIBUTION_ID from the distribution each makes, on the API
+    function only, and a grant for cloudfront:CreateInvalidation on that distribution's ARN alone."""
+    resources = json.loads(cfn_template.read_text())["Resources"]
+    for logical in build.FUNCTION_LOG_GROUPS:
+        variables = resources[logical]["Properties"]["Environment"]["Variables"]
+        expected = {"Fn::If": ["Cdn", {"Ref": "CdnDistribution"}, ""]} if logical == "APIHandler" else None
+        assert variables.get("CDN_DISTRIBUTION_ID") == expected, logical
+        role = resources[resources[logical]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+        grants = [s for s in statements if "cloudfront:" in json.dumps(s)]
+        assert grants == ([build.CFN_INVALIDATION] if logical == "APIHandler" else []), logical
+    statement = build.CFN_INVALIDATION["Fn::If"][1]
+    assert statement["Action"] == "cloudfront:CreateInvalidation"
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                                                "distribution/${CdnDistribution}"}
+
+    functions = json.loads((terraform_dir / "chalice.tf.json").read_text())["resource"]["aws_lambda_function"]
+    for name, function in functions.items():
+        variable = function["environment"]["variables"].get("CDN_DISTRIBUTION_ID")
+        assert variable == ('${join("", aws_cloudfront_distribution.cdn[*].id)}' if name == "api_handler"
+                            else None), name
+    blocks = hcl_blocks(terraform_dir, "resource")
+    (grant,) = [body for name, body in blocks.items() if "cloudfront:" in json.dumps(body)]
+    assert grant == blocks["aws_iam_role_policy.api_handler_invalidation"]
+    assert grant["count"] == "${var.cdn ? 1 : 0}" and grant["role"] == "${aws_iam_role.api_handler_role.id}"
+    assert "Resource = aws_cloudfront_distribution.cdn[0].arn" in (terraform_dir / "invalidation.tf").read_text()
+    assert "cloudfront:" not in (terraform_dir / "chalice.tf.json").read_text()  # no other role gets it
+
+
+def test_terraform_makes_the_user_pool_or_takes_an_existing_one(terraform_dir):
+    """Path 3 defaults to per-user identity: users.tf makes the pool (deletion-protected), a public PKCE
+    client and the admin group unless var.cognito_user_pool_arn names one; the page signs in there."""
+    functions = json.loads((terraform_dir / "chalice.tf.json").read_text())["resource"]["aws_lambda_function"]
+    api = functions["api_handler"]["environment"]["variables"]
+    assert (api["AUTH"], api["COGNITO_USER_POOL_ARN"]) == ("cognito", "${local.user_pool_arn}")
+    assert (api["SIGN_IN_URL"], api["SIGN_IN_CLIENT_ID"]) == ("${local.sign_in_url}", "${local.sign_in_client_id}")
+    blocks = hcl_blocks(terraform_dir, "resource")
+    pool = blocks["aws_cognito_user_pool.users"]
+    assert pool["count"] == "${local.create_user_pool ? 1 : 0}"
+    assert pool["deletion_protection"] == '${var.user_pool_deletion_protection ? "ACTIVE" : "INACTIVE"}'
+    client = blocks["aws_cognito_user_pool_client.page"]
+    assert client["generate_secret"] is False and client["allowed_oauth_flows"] == ["code"]
+    assert blocks["aws_cognito_user_group.admins"]["name"] == "${var.admin_group}"
+    text = (terraform_dir / "users.tf").read_text()
+    assert 'create_user_pool  = var.cognito_user_pool_arn == ""' in text
+
+
+def test_path_two_is_documented_with_its_capabilities_and_a_template_bucket(cfn_template):
+    """The packaged template is over CloudFormation's TemplateBody limit even compact: `aws cloudformation
+    deploy` must upload it (--s3-bucket), acknowledging what the rehearsal acknowledges."""
+    from deploy import rules
+
+    compact = json.dumps(json.loads(cfn_template.read_text()), separators=(",", ":"))
+    with pytest.raises(rules.RuleBrokenError, match="TemplateBody"):
+        rules.check_stack_call("imgpipe", compact, build.CFN_CAPABILITIES)
+    docs = (build.ROOT / "docs" / "DEPLOY.md").read_text()
+    commands = re.findall(r"aws cloudformation deploy .*?--parameter-overrides", docs, re.S)
+    assert commands
+    for command in commands:
+        assert "--s3-bucket" in command, command
+        assert re.search(r"--capabilities ([A-Z_ ]+)", command)[1].split() == build.CFN_CAPABILITIES

@@ -87,12 +87,6 @@ variable "api_latency_alarm_ms" {
   default     = 3000
 }
 
-variable "cognito_user_pool_arn" {
-  description = "With AUTH=cognito in the tf stage, set its COGNITO_USER_POOL_ARN to \"$${var.cognito_user_pool_arn}\"."
-  type        = string
-  default     = ""
-}
-
 variable "subnet_ids" {
   description = "Subnets to place the functions in (with security_group_ids); empty: no VPC."
   type        = list(string)
