@@ -30,7 +30,14 @@ INDEX_POLL_SECONDS = 20
 def deployed_template(cfn: "CloudFormationClient", stack: str) -> dict:
     """The stack's template as deployed (its original text, before any transform)."""
     body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
-    return body if isinstance(body, dict) else json.loads(body)  # botocore parses JSON bodies
+    if isinstance(body, dict):  # botocore parses a JSON body itself
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:  # path 2's `aws cloudformation package` writes YAML (of JSON, so no short tags)
+        import yaml  # cfn-lint's dependency, as the rest of path 2's tooling is a development one
+
+        return yaml.safe_load(body)
 
 
 def previous_parameters(cfn: "CloudFormationClient", stack: str) -> "list[ParameterTypeDef]":
@@ -93,8 +100,9 @@ def step_indexes(cfn: "CloudFormationClient", dynamodb: "DynamoDBClient", stack:
         table = physical[step.table]
         wait_for_indexes(dynamodb, table, timeout)
         say(f"  {number}/{len(steps)}: {step.text()} ({table})")
-        cfn.update_stack(StackName=stack, Parameters=previous_parameters(cfn, stack), Capabilities=CAPABILITIES,
-                         **source(json.dumps(step.template, separators=(",", ":"))))
+        update: Callable[..., object] = cfn.update_stack  # TemplateBody or TemplateURL, from `source`
+        update(StackName=stack, Parameters=previous_parameters(cfn, stack), Capabilities=CAPABILITIES,
+               **source(json.dumps(step.template, separators=(",", ":"))))
         cfn.get_waiter("stack_update_complete").wait(
             StackName=stack, WaiterConfig={"Delay": 15, "MaxAttempts": int(timeout // 15)})
         wait_for_indexes(dynamodb, table, timeout)
@@ -110,3 +118,32 @@ def write_steps(deployed: dict, target: dict, out: Path) -> list[tuple[Step, Pat
         path.write_text(json.dumps(step.template, indent=1) + "\n")
         written.append((step, path))
     return written
+
+
+def command(stack: str, template: Path, out: Path, apply: bool, bucket: str) -> None:
+    """`python -m deploy step-indexes`: path 2's index steps, written out (and deployed with `apply`)."""
+    import boto3
+
+    from deploy.aws import template_source
+
+    session = boto3.session.Session()
+    cfn = session.client("cloudformation")
+    target = json.loads(template.read_text())
+    deployed = deployed_template(cfn, stack)
+    written = write_steps(deployed, target, out)
+    if not written:
+        print(f"Stack {stack}: at most one index changes; deploy {template} as usual.")
+        return
+    if apply:
+        upload = (session.client("s3"), bucket, session.region_name) if bucket else None
+        step_indexes(cfn, session.client("dynamodb"), stack, target,
+                     lambda body: template_source(body, stack, upload))
+        print(f"Stack {stack} has its new indexes; now deploy {template} as usual.")
+        return
+    print(f"Stack {stack}: CloudFormation adds or drops one index per update. Deploy these in turn, each once "
+          "the last has finished and every index of the table is ACTIVE, then your template as usual:")
+    for step, path in written:
+        print(f"  # {step.text()}\n  aws cloudformation deploy --stack-name {stack} --template-file {path} "
+              f"--s3-bucket {bucket or 'BUCKET'} --capabilities {' '.join(CAPABILITIES)}")
+    print("  # between steps: aws dynamodb describe-table --table-name TABLE "
+          "--query 'Table.GlobalSecondaryIndexes[].[IndexName,IndexStatus]'")
