@@ -35,9 +35,10 @@ def deployed_template(cfn: "CloudFormationClient", stack: str) -> dict:
     try:
         return json.loads(body)
     except ValueError:  # path 2's `aws cloudformation package` writes YAML (of JSON, so no short tags)
-        import yaml  # cfn-lint's dependency, as the rest of path 2's tooling is a development one
+        import yaml  # type: ignore[import-untyped]  # cfn-lint's dependency; path 2's tooling is for development
 
-        return yaml.safe_load(body)
+        loaded: dict = yaml.safe_load(body)
+        return loaded
 
 
 def previous_parameters(cfn: "CloudFormationClient", stack: str) -> "list[ParameterTypeDef]":

@@ -222,3 +222,19 @@ def test_dropping_the_legacy_indexes_of_a_stage_that_reads_them_is_refused(monke
     monkeypatch.setattr(aws, "load_config", lambda: {"stages": {"dev": config["stages"]["cfn"]}})
     with pytest.raises(SystemExit, match="Stage dev reads the unsharded indexes"):
         aws.deploy("dev")
+
+
+def test_the_deployed_template_is_read_as_json_or_as_path_twos_yaml():
+    class Templates:
+        def __init__(self, body: object) -> None:
+            self.body = body
+
+        def get_template(self, StackName: str, TemplateStage: str) -> dict:  # noqa: N803 (boto3's names)
+            assert TemplateStage == "Original"  # before the SAM transform: what path 2 deployed
+            return {"TemplateBody": self.body}
+
+    template = legacy_template()
+    import yaml
+
+    for body in (template, json.dumps(template), yaml.safe_dump(template)):
+        assert index_steps.deployed_template(Templates(body), STACK) == template
