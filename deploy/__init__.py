@@ -3,4 +3,5 @@
 `python -m deploy deploy --stage dev`      resources stack + `chalice deploy`
 `python -m deploy package --stage cfn`     one SAM/CloudFormation template
 `python -m deploy package-terraform`       Chalice's Terraform + infra/terraform
+`python -m deploy step-indexes --stack S`  path 2: a table's index changes, one stack update each
 """

@@ -1,6 +1,7 @@
-"""`python -m deploy deploy|package|package-terraform|rehearse`: see deploy/__init__.py."""
+"""`python -m deploy deploy|package|package-terraform|step-indexes|rehearse`: see deploy/__init__.py."""
 
 import argparse
+from pathlib import Path
 
 from deploy import build
 
@@ -16,6 +17,13 @@ def main() -> None:
     cfn.add_argument("--stage", default="cfn")
     tf = commands.add_parser("package-terraform", help="Terraform in build/terraform (path 3)")
     tf.add_argument("--stage", default="tf")
+    steps = commands.add_parser("step-indexes", help="path 2: a stack's index changes, one per update")
+    steps.add_argument("--stack", required=True, help="the deployed stack, e.g. imgpipe-cfn")
+    steps.add_argument("--template", type=Path, default=build.ROOT / "build" / "cfn" / "sam.json",
+                       help="the template to deploy next (its table's indexes are the target)")
+    steps.add_argument("--out", type=Path, default=build.ROOT / "build" / "cfn" / "index-steps")
+    steps.add_argument("--apply", action="store_true", help="deploy the steps (and wait for each index)")
+    steps.add_argument("--s3-bucket", default="", help="bucket for templates over CloudFormation's body limit")
     rehearse = commands.add_parser("rehearse", help="each path against moto server, with AWS's rules")
     rehearse.add_argument("--path", action="append", choices=("1", "2", "3"),
                           help="1 (make deploy), 2 (one SAM stack) or 3 (Terraform); all when not given")
@@ -29,6 +37,10 @@ def main() -> None:
         from deploy import rehearsal
 
         raise SystemExit(rehearsal.main(tuple(args.path or ("1", "2", "3"))))
+    elif args.command == "step-indexes":
+        from deploy import index_steps
+
+        index_steps.command(args.stack, args.template, args.out, args.apply, args.s3_bucket)
     elif args.command == "package":
         print(build.package_cloudformation(args.stage))
     else:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy import apigw, users
+from deploy import apigw, index_steps, indexes, users
 from deploy.build import (
     RESIZE_RETRIES_BEFORE_DLQ,
     RESOURCES,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import BucketLocationConstraintType
@@ -115,10 +116,13 @@ def template_source(body: str, stack: str, upload: tuple | None) -> dict[str, st
 
 
 def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[ParameterTypeDef]",
-                     body: str | None = None, upload: tuple | None = None) -> dict[str, str]:
+                     body: str | None = None, upload: tuple | None = None,
+                     dynamodb: "DynamoDBClient | None" = None) -> dict[str, str]:
     """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs.
 
     A template over the TemplateBody limit goes to S3 first (`upload`: s3 client, bucket, region).
+    An update that adds or drops more than one index of a table deploys them one at a time first
+    (deploy/index_steps.py; `dynamodb`, a client of the table's region, waits for each).
     """
     # Compact: the indented file is close to the TemplateBody limit; past it, TemplateURL.
     compact = json.dumps(json.loads(RESOURCES.read_text()), separators=(",", ":"))
@@ -133,6 +137,8 @@ def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[
         exists = True
     except ClientError:
         exists = False
+    if exists:
+        step_indexes(cfn, stack, json.loads(body or compact), upload, dynamodb)
     try:
         if exists:
             stack_call(cfn.update_stack)
@@ -145,6 +151,24 @@ def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[
             raise
     outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+def resources_body(stage: str) -> str:
+    """infra/resources.json as the stage deploys it (its legacy_indexes setting), compact: the
+    indented file is close to the TemplateBody limit."""
+    template = indexes.stage_template(json.loads(RESOURCES.read_text()), stage_settings(stage))
+    return json.dumps(template, separators=(",", ":"))
+
+
+def step_indexes(cfn: "CloudFormationClient", stack: str, target: dict, upload: tuple | None,
+                 dynamodb: "DynamoDBClient | None") -> None:
+    """Before an update: the index changes CloudFormation takes one per update, each its own update."""
+    if not indexes.index_steps(index_steps.deployed_template(cfn, stack), target):
+        return
+    if dynamodb is None:
+        raise SystemExit(f"Stack {stack} changes several indexes of a table, one per update, and no "
+                         "DynamoDB client was given to wait for each.")
+    index_steps.step_indexes(cfn, dynamodb, stack, target, lambda body: template_source(body, stack, upload))
 
 
 def alarm_recipient_problem(stage: str, settings: dict, alarm_topic_arn: str) -> str | None:
@@ -288,7 +312,8 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         print(warning, file=sys.stderr)
     settings = stage_settings(stage)
     alarm_topic_arn = alarm_topic_arn or settings["alarm_topic_arn"]
-    problem = alarm_recipient_problem(stage, settings, alarm_topic_arn)
+    problem = (alarm_recipient_problem(stage, settings, alarm_topic_arn)
+               or indexes.legacy_reads_problem(stage, settings, load_config()["stages"][stage]["environment_variables"]))
     if problem:
         raise SystemExit(problem)
     session = boto3.session.Session()
@@ -305,7 +330,8 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     parameters = stack_parameters(stage, alarm_topic_arn, versioning)
     s3 = session.client("s3")
     upload = (s3, artifacts_bucket(s3, stage, identity["Account"], region), region)
-    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, upload=upload)
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, resources_body(stage), upload,
+                               session.client("dynamodb"))
     configure_stage(stage, outputs, identity["Account"], region, partition)
     pool = deploy_user_pool(cfn, stage)
     run_chalice("deploy", "--stage", stage)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deploy import apigw, terraform, users
+from deploy import apigw, indexes, terraform, users
 from deploy.policies import (
     CLOUDFORMATION,
     TERRAFORM,
@@ -107,9 +107,12 @@ CFN_INVALIDATION = {"Fn::If": ["Cdn", {
 
 def merge_template(stage: str) -> dict:
     """infra/resources.json plus what ties Chalice's functions and API to it."""
-    template = json.loads(RESOURCES.read_text())
-    params, resources = template["Parameters"], template["Resources"]
     settings = stage_settings(stage)
+    problem = indexes.legacy_reads_problem(stage, settings, load_config()["stages"][stage]["environment_variables"])
+    if problem:
+        raise SystemExit(problem)
+    template = indexes.stage_template(json.loads(RESOURCES.read_text()), settings)  # legacy_indexes
+    params, resources = template["Parameters"], template["Resources"]
     for name, value in resource_parameters(stage).items():
         params[name]["Default"] = int(value) if params[name]["Type"] == "Number" else value
     params["ApiName"]["Default"] = f"imgpipe-{stage}"

@@ -5,7 +5,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from deploy import apigw, build, rules
+from deploy import apigw, build, indexes, rules
 from deploy.rehearse_moto import REGION, Report, client
 
 if TYPE_CHECKING:
@@ -154,5 +154,20 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     # A second deploy of the same template changes nothing and must not fail.
     aws.deploy_resources(cfn, stack, aws.stack_parameters(stage), upload=upload)
     report.steps.append(f"stack {stack} deployed again without changes")
+    # The migration's last step (legacy_indexes false): two index deletions, one update each.
+    dynamodb = client(endpoint, "dynamodb")
+    rules.enforce_on_dynamodb(dynamodb)
+    dropped = json.dumps(indexes.without_legacy_indexes(template), separators=(",", ":"))
+    try:
+        aws.deploy_resources(cfn, stack, aws.stack_parameters(stage), dropped, upload, dynamodb)
+    except rules.RuleBrokenError as exc:
+        report.problems.append(str(exc))
+    else:
+        table = outputs["StatusTable"]
+        found = {i["IndexName"] for i in dynamodb.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"]}
+        if found & set(indexes.LEGACY_INDEX_NAMES):
+            report.problems.append(f"table {table} still has {', '.join(sorted(found))} after the legacy indexes' drop")
+        else:
+            report.steps.append(f"stack {stack}: the legacy indexes dropped, one stack update each")
     report.seconds = time.monotonic() - started
     return report

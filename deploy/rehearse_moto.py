@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_lambda import LambdaClient
@@ -57,8 +59,10 @@ def moto_server() -> Iterator[str]:
     """A fresh moto server on a free 127.0.0.1 port, AWS's managed IAM policies loaded; yields its URL."""
     port = free_port()
     env = {**os.environ, **CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # moto.server with the table update moto's CloudFormation lacks (deploy/moto_tables.py).
+    server = subprocess.Popen([sys.executable, "-m", "deploy.moto_tables", "-H", "127.0.0.1", "-p", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              cwd=Path(__file__).resolve().parents[1])
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90  # loading the managed policies takes a while on a busy machine
@@ -77,7 +81,7 @@ def moto_server() -> Iterator[str]:
 
 
 # The services the rehearsal calls; each has its boto3-stubs extra in requirements-dev.txt.
-Service = Literal["apigateway", "cloudformation", "cloudwatch", "iam", "kms", "lambda", "s3",
+Service = Literal["apigateway", "cloudformation", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "s3",
                   "secretsmanager", "sns"]
 
 
@@ -87,6 +91,8 @@ def client(endpoint: str, service: Literal["apigateway"]) -> "APIGatewayClient":
 def client(endpoint: str, service: Literal["cloudformation"]) -> "CloudFormationClient": ...
 @overload
 def client(endpoint: str, service: Literal["cloudwatch"]) -> "CloudWatchClient": ...
+@overload
+def client(endpoint: str, service: Literal["dynamodb"]) -> "DynamoDBClient": ...
 @overload
 def client(endpoint: str, service: Literal["iam"]) -> "IAMClient": ...
 @overload

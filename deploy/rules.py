@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
+from deploy.indexes import index_changes, table_indexes
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
@@ -84,21 +87,80 @@ def template_url_location(url: str) -> tuple[str, str]:
     return parts.netloc.split(".s3.")[0].split(".s3-")[0], parts.path.lstrip("/")
 
 
+def stack_index_problems(stack: str, deployed: dict, template: dict) -> list[str]:
+    """What CloudFormation refuses in an update of `deployed` to `template`: more than one global
+    secondary index created or deleted on one table (a redefined index is both)."""
+    problems = []
+    wanted = table_indexes(template)
+    for table, indexes in table_indexes(deployed).items():
+        created, deleted = index_changes(indexes, wanted.get(table, indexes))
+        if len(created) + len(deleted) > 1:
+            change = ", ".join([f"add {name}" for name in created] + [f"drop {name}" for name in deleted])
+            problems.append(
+                f"CloudFormation refuses the update of stack {stack}: Cannot perform more than one GSI creation "
+                f"or deletion in a single update (table {table}: {change}). Deploy one index change per "
+                "update (deploy/index_steps.py; python -m deploy step-indexes).")
+    return problems
+
+
+def update_table_problem(table: str, updates: list[dict]) -> str | None:
+    """What DynamoDB refuses in one UpdateTable: more than one index created or deleted."""
+    changes = [u for u in updates if "Create" in u or "Delete" in u]
+    if len(changes) <= 1:
+        return None
+    names = ", ".join(f"{'create' if 'Create' in u else 'delete'} {(u.get('Create') or u['Delete'])['IndexName']}"
+                      for u in changes)
+    return (f"DynamoDB refuses UpdateTable on {table} (ValidationException): it creates or deletes one "
+            f"global secondary index per call, and this one asks for {len(changes)} ({names}).")
+
+
+def _template_of(params: dict, s3: "S3Client | None") -> tuple[str | None, bool]:
+    """(body, inline) of a stack call: TemplateBody, or the object its TemplateURL names, read back."""
+    body, inline = params.get("TemplateBody"), True
+    if body is None and params.get("TemplateURL") and s3 is not None:
+        bucket, key = template_url_location(params["TemplateURL"])
+        body, inline = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(), False
+    return body, inline
+
+
 def enforce_on_cloudformation(cfn: "CloudFormationClient", s3: "S3Client | None" = None) -> None:
-    """Refuse, on this boto3 client, the stack calls CloudFormation would refuse (check_stack_call).
+    """Refuse, on this boto3 client, the stack calls CloudFormation would refuse (check_stack_call,
+    and on an update or an update's change set, stack_index_problems).
 
     A TemplateURL is read back from S3 (`s3`, a client of the same endpoint) to be checked.
     """
     def check(params: dict, **_: object) -> None:
-        body, inline = params.get("TemplateBody"), True
-        if body is None and params.get("TemplateURL") and s3 is not None:
-            bucket, key = template_url_location(params["TemplateURL"])
-            body, inline = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(), False
+        body, inline = _template_of(params, s3)
         if body is not None:
             check_stack_call(params["StackName"], body, params.get("Capabilities", []), inline)
 
+    def check_indexes(params: dict, **_: object) -> None:
+        body, _inline = _template_of(params, s3)
+        if body is None or params.get("ChangeSetType") in ("CREATE", "IMPORT"):
+            return
+        try:
+            deployed = cfn.get_template(StackName=params["StackName"])["TemplateBody"]
+        except cfn.exceptions.ClientError:
+            return  # no such stack: the call itself fails, or creates it
+        deployed = deployed if isinstance(deployed, dict) else json.loads(deployed)
+        problems = stack_index_problems(params["StackName"], deployed, json.loads(body))
+        if problems:
+            raise RuleBrokenError(problems[0])
+
     for operation in ("CreateStack", "UpdateStack"):
         cfn.meta.events.register(f"provide-client-params.cloudformation.{operation}", check)
+    for operation in ("UpdateStack", "CreateChangeSet"):
+        cfn.meta.events.register(f"provide-client-params.cloudformation.{operation}", check_indexes)
+
+
+def enforce_on_dynamodb(dynamodb: "DynamoDBClient") -> None:
+    """Refuse, on this boto3 client, an UpdateTable DynamoDB would refuse (update_table_problem)."""
+    def check(params: dict, **_: object) -> None:
+        problem = update_table_problem(params.get("TableName", ""), params.get("GlobalSecondaryIndexUpdates", []))
+        if problem:
+            raise RuleBrokenError(problem)
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.UpdateTable", check)
 
 
 def _refs(value: object) -> set[str]:

@@ -7,6 +7,7 @@ def test_path_one_rehearses_against_moto_server_and_names_what_moto_lacks():
     (report,) = rehearsal.rehearse(("1",))
     assert report.problems == [], report.text()
     assert "stack imgpipe-dev-resources deployed again without changes" in report.steps
+    assert "stack imgpipe-dev-resources: the legacy indexes dropped, one stack update each" in report.steps
     skipped = "\n".join(report.skipped)
     assert "GetAccountSettings" in skipped and "WebhookSecret (AWS::SecretsManager::Secret)" in skipped
     assert "AlarmTopic " not in skipped and "AlarmTopicKey" not in skipped  # made, and checked

@@ -27,6 +27,12 @@ variable "alarm_email" {
   default     = ""
 }
 
+variable "legacy_indexes" {
+  description = "Keep the status table's unsharded indexes (by-created, by-webhook): true until the stage reads the sharded ones (STATUS_READS=sharded), then false drops them."
+  type        = bool
+  default     = true
+}
+
 variable "log_retention_days" {
   description = "Days CloudWatch keeps the functions' logs and the API access log."
   type        = number
