@@ -207,7 +207,8 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         STATUS_TABLE=outputs["StatusTable"],
     )
     functions = config["stages"][stage]["lambda_functions"]
-    values = {**outputs, "ResizeFunction": function_name(stage, "resize_image")}
+    values = {**outputs, "ResizeFunction": function_name(stage, "resize_image"),
+              "RenderFunction": function_name(stage, "render_variant")}
     for function in FUNCTION_ENV:
         variables = functions[function].setdefault("environment_variables", {})
         variables.update(function_environment(function, values))

@@ -85,11 +85,13 @@ FUNCTION_LOG_GROUPS = {
     "ResizeImage": ("resize_image", "ResizeImageLogGroup"),
     "SweepStuckImages": ("sweep_stuck_images", "SweepStuckImagesLogGroup"),
     "BackfillImage": ("backfill_image", "BackfillImageLogGroup"),
+    "RenderVariant": ("render_variant", "RenderVariantLogGroup"),
 }
 # The values of policies.FUNCTION_ENV, from the stack's own resources.
 FUNCTION_ENV_VALUES = {
     "CdnDomain": {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]},
     "ResizeFunction": {"Fn::Sub": function_name("${Stage}", "resize_image")},
+    "RenderFunction": {"Fn::Sub": function_name("${Stage}", "render_variant")},
     "EventBusName": {"Ref": "EventBus"},
     "WebhookSecretArn": {"Ref": "WebhookSecret"},
     "VariantSecretArn": {"Ref": "VariantSecret"},

@@ -77,6 +77,7 @@ def adapt(doc: dict, stage: str) -> dict:
         # delivery.tf: empty without var.cdn (presigned GETs then).
         "CdnDomain": "${join(\"\", aws_cloudfront_distribution.cdn[*].domain_name)}",
         "ResizeFunction": "${aws_lambda_function.resize_image.function_name}",
+        "RenderFunction": "${aws_lambda_function.render_variant.function_name}",
     }
     for function in FUNCTION_ENV:
         functions[function]["environment"]["variables"].update(function_environment(function, values))
