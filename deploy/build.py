@@ -180,11 +180,37 @@ def merge_template(stage: str) -> dict:
         }
     }
     resources.update(apigw.api_resources({"Ref": "RestAPI"}, {"Ref": "RestAPI.Stage"}))
+    route_variants_to_the_api(template)
     stage_env = load_config()["stages"][stage]["environment_variables"]
     if stage_env.get("AUTH") == "cognito":
         use_pool_parameter(template, stage_env.get("COGNITO_USER_POOL_ARN", ""))
     template["Outputs"]["ApiKeyId"] = {"Value": {"Ref": "ApiKey"}}
     return template
+
+
+# The stack's own REST API is the CDN's origin for /v/* (path 1 passes its domain as ApiDomain).
+API_DOMAIN = {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.amazonaws.com"}
+# Chalice's integrations name the API function by `${APIHandler.Arn}`; with the CDN's origin on the
+# API and CDN_DOMAIN on the function that closes a loop (API → function → distribution → API).
+# The function's name is fixed (imgpipe-${Stage}), so its ARN can be written out instead.
+API_FUNCTION_REF = "${APIHandler.Arn}"
+API_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + function_name(
+    "${Stage}", "api_handler")
+
+
+def route_variants_to_the_api(template: dict) -> None:
+    """With the CDN, /v/* always goes to this stack's API: condition CdnVariants is Cdn, the origin its domain."""
+    template["Conditions"]["CdnVariants"] = {"Condition": "Cdn"}
+    del template["Parameters"]["ApiDomain"]
+    config = template["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"]
+    [api] = [o["Fn::If"][1] for o in config["Origins"] if "Fn::If" in o and o["Fn::If"][0] == "CdnVariants"]
+    api["DomainName"] = API_DOMAIN
+
+
+def name_the_api_function(sam: Path) -> None:
+    """The packaged API's integrations name the API function's ARN, not a GetAtt (see API_FUNCTION_REF)."""
+    text = sam.read_text()
+    sam.write_text(text.replace(API_FUNCTION_REF, API_FUNCTION_ARN))
 
 
 def use_pool_parameter(template: dict, default_arn: str) -> None:
@@ -209,6 +235,7 @@ def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
     run_chalice("package", "--stage", stage, "--merge-template", str(merge), str(out))
+    name_the_api_function(out / "sam.json")
     return out / "sam.json"
 
 
@@ -224,7 +251,7 @@ def package_terraform(stage: str = "tf", out: Path = ROOT / "build" / "terraform
     chalice_tf = out / "chalice.tf.json"
     adapted = terraform.adapt(json.loads(chalice_tf.read_text()), stage)
     chalice_tf.write_text(json.dumps(adapted, indent=2) + "\n")
-    for tf in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
+    for tf in [*TERRAFORM_DIR.glob("*.tf"), *TERRAFORM_DIR.glob("*.js"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
         shutil.copy(tf, out / tf.name)
     (out / "tests").mkdir()
     for test in TERRAFORM_DIR.glob("tests/*.tftest.hcl"):
