@@ -199,11 +199,18 @@ API_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId
 
 
 def route_variants_to_the_api(template: dict) -> None:
-    """With the CDN, /v/* always goes to this stack's API: condition CdnVariants is Cdn, the origin its domain."""
-    template["Conditions"]["CdnVariants"] = {"Condition": "Cdn"}
-    del template["Parameters"]["ApiDomain"]
-    config = template["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"]
-    [api] = [o["Fn::If"][1] for o in config["Origins"] if "Fn::If" in o and o["Fn::If"][0] == "CdnVariants"]
+    """With the CDN, /v/* always goes to this stack's API: what path 1 conditions on CdnVariants
+    (a CDN and a known ApiDomain) is here conditioned on Cdn alone, and the origin is its domain."""
+    del template["Conditions"]["CdnVariants"], template["Parameters"]["ApiDomain"]
+    resources = template["Resources"]
+    for resource in resources.values():
+        if resource.get("Condition") == "CdnVariants":
+            resource["Condition"] = "Cdn"
+    config = resources["CdnDistribution"]["Properties"]["DistributionConfig"]
+    # Inside the distribution (condition Cdn) the Fn::If would always take its first branch.
+    config["Origins"] = [o["Fn::If"][1] if "Fn::If" in o else o for o in config["Origins"]]
+    config["CacheBehaviors"] = [b["Fn::If"][1] if "Fn::If" in b else b for b in config["CacheBehaviors"]]
+    [api] = [o for o in config["Origins"] if o["Id"] == "api"]
     api["DomainName"] = API_DOMAIN
 
 
