@@ -23,6 +23,7 @@ services = Services()
 get_settings, get_storage, get_status_store = services.settings, services.storage, services.status_store
 get_invoker, get_notifier, get_pipeline = services.invoker, services.notifier, services.pipeline
 get_variants, get_usage, get_cdn = services.variants, services.usage, services.cdn
+get_renderer = services.renderer
 json_errors = web.json_errors(app.log)
 
 
@@ -136,6 +137,12 @@ def sweep_stuck_images(event: CloudWatchEvent) -> None:
 def backfill_image(event: dict, context: object) -> dict:
     """S3 Batch Operations' per-object invocation (`reprocess --batch`): render the object again."""
     return handlers.backfill(services, event)
+
+
+@app.lambda_function(name="render_variant")
+def render_variant(event: dict, context: object) -> dict:
+    """A variant's first render, invoked synchronously by the /v/ route (RENDER_FUNCTION): its own memory."""
+    return handlers.render_variant(services, event)
 
 
 if tracing_enabled():  # only then aws-xray-sdk's import; off outside Lambda (tests, make run)

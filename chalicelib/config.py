@@ -47,6 +47,9 @@ class Settings:
     status_reads: str = "sharded"
     # On-demand variants (chalicelib/variants.py): empty ARN, the /v/ route answers 404.
     variant_secret_arn: str = ""
+    # The function that renders a variant's first request, invoked synchronously by the /v/ route
+    # (its own memory; the API function never loads Pillow); empty: render in this process.
+    render_function: str = ""
     variant_limits: VariantLimits = VariantLimits()
     # Members of this Cognito group (the token's cognito:groups), or holders of ADMIN_SCOPE, see every image.
     admin_group: str = "imgpipe-admins"
@@ -149,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unsafe_local_webhooks=_flag(env, "UNSAFE_LOCAL_WEBHOOKS"),
         status_reads=_status_reads(env),
         variant_secret_arn=env.get("VARIANT_SECRET_ARN", "").strip(),
+        render_function=env.get("RENDER_FUNCTION", "").strip(),
         variant_limits=_variant_limits(env),
         admin_group=env.get("ADMIN_GROUP", "imgpipe-admins").strip(),
         admin_scope=env.get("ADMIN_SCOPE", "").strip(),

@@ -1,4 +1,5 @@
-"""The bodies of the non-HTTP handlers (S3 event, schedule, S3 Batch Operations) that app.py registers.
+"""The bodies of the non-HTTP handlers (S3 event, schedule, S3 Batch Operations, variant renders)
+that app.py registers.
 
 Each runs observed (chalicelib/observability.py: JSON logs, EMF metrics), imported on call so the
 API function never loads Powertools.
@@ -49,3 +50,11 @@ def backfill(services: Services, event: dict) -> dict:
 
     with observe_invocation():
         return handle_batch(services.pipeline(), event, time.time)
+
+
+def render_variant(services: Services, event: dict) -> dict:
+    """A variant's first render, for the /v/ route's synchronous invoke (chalicelib/render.py)."""
+    from chalicelib.observability import observe_invocation
+
+    with observe_invocation():
+        return services.renderer().handle(event)

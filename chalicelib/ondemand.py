@@ -11,7 +11,7 @@ presigned GET): the bytes never pass through Lambda, whose synchronous response
 is at most 6 MB.
 
 Options, signatures and keys are chalicelib/variants.py's; pixels are
-chalicelib/imaging/variant.py's, imported only by a first render.
+chalicelib/imaging/variant.py's, imported only by the render function.
 """
 
 from collections.abc import Callable
@@ -20,18 +20,17 @@ from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.errors import ImageConflictError, ImageNotFoundError
-from chalicelib.renditions import CONTENT_TYPES, DEFAULT_NAME, FIT
+from chalicelib.render import BASE_HEADROOM, Render, VariantRenderer, base_rendition  # noqa: F401 (their old home)
+from chalicelib.renditions import CONTENT_TYPES
 from chalicelib.secrets import CachedSecret
 from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
-from chalicelib.storage import ObjectInfo, S3Storage
+from chalicelib.storage import S3Storage
 from chalicelib.uploads import check_image_id
 from chalicelib.urls import cdn_url
 from chalicelib.variants import (
-    VariantOptions,
     check_output,
     concrete,
     resolve,
-    source_scale,
     source_version,
     variant_key,
     variant_path,
@@ -46,11 +45,6 @@ if TYPE_CHECKING:
 # key changes with the source's version; a redirect kept longer than this could
 # point at a deleted image's object (which answers 403/404 then).
 REDIRECT_MAX_AGE = 3600
-# A stored rendition stands in for the source when it has at least this many
-# times the pixels per side the variant needs (as resize.fit's cascade).
-BASE_HEADROOM = 2.0
-
-
 class VariantsDisabledError(ImageNotFoundError):
     """This stage has no variant secret (VARIANT_SECRET_ARN): no URL can be signed or checked."""
 
@@ -70,32 +64,16 @@ class Redirect:
     rendered: bool  # this request rendered and stored the variant
 
 
-def base_rendition(record: dict, fit_names: set[str], options: VariantOptions) -> dict | None:
-    """The smallest stored still rendition of the whole picture with ≥ BASE_HEADROOM × the
-    variant's scale on both sides, or None (render from the source). JPEG first among
-    equals: the cheapest to decode."""
-    source = record["source"]
-    width, height = int(source["width"]), int(source["height"])
-    need = BASE_HEADROOM * source_scale(options, (width, height))
-    usable = [
-        r for r in record.get("renditions", [])
-        if r["name"] in fit_names and int(r.get("frames", 1)) == 1 and r["format"] in ("jpeg", "webp", "png")
-        and int(r["width"]) >= need * width and int(r["height"]) >= need * height
-        and int(r["width"]) < width  # the source's own size: read the source, not a re-encode of it
-    ]
-    order = {"jpeg": 0, "webp": 1, "png": 2}
-    return min(usable, key=lambda r: (int(r["width"]) * int(r["height"]), order[r["format"]]), default=None)
-
-
 class VariantService:
     def __init__(
         self, settings: Settings, storage: S3Storage, store: DynamoStatusStore, secret: Callable[[], bytes],
-        avif_supported: Callable[[], bool] = lambda: False,
+        avif_supported: Callable[[], bool] = lambda: False, render: Render | None = None,
     ) -> None:
         self.settings, self.storage, self.store, self.secret = settings, storage, store, secret
         self._avif_supported = avif_supported
-        self.fit_names = {s.name for s in settings.renditions if s.mode == FIT} | {DEFAULT_NAME}
-        self.renders = 0  # this process's first renders (the local stack's tests count them)
+        # The render function (chalicelib/render.py), or the same renderer in this process.
+        self._render = render or VariantRenderer(settings, storage, store).render
+        self.renders = 0  # first renders asked for by this process (the local stack's tests count them)
 
     def signed_url(self, record: dict, segment: str, base_url: str) -> dict:
         """`{"url", "options"}` for an image the caller may see; the options are checked
@@ -123,33 +101,13 @@ class VariantService:
         key = variant_key(image_id, source_version(source["etag"]), wanted)
         rendered = False
         if not self.storage.output_exists(key):
-            rendered = self._render(record, wanted, key)
+            self.renders += 1
+            rendered = self._render(image_id, source_version(source["etag"]), wanted)
         # Which request rendered: the local stack's tests and a curl count renders by it.
         headers = {"Cache-Control": self._cache_control(), "X-Imgpipe-Variant": "rendered" if rendered else "stored"}
         if options.format == "auto":
             headers["Vary"] = "Accept"
         return Redirect(self._url(key, wanted.format, source["etag"]), headers, rendered)
-
-    def _render(self, record: dict, options: VariantOptions, key: str) -> bool:
-        """Render once and store with a conditional write; False when another request stored it first."""
-        from chalicelib.imaging.variant import process_variant  # Pillow: a first render only
-        from chalicelib.pipeline import focus_point
-
-        base = base_rendition(record, self.fit_names, options)
-        data = self.storage.read_output(base["key"]) if base else None
-        if data is None:  # no rendition large enough, or it went meanwhile
-            source = record["source"]
-            info = ObjectInfo(source["key"], int(source["bytes"]), source["etag"], "")
-            data = self.storage.read_source(info, self.settings.max_upload_bytes)
-        made = process_variant(data, options, self.settings.max_pixels, focus_point(record.get("focus")))
-        self.renders += 1
-        stored = self.storage.write_new_output(key, made.data, made.content_type)
-        # A DELETE that ran while this rendered has already emptied the variants' prefix.
-        now = self.store.get(record["image_id"])
-        if now is None or now.get("status") == DELETED:
-            self.storage.delete_renditions([key])
-            raise ImageNotFoundError(f"There is no image {record['image_id']}.")
-        return stored
 
     def _url(self, key: str, fmt: str, etag: str) -> str:
         if self.settings.cdn_domain:

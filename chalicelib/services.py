@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.notify import Notifier
     from chalicelib.ondemand import VariantService
     from chalicelib.pipeline import ImagePipeline
+    from chalicelib.render import VariantRenderer
 
 
 class Services:
@@ -39,6 +40,7 @@ class Services:
         self.notifier = functools.cache(self._notifier)
         self.pipeline = functools.cache(self._pipeline)
         self.variants = functools.cache(self._variants)
+        self.renderer = functools.cache(self._renderer)
 
     def _settings(self) -> Settings:
         return load_settings()
@@ -95,8 +97,20 @@ class Services:
         settings = self.settings()
         arn = settings.variant_secret_arn
         secrets = boto3.client("secretsmanager", region_name=settings.region) if arn else None
+        render = self.renderer().render  # no RENDER_FUNCTION: render in this process
+        if settings.render_function:
+            from chalicelib.render import LambdaRenderer
+
+            lambda_client = boto3.client("lambda", region_name=settings.region)
+            render = LambdaRenderer(lambda_client, settings.render_function).render
         return VariantService(settings, self.storage(), self.status_store(), VariantSecret(secrets, arn),
-                              avif_supported=_avif_supported)
+                              avif_supported=_avif_supported, render=render)
+
+    def _renderer(self) -> "VariantRenderer":
+        """The render function's part (render_variant): reads the record, a rendition or the source."""
+        from chalicelib.render import VariantRenderer
+
+        return VariantRenderer(self.settings(), self.storage(), self.status_store())
 
 
 def _avif_supported() -> bool:

@@ -319,6 +319,13 @@ def format_class(accept: str | None, avif_supported: bool = True) -> str:
     return "jpeg"
 
 
+# What CloudFront's /v/* function (infra/terraform/accept-class.js) writes into Accept for each
+# class, so the cache key holds only these values and this module reads the class back; and
+# `image/avif` alone for a browser without WebP (a stage without AVIF then gives it JPEG).
+CLASS_ACCEPT = {"avif": "image/avif,image/webp", "webp": "image/webp", "jpeg": "image/jpeg"}
+AVIF_ONLY_ACCEPT = "image/avif"
+
+
 def concrete(options: VariantOptions, accept: str | None, avif_supported: bool = True) -> VariantOptions:
     """`options` with `auto` replaced by the format this request gets."""
     if options.format != "auto":

@@ -231,7 +231,8 @@ def configure_stage(stage: str, outputs: dict[str, str], account: str, region: s
         STATUS_TABLE=outputs["StatusTable"],
     )
     functions = config["stages"][stage]["lambda_functions"]
-    values = {"CdnDistributionId": "", **outputs, "ResizeFunction": function_name(stage, "resize_image")}
+    values = {"CdnDistributionId": "", **outputs, "ResizeFunction": function_name(stage, "resize_image"),
+              "RenderFunction": function_name(stage, "render_variant")}
     for function in FUNCTION_ENV:
         variables = functions[function].setdefault("environment_variables", {})
         variables.update(function_environment(function, values))
@@ -306,6 +307,29 @@ def deployed_rest_api_id(stage: str) -> str:
     return next(r["rest_api_id"] for r in deployed["resources"] if r.get("resource_type") == "rest_api")
 
 
+def api_domain(rest_api_id: str, region: str) -> str:
+    """The REST API's execute-api domain: with a CDN, its origin for /v/* (parameter ApiDomain)."""
+    return f"{rest_api_id}.execute-api.{region}.amazonaws.com"
+
+
+def previous_api_domain(stage: str, region: str) -> str:
+    """The domain of the API an earlier `chalice deploy` made, or "" (a first deploy)."""
+    try:
+        return api_domain(deployed_rest_api_id(stage), region)
+    except (OSError, StopIteration):
+        return ""
+
+
+def with_api_domain(parameters: "list[ParameterTypeDef]", domain: str) -> "list[ParameterTypeDef]":
+    """The resources stack's parameters with ApiDomain set (the CDN's /v/* origin)."""
+    kept = [p for p in parameters if p["ParameterKey"] != "ApiDomain"]
+    return [*kept, {"ParameterKey": "ApiDomain", "ParameterValue": domain}]
+
+
+def previous_api_domain_of(parameters: "list[ParameterTypeDef]") -> str:
+    return next((p.get("ParameterValue", "") for p in parameters if p["ParameterKey"] == "ApiDomain"), "")
+
+
 def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> None:
     warning = auth_warning(stage)
     if warning:
@@ -327,7 +351,10 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     if problem:
         raise SystemExit(problem)
     cfn = session.client("cloudformation")
-    parameters = stack_parameters(stage, alarm_topic_arn, versioning)
+    # The API's domain is known once Chalice has made it: the same as last time (the distribution
+    # is not touched), or, on a first deploy, set by a second update below.
+    parameters = with_api_domain(stack_parameters(stage, alarm_topic_arn, versioning),
+                                 previous_api_domain(stage, region))
     s3 = session.client("s3")
     upload = (s3, artifacts_bucket(s3, stage, identity["Account"], region), region)
     outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, resources_body(stage), upload,
@@ -340,6 +367,9 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
     wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
 
     settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
+    if api_domain(rest_api_id, region) != previous_api_domain_of(parameters):  # the CDN's /v/* origin
+        parameters = with_api_domain(parameters, api_domain(rest_api_id, region))
+        outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, upload=upload)
     api = deploy_resources(cfn, f"imgpipe-{stage}-api", api_stack_parameters(stage, rest_api_id, settings),
                            json.dumps(apigw.api_stack_template()))
     apigw.wire_api(session.client("apigateway"), rest_api_id, settings["throttle_rate"],

@@ -87,11 +87,13 @@ FUNCTION_LOG_GROUPS = {
     "ResizeImage": ("resize_image", "ResizeImageLogGroup"),
     "SweepStuckImages": ("sweep_stuck_images", "SweepStuckImagesLogGroup"),
     "BackfillImage": ("backfill_image", "BackfillImageLogGroup"),
+    "RenderVariant": ("render_variant", "RenderVariantLogGroup"),
 }
 # The values of policies.FUNCTION_ENV, from the stack's own resources.
 FUNCTION_ENV_VALUES = {
     "CdnDomain": {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]},
     "ResizeFunction": {"Fn::Sub": function_name("${Stage}", "resize_image")},
+    "RenderFunction": {"Fn::Sub": function_name("${Stage}", "render_variant")},
     "EventBusName": {"Ref": "EventBus"},
     "WebhookSecretArn": {"Ref": "WebhookSecret"},
     "VariantSecretArn": {"Ref": "VariantSecret"},
@@ -190,11 +192,44 @@ def merge_template(stage: str) -> dict:
         }
     }
     resources.update(apigw.api_resources({"Ref": "RestAPI"}, {"Ref": "RestAPI.Stage"}))
+    route_variants_to_the_api(template)
     stage_env = load_config()["stages"][stage]["environment_variables"]
     if stage_env.get("AUTH") == "cognito":
         use_user_pool(template, stage_env.get("COGNITO_USER_POOL_ARN", ""))
     template["Outputs"]["ApiKeyId"] = {"Value": {"Ref": "ApiKey"}}
     return template
+
+
+# The stack's own REST API is the CDN's origin for /v/* (path 1 passes its domain as ApiDomain).
+API_DOMAIN = {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.amazonaws.com"}
+# Chalice's integrations name the API function by `${APIHandler.Arn}`; with the CDN's origin on the
+# API and CDN_DOMAIN on the function that closes a loop (API → function → distribution → API).
+# The function's name is fixed (imgpipe-${Stage}), so its ARN can be written out instead.
+API_FUNCTION_REF = "${APIHandler.Arn}"
+API_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + function_name(
+    "${Stage}", "api_handler")
+
+
+def route_variants_to_the_api(template: dict) -> None:
+    """With the CDN, /v/* always goes to this stack's API: what path 1 conditions on CdnVariants
+    (a CDN and a known ApiDomain) is here conditioned on Cdn alone, and the origin is its domain."""
+    del template["Conditions"]["CdnVariants"], template["Parameters"]["ApiDomain"]
+    resources = template["Resources"]
+    for resource in resources.values():
+        if resource.get("Condition") == "CdnVariants":
+            resource["Condition"] = "Cdn"
+    config = resources["CdnDistribution"]["Properties"]["DistributionConfig"]
+    # Inside the distribution (condition Cdn) the Fn::If would always take its first branch.
+    config["Origins"] = [o["Fn::If"][1] if "Fn::If" in o else o for o in config["Origins"]]
+    config["CacheBehaviors"] = [b["Fn::If"][1] if "Fn::If" in b else b for b in config["CacheBehaviors"]]
+    [api] = [o for o in config["Origins"] if o["Id"] == "api"]
+    api["DomainName"] = API_DOMAIN
+
+
+def name_the_api_function(sam: Path) -> None:
+    """The packaged API's integrations name the API function's ARN, not a GetAtt (see API_FUNCTION_REF)."""
+    text = sam.read_text()
+    sam.write_text(text.replace(API_FUNCTION_REF, API_FUNCTION_ARN))
 
 
 def use_user_pool(template: dict, configured_arn: str) -> None:
@@ -247,6 +282,7 @@ def package_cloudformation(stage: str = "cfn", out: Path = ROOT / "build" / "cfn
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
     run_chalice("package", "--stage", stage, "--merge-template", str(merge), str(out))
+    name_the_api_function(out / "sam.json")
     return out / "sam.json"
 
 
@@ -262,7 +298,7 @@ def package_terraform(stage: str = "tf", out: Path = ROOT / "build" / "terraform
     chalice_tf = out / "chalice.tf.json"
     adapted = terraform.adapt(json.loads(chalice_tf.read_text()), stage)
     chalice_tf.write_text(json.dumps(adapted, indent=2) + "\n")
-    for tf in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
+    for tf in [*TERRAFORM_DIR.glob("*.tf"), *TERRAFORM_DIR.glob("*.js"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
         shutil.copy(tf, out / tf.name)
     (out / "tests").mkdir()
     for test in TERRAFORM_DIR.glob("tests/*.tftest.hcl"):

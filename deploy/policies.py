@@ -15,7 +15,7 @@ from pathlib import Path
 CHALICE_DIR = Path(__file__).resolve().parents[1] / ".chalice"
 FUNCTIONS = {
     "api_handler": "api", "resize_image": "resize", "sweep_stuck_images": "sweeper",
-    "backfill_image": "backfill",
+    "backfill_image": "backfill", "render_variant": "render",
 }
 # The functions that finish images: they publish events and sign webhooks.
 FINISHERS = ("resize_image", "sweep_stuck_images", "backfill_image")
@@ -24,7 +24,7 @@ FINISHERS = ("resize_image", "sweep_stuck_images", "backfill_image")
 # function; the FINISHERS send the events and signed webhooks of every final state.
 FUNCTION_ENV = {
     "api_handler": {"CDN_DOMAIN": "CdnDomain", "RESIZE_FUNCTION": "ResizeFunction",
-                    "VARIANT_SECRET_ARN": "VariantSecretArn",
+                    "VARIANT_SECRET_ARN": "VariantSecretArn", "RENDER_FUNCTION": "RenderFunction",
                     "CDN_DISTRIBUTION_ID": "CdnDistributionId"},  # a DELETE invalidates the image there
     **{function: {"EVENT_BUS_NAME": "EventBusName", "WEBHOOK_SECRET_ARN": "WebhookSecretArn"}
        for function in FINISHERS},
@@ -119,9 +119,10 @@ def function_environment(function: str, values: Mapping[str, object]) -> dict[st
 
 def function_values(stage: str, function: str) -> dict[str, str]:
     """The per-function placeholders of a policy template: its own name, and the resize
-    function's (the API may invoke it)."""
+    and render functions' (the API may invoke them)."""
     return {"FunctionName": function_name(stage, function),
-            "ResizeFunction": function_name(stage, "resize_image")}
+            "ResizeFunction": function_name(stage, "resize_image"),
+            "RenderFunction": function_name(stage, "render_variant")}
 
 
 def write_stage_policies(

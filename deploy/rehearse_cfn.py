@@ -151,8 +151,12 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     apigw.wire_api(apigateway, rest_api, settings["throttle_rate"], settings["throttle_burst"],
                    outputs["ApiAccessLogGroupArn"], settings["tracing"])
     report.steps.append(f"stack imgpipe-{stage}-api and the API's wiring (throttling, access log, responses)")
+    # As make deploy once Chalice has made the API: the CDN's /v/* origin is its domain.
+    parameters = aws.with_api_domain(aws.stack_parameters(stage), aws.api_domain(rest_api, REGION))
+    aws.deploy_resources(cfn, stack, parameters, upload=upload)
+    report.steps.append(f"stack {stack} updated with the API's domain (ApiDomain, the CDN's /v/* origin)")
     # A second deploy of the same template changes nothing and must not fail.
-    aws.deploy_resources(cfn, stack, aws.stack_parameters(stage), upload=upload)
+    aws.deploy_resources(cfn, stack, parameters, upload=upload)
     report.steps.append(f"stack {stack} deployed again without changes")
     # The migration's last step (legacy_indexes false): two index deletions, one update each.
     dynamodb = client(endpoint, "dynamodb")

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 SKIPPED_TERRAFORM = {
     "aws_cloudfront_cache_policy.immutable": "moto has no CloudFront cache policies; the distribution "
                                              "uses AWS's managed CachingOptimized id instead",
+    "aws_cloudfront_cache_policy.variants": "moto has no CloudFront cache policies; the /v/* behaviour "
+                                            "uses AWS's managed CachingDisabled id instead",
+    "aws_cloudfront_function.accept_class publish": "moto has no PublishFunction; the function is made "
+                                                    "unpublished (its code is tested with node, test_cdn_variants)",
     "aws_cloudfront_response_headers_policy.security": "moto has no CloudFront response headers "
                                                        "policies; the distribution uses AWS's managed "
                                                        "SecurityHeaders id",
@@ -50,6 +54,7 @@ resource "aws_api_gateway_integration" "rehearsal" {
 """
 MANAGED_CACHE_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # CachingOptimized
 MANAGED_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # SecurityHeadersPolicy
+MANAGED_NO_CACHE_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
 SERVICES = ("apigateway", "cloudformation", "cloudfront", "cloudwatch", "cognitoidp", "dynamodb", "ec2",
             "events", "iam", "kms", "lambda", "logs", "s3", "secretsmanager", "sns", "sqs", "sts")
 
@@ -103,6 +108,14 @@ resource "aws_cloudfront_response_headers_policy" "security" {{
   count = 0
 }}
 
+resource "aws_cloudfront_cache_policy" "variants" {{
+  count = 0
+}}
+
+resource "aws_cloudfront_function" "accept_class" {{
+  publish = false
+}}
+
 resource "aws_cloudformation_stack" "webhook_secret" {{
   count = 0
 }}
@@ -136,6 +149,21 @@ resource "aws_cloudfront_distribution" "cdn" {{
     compress                   = true
     cache_policy_id            = "{MANAGED_CACHE_POLICY}"
     response_headers_policy_id = "{MANAGED_HEADERS_POLICY}"
+  }}
+
+  ordered_cache_behavior {{
+    path_pattern               = "/v/*"
+    target_origin_id           = "api"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = false
+    cache_policy_id            = "{MANAGED_NO_CACHE_POLICY}"
+    response_headers_policy_id = "{MANAGED_HEADERS_POLICY}"
+    function_association {{
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.accept_class[0].arn
+    }}
   }}
 }}
 '''

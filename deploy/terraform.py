@@ -18,6 +18,17 @@ NOTIFY_AFTER = "aws_lambda_permission.resize_image-s3event"
 VPC_CONFIG = {"subnet_ids": "${var.subnet_ids}", "security_group_ids": "${var.security_group_ids}"}
 
 
+API_INVOKE_REF = "${aws_lambda_function.api_handler.invoke_arn}"
+
+
+def api_invoke_arn(stage: str) -> str:
+    """What `aws_lambda_function.api_handler.invoke_arn` is, from the function's fixed name."""
+    partition, region = "${data.aws_partition.chalice.partition}", "${data.aws_region.chalice.name}"
+    function = (f"arn:{partition}:lambda:{region}:${{data.aws_caller_identity.chalice.account_id}}:"
+                f"function:{function_name(stage, 'api_handler')}")
+    return f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations"
+
+
 def adapt(doc: dict, stage: str) -> dict:
     """chalice.tf.json for `stage`, rewritten; the input is left untouched."""
     doc = json.loads(json.dumps(doc))
@@ -25,6 +36,10 @@ def adapt(doc: dict, stage: str) -> dict:
     doc["data"].pop("null_data_source", None)
     resources = doc["resource"]
 
+    # The integrations name the API function's invoke ARN written out, not a reference: with the CDN's
+    # /v/* origin on the API and CDN_DOMAIN on the function, a reference closes a cycle (build.py).
+    doc["locals"]["chalice_api_swagger"] = doc["locals"]["chalice_api_swagger"].replace(
+        API_INVOKE_REF, api_invoke_arn(stage))
     swagger = json.loads(doc["locals"]["chalice_api_swagger"])
     swagger["x-amazon-apigateway-gateway-responses"] = apigw.gateway_responses()
     doc["locals"]["chalice_api_swagger"] = json.dumps(swagger)
@@ -78,6 +93,7 @@ def adapt(doc: dict, stage: str) -> dict:
         "CdnDomain": "${join(\"\", aws_cloudfront_distribution.cdn[*].domain_name)}",
         "ResizeFunction": "${aws_lambda_function.resize_image.function_name}",
         "CdnDistributionId": "${join(\"\", aws_cloudfront_distribution.cdn[*].id)}",  # invalidation.tf
+        "RenderFunction": "${aws_lambda_function.render_variant.function_name}",
     }
     for function in FUNCTION_ENV:
         functions[function]["environment"]["variables"].update(function_environment(function, values))

@@ -18,8 +18,9 @@ When moto itself fails a call, LoudFailures (imgpipe.loudfailures) says so
 once on the console and answers the client an EmulatorFailure error.
 
 moto's Lambda would run functions in Docker; LambdaInvoke answers Lambda's
-Invoke API instead, for the async (Event) invocations the app makes: the
-payload goes to the function's queue, as Lambda's own async queue would hold it.
+Invoke API instead, for the invocations the app makes: an async (Event)
+payload goes to the function's queue, as Lambda's own async queue would hold it;
+a synchronous one (the /v/ route's render) runs the handler in this process.
 """
 
 import io
@@ -261,14 +262,20 @@ class LambdaInvoke:
     """WSGI middleware: Lambda's Invoke API, InvocationType=Event, for the functions in
     `functions` (name → what receives the payload bytes); 202 with no body, as Lambda.
 
-    Every other Lambda call (another function, a synchronous invoke, any other
-    operation) is refused as Lambda refuses an unknown function. The table is
+    RequestResponse invocations of the functions in `synchronous` (name → handler of the
+    payload bytes, returning the answer's bytes) answer 200 with the handler's result, and
+    an exception as Lambda reports one: 200, `X-Amz-Function-Error: Unhandled`, and
+    `{"errorMessage", "errorType"}`.
+
+    Every other Lambda call (another function, the other invocation type, any other
+    operation) is refused as Lambda refuses an unknown function. The tables are
     filled once the stack has made the queues (`functions[name] = send`).
     """
 
     def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
         self.functions: dict[str, Callable[[bytes], None]] = {}
+        self.synchronous: dict[str, Callable[[bytes], bytes]] = {}
 
     def __call__(self, environ: dict, start_response: "StartResponse") -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -280,8 +287,9 @@ class LambdaInvoke:
         invoke = _INVOKE_PATH.match(path)
         name = function_name(unquote(invoke["name"])) if invoke else ""
         kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        send = self.functions.get(name)
-        if environ.get("REQUEST_METHOD") != "POST" or kind != "Event" or send is None:
+        send = self.functions.get(name) if kind == "Event" else None
+        run = self.synchronous.get(name) if kind == "RequestResponse" else None
+        if environ.get("REQUEST_METHOD") != "POST" or (send is None and run is None):
             what = f"arn:aws:lambda:{_region(environ)}:{DEFAULT_ACCOUNT_ID}:function:{name}" if name else "Function"
             return _lambda_error(start_response, "404 Not Found", "ResourceNotFoundException",
                                  f"Function not found: {what}")
@@ -291,9 +299,24 @@ class LambdaInvoke:
         except ValueError:  # Lambda takes JSON only
             return _lambda_error(start_response, "400 Bad Request", "InvalidRequestContentException",
                                  "Could not parse request body into json")
+        if run is not None:
+            return _run_synchronously(run, payload or b"{}", start_response)
+        assert send is not None
         send(payload or b"{}")
         start_response("202 Accepted", [("Content-Length", "0")])
         return [b""]
+
+
+def _run_synchronously(run: Callable[[bytes], bytes], payload: bytes, start_response: "StartResponse") -> list[bytes]:
+    """A RequestResponse invocation's answer, as Lambda gives it (a failure is a 200 too)."""
+    headers = [("Content-Type", "application/json")]
+    try:
+        body = run(payload)
+    except Exception as exc:  # the function failed: Lambda answers 200 and names the error
+        body = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode()
+        headers.append(("X-Amz-Function-Error", "Unhandled"))
+    start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _lambda_error(start_response: "StartResponse", status: str, code: str, message: str) -> list[bytes]:

@@ -257,6 +257,9 @@ class LocalStack:
         resize = self.env.get("RESIZE_FUNCTION")
         if resize:  # Lambda's async queue for the resize function is the worker's event queue
             self._moto.lambda_invoke.functions[resize] = functools.partial(self._enqueue, sqs, events_url)
+        render = self.env.get("RENDER_FUNCTION")
+        if render:  # the /v/ route's synchronous invoke runs the render function here, as Lambda would
+            self._moto.lambda_invoke.synchronous[render] = self._invoke_render
         if restored:  # records kept by a version before the sharded indexes get their shard attributes
             from imgpipe.migrate import migrate_local_table
 
@@ -332,6 +335,10 @@ class LocalStack:
 
     def _invoke_handler(self, event: dict) -> None:
         self._app_module.resize_image(event, LambdaContext("resize_image", 1024, max_runtime_ms=60_000))
+
+    def _invoke_render(self, payload: bytes) -> bytes:
+        answer = self._app_module.render_variant(json.loads(payload), LambdaContext("render_variant", 1769, max_runtime_ms=15_000))
+        return json.dumps(answer).encode()
 
     def _invoke_scheduled(self, name: str, event: dict) -> None:
         getattr(self._app_module, name)(event, LambdaContext(name, 256, max_runtime_ms=60_000))

@@ -40,7 +40,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CONFIG_VARS = (
     "RESIZE_WIDTH", "RESIZE_HEIGHT", "RENDITIONS", "OUTPUT_FORMATS", "MAX_UPLOAD_BYTES",
     "MAX_PIXELS", "UPLOAD_URL_TTL", "ALLOWED_ORIGINS", "PROCESSING_LEASE_SECONDS", "MAX_ATTEMPTS",
-    "CDN_DOMAIN", "RESIZE_FUNCTION",
+    "CDN_DOMAIN", "RESIZE_FUNCTION", "RENDER_FUNCTION",
     "EVENT_BUS_NAME", "WEBHOOK_SECRET_ARN", "UNSAFE_LOCAL_WEBHOOKS",
     "VARIANT_SECRET_ARN", "VARIANT_MAX_PIXELS", "VARIANT_MAX_DPR", "VARIANT_WIDTHS", "VARIANT_PRESETS",
     "VARIANT_STRICT",
@@ -60,7 +60,7 @@ def reset_app_clients() -> None:
     for getter in (app_module.get_settings, app_module.get_storage,
                    app_module.get_status_store, app_module.get_pipeline, app_module.get_invoker,
                    app_module.get_notifier, app_module.get_variants, app_module.get_usage,
-                   app_module.get_cdn):
+                   app_module.get_cdn, app_module.get_renderer):
         getter.cache_clear()
 
 

@@ -130,10 +130,11 @@ def test_terraform_output_is_json_with_the_expected_resources_and_resolves(terra
     chalice_tf = json.loads((terraform_dir / "chalice.tf.json").read_text())
     resources = chalice_tf["resource"]
     assert set(resources["aws_lambda_function"]) == {
-        "api_handler", "resize_image", "sweep_stuck_images", "backfill_image"}
+        "api_handler", "resize_image", "sweep_stuck_images", "backfill_image", "render_variant"}
     assert resources["aws_s3_bucket_notification"]["input_notify"]["bucket"] == "${aws_s3_bucket.input.bucket}"
     assert set(resources["aws_iam_role_policy"]) == {
-        "api_handler_role", "resize_image_role", "sweep_stuck_images_role", "backfill_image_role"}
+        "api_handler_role", "resize_image_role", "sweep_stuck_images_role", "backfill_image_role",
+        "render_variant_role"}
     assert "aws_api_gateway_rest_api" in resources
 
     declared, text = terraform_declarations(terraform_dir)
@@ -305,7 +306,8 @@ def test_path_one_vpc_and_tracing_only_when_asked(subnets, tracing, tmp_path, mo
     functions = stage["lambda_functions"]
     assert functions["api_handler"]["environment_variables"] == {
         "CDN_DOMAIN": "", "RESIZE_FUNCTION": "imgpipe-dev-resize_image", "VARIANT_SECRET_ARN": "arn:variant-secret",
-        "CDN_DISTRIBUTION_ID": ""}  # no CDN: nothing to invalidate
+        "CDN_DISTRIBUTION_ID": "",  # no CDN: nothing to invalidate
+        "RENDER_FUNCTION": "imgpipe-dev-render_variant"}
     for function in policies.FINISHERS:
         assert functions[function]["environment_variables"] == {
             "EVENT_BUS_NAME": "imgpipe-dev", "WEBHOOK_SECRET_ARN": "arn:secret"}, function
@@ -531,7 +533,7 @@ def test_packaged_cloudformation_serves_renditions_through_a_private_cloudfront(
     assert cdn["Condition"] == "Cdn"
     config = cdn["Properties"]["DistributionConfig"]
     assert config["HttpVersion"] == "http2and3"
-    [origin] = config["Origins"]
+    origin, _api = config["Origins"]  # and the API's, for /v/* (test_cdn_variants.py)
     assert origin["DomainName"] == {"Fn::GetAtt": ["OutputBucket", "RegionalDomainName"]}
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]}
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # OAC, not the legacy OAI
@@ -574,7 +576,7 @@ def test_packaged_cloudformation_serves_renditions_through_a_private_cloudfront(
     assert grant[1]["Action"] == "s3:GetObject"
     assert grant[1]["Condition"]["StringEquals"]["AWS:SourceArn"] == {
         "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"}
-    assert [r["Fn::Sub"].rsplit("}", 1)[1] for r in grant[1]["Resource"]] == ["/renditions/*", "/processed-*"]
+    assert [r["Fn::Sub"].rsplit("}", 1)[1] for r in grant[1]["Resource"]] == ["/renditions/*", "/processed-*", "/variants/*"]
 
     # Its domain reaches the API function (CDN_DOMAIN), and only it; empty without the CDN.
     domain = {"Fn::If": ["Cdn", {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}, ""]}
@@ -611,7 +613,7 @@ def test_packaged_cloudformation_has_the_bus_the_secret_and_least_privilege_for_
     assert api_env["VARIANT_SECRET_ARN"] == {"Ref": "VariantSecret"}
     api_actions = json.dumps([s for s in api_statements if s is not variant_secret])
     assert "events:" not in api_actions and "secretsmanager:" not in api_actions
-    [invoke] = [s for s in role_statements(resources, "APIHandler") if s["Action"] == "lambda:InvokeFunction"]
+    [invoke] = [s for s in role_statements(resources, "APIHandler") if s["Sid"] == "RerenderAfterFocusChange"]
     assert invoke["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
                                               "function:imgpipe-${Stage}-resize_image"}
     assert {"EventBusName", "WebhookSecretArn"} <= set(template["Outputs"])

@@ -6,6 +6,7 @@ moto inside the first update (at the write, after the check) and drives the
 second, so the outcome does not depend on a race.
 """
 
+import json
 import threading
 import uuid
 
@@ -172,3 +173,26 @@ def test_both_servers_send_small_answers_at_once():
     finally:
         aws._server.server_close()
     assert QuietHandler.disable_nagle_algorithm is True
+
+
+def test_lambda_synchronous_invoke_runs_the_function_and_reports_its_failure_as_lambda_does(emulator):
+    """The /v/ route's render: RequestResponse invocations of a registered function answer its
+    result; an exception is a 200 with X-Amz-Function-Error, as Lambda reports a crash."""
+    aws = emulator("lambda")
+    layer = emulator.lambda_invoke
+    layer.synchronous["imgpipe-local-render_variant"] = lambda payload: json.dumps(
+        {"got": json.loads(payload)}).encode()
+    answer = aws.invoke(FunctionName="imgpipe-local-render_variant", Payload=b'{"a": 1}')
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == {"got": {"a": 1}}
+
+    def crash(payload: bytes) -> bytes:
+        raise MemoryError("out of memory")
+
+    layer.synchronous["imgpipe-local-render_variant"] = crash
+    failed = aws.invoke(FunctionName="imgpipe-local-render_variant", Payload=b"{}")
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read()) == {"errorMessage": "out of memory", "errorType": "MemoryError"}
+    with pytest.raises(ClientError) as refused:  # an async invoke of a synchronous-only function
+        aws.invoke(FunctionName="imgpipe-local-render_variant", InvocationType="Event", Payload=b"{}")
+    assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -148,7 +148,7 @@ def test_two_first_requests_store_one_object(aws, stage):
 def test_renders_from_the_smallest_rendition_large_enough(aws, stage, monkeypatch):
     service = app_module.get_variants()
     record = app_module.get_status_store().get(stage)
-    fit_names = service.fit_names
+    fit_names = app_module.get_renderer().fit_names  # the renderer's (chalicelib/render.py)
     # default is 800 wide, medium 1024; large (1600 = the source's size) is left out.
     assert base_rendition(record, fit_names, v.parse_options("w_320"))["key"] == "processed-photo.jpg"
     assert base_rendition(record, fit_names, v.parse_options("w_400"))["key"] == "processed-photo.jpg"

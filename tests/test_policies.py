@@ -11,6 +11,7 @@ covers the code). Lambda's own use of the role is listed in PLATFORM.
 import ast
 import fnmatch
 import functools
+import io
 import json
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
@@ -161,7 +162,36 @@ def stub_resize_invokes(monkeypatch) -> None:
     monkeypatch.setattr(app_module.services, "invoker", functools.cache(lambda: invoker))
 
 
+def route_renders(rec: Recorder, monkeypatch) -> None:
+    """moto runs no Lambda code: the API's synchronous invoke of the render function is answered
+    by botocore's Stubber (after the recorder has seen it), and the render then runs as the
+    render function, with its own clients."""
+    import app as app_module
+    from chalicelib.ondemand import VariantService
+    from chalicelib.render import LambdaRenderer
+
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    stubber = Stubber(lambda_client)
+    stubber.activate()
+
+    class RenderFunction:
+        def invoke(self, **params):
+            stubber.add_response("invoke", {"StatusCode": 200})
+            lambda_client.invoke(**params)
+            rec.function = "render_variant"
+            answer = app_module.render_variant(json.loads(params["Payload"]), None)
+            rec.function = "api_handler"
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+    api = app_module.get_variants()
+    render = LambdaRenderer(RenderFunction(), function_name(STAGE, "render_variant")).render  # type: ignore[arg-type]
+    service = VariantService(api.settings, api.storage, api.store, api.secret, render=render)
+    monkeypatch.setattr(app_module.services, "variants", functools.cache(lambda: service))
+
+
 def exercise_api(client, aws, rec: Recorder, monkeypatch) -> None:
+    from chalicelib.storage import S3Storage
+
     rec.function = "api_handler"
     created = client.http.post(
         "/uploads", headers={"Content-Type": "application/json"},
@@ -170,7 +200,7 @@ def exercise_api(client, aws, rec: Recorder, monkeypatch) -> None:
     # A presigned POST grants PutObject on its key; botocore's event does not carry it.
     key = created["upload"]["fields"]["key"]
     rec.calls["api_handler"].add(("s3:PutObject", f"arn:aws:s3:::{TEST_ENV['INPUT_BUCKET']}/{key}"))
-    aws.put(key, jpeg())
+    aws.put(key, jpeg(1600, 1200))  # large enough for variants from renditions
     run_resize(client, rec, key)
     rec.function = "api_handler"
     image = f"/images/{created['image_id']}"
@@ -185,11 +215,27 @@ def exercise_api(client, aws, rec: Recorder, monkeypatch) -> None:
     assert patched.status_code == 202, patched.json_body
     run_resize(client, rec, key)  # what the invoke delivers: the covers rendered again
     rec.function = "api_handler"
-    # An on-demand variant (docs/VARIANTS.md): signed, rendered from the source, stored once.
+    # On-demand variants (docs/VARIANTS.md): signed by the API, rendered by the render function from
+    # a rendition (w_64: `default`, w_450: `medium`) or the source (w_1000), stored once; then one whose image is deleted while it
+    # renders (the render removes what it stored).
+    route_renders(rec, monkeypatch)
+    for width in (64, 450, 1000):
+        signed = client.http.post(f"{image}/variants", headers={"Content-Type": "application/json"},
+                                  body=json.dumps({"width": width})).json_body
+        assert client.http.get(urlsplit(signed["url"]).path).status_code == 302
     signed = client.http.post(f"{image}/variants", headers={"Content-Type": "application/json"},
-                              body='{"width": 64}').json_body
-    assert client.http.get(urlsplit(signed["url"]).path).status_code == 302
-    assert client.http.delete(image).status_code == 204
+                              body='{"width": 32}').json_body
+    write = S3Storage.write_new_output  # the render function's storage is made at its cold start
+
+    def deleted_while_rendering(storage, *args):
+        stored = write(storage, *args)
+        rec.function = "api_handler"
+        assert client.http.delete(image).status_code == 204
+        rec.function = "render_variant"
+        return stored
+
+    monkeypatch.setattr(S3Storage, "write_new_output", deleted_while_rendering)
+    assert client.http.get(urlsplit(signed["url"]).path).status_code == 404
     aws.put(key, jpeg())  # the upload URL used after the delete: resize deletes the late source
     run_resize(client, rec, key)
 

@@ -71,6 +71,42 @@ resource "aws_cloudfront_response_headers_policy" "security" {
   }
 }
 
+# /v/* (on-demand variants, docs/VARIANTS.md) goes to the API: its redirects are cached as long as
+# the API says (max-age), keyed on the path and the Accept class the function below writes.
+resource "aws_cloudfront_cache_policy" "variants" {
+  count       = var.cdn ? 1 : 0
+  name        = "imgpipe-${var.stage}-variants"
+  comment     = "/v/* redirects: cached as long as the API says (max-age), keyed on the path and the Accept class only."
+  default_ttl = 0
+  max_ttl     = 3600
+  min_ttl     = 0
+  parameters_in_cache_key_and_forwarded_to_origin {
+    cookies_config {
+      cookie_behavior = "none"
+    }
+    headers_config {
+      header_behavior = "whitelist"
+      headers {
+        items = ["Accept"]
+      }
+    }
+    query_strings_config {
+      query_string_behavior = "none"
+    }
+    enable_accept_encoding_gzip   = false
+    enable_accept_encoding_brotli = false
+  }
+}
+
+resource "aws_cloudfront_function" "accept_class" {
+  count   = var.cdn ? 1 : 0
+  name    = "imgpipe-${var.stage}-accept-class"
+  runtime = "cloudfront-js-2.0"
+  comment = "Accept -> avif/webp/jpeg class for /v/* (accept-class.js)"
+  publish = true
+  code    = file("${path.module}/accept-class.js")
+}
+
 resource "aws_cloudfront_distribution" "cdn" {
   count           = var.cdn ? 1 : 0
   enabled         = true
@@ -83,6 +119,35 @@ resource "aws_cloudfront_distribution" "cdn" {
     origin_id                = "renditions"
     domain_name              = aws_s3_bucket.output.bucket_regional_domain_name
     origin_access_control_id = aws_cloudfront_origin_access_control.output[0].id
+  }
+
+  # The API stage; no origin request policy: only the cache key's values reach it, and the Host
+  # header is the origin's own, which API Gateway needs.
+  origin {
+    origin_id   = "api"
+    domain_name = "${aws_api_gateway_rest_api.rest_api.id}.execute-api.${data.aws_region.chalice.name}.amazonaws.com"
+    origin_path = "/${aws_api_gateway_stage.rest_api.stage_name}"
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "https-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+  }
+
+  ordered_cache_behavior {
+    path_pattern               = "/v/*"
+    target_origin_id           = "api"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = false
+    cache_policy_id            = aws_cloudfront_cache_policy.variants[0].id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security[0].id
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.accept_class[0].arn
+    }
   }
 
   default_cache_behavior {

@@ -78,7 +78,7 @@ resource "aws_s3_bucket_policy" "tls_only" {
         Effect    = "Allow"
         Principal = { Service = "cloudfront.amazonaws.com" }
         Action    = "s3:GetObject"
-        Resource  = ["${each.value.arn}/renditions/*", "${each.value.arn}/processed-*"]
+        Resource  = ["${each.value.arn}/renditions/*", "${each.value.arn}/processed-*", "${each.value.arn}/variants/*"]
         Condition = { StringEquals = { "AWS:SourceArn" = distribution.arn } }
       }
     ])

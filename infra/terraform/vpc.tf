@@ -8,6 +8,7 @@ locals {
     resize_image       = aws_iam_role.resize_image_role.id
     sweep_stuck_images = aws_iam_role.sweep_stuck_images_role.id
     backfill_image     = aws_iam_role.backfill_image_role.id
+    render_variant     = aws_iam_role.render_variant_role.id
   }
 }
 
