@@ -137,7 +137,7 @@ def delete_image(services: Services, image_id: str, owner: str | None = None) ->
         storage.delete_source(source_key)
     storage.delete_renditions(list(rendition_keys))
     storage.delete_output_prefix(variants_prefix(image_id))  # on-demand variants (ondemand.py)
-    services.cdn().invalidate(list(rendition_keys), image_id, now)
+    services.cdn().invalidate(list(rendition_keys), image_id, now, prefixes=(variants_prefix(image_id),))
 
 
 def set_focus(services: Services, image_id: str, body: object, owner: str | None = None) -> dict:

@@ -1,8 +1,10 @@
 """Deleted means gone from the CDN: invalidate a deleted image's renditions on the stage's
 CloudFront distribution (CDN_DISTRIBUTION_ID; empty: no CDN, nothing to do).
 
-Renditions are cached for up to a year (infra's immutable cache policy): without an
-invalidation the CDN would serve a deleted image's renditions until then. The API
+Renditions and on-demand variants are cached for up to a year (infra's immutable cache
+policy): without an invalidation the CDN would serve a deleted image's until then. A
+variant's /v/ redirect may stay cached for its max-age (an hour), but it then leads to
+an invalidated, deleted object: nothing is served. The API
 function may invalidate that one distribution and no other (deploy/policies.py).
 """
 
@@ -29,13 +31,15 @@ class CdnInvalidator:
         self._client = client
         self.distribution_id = distribution_id
 
-    def invalidate(self, keys: list[str], image_id: str, now: float | None = None) -> str | None:
-        """Ask CloudFront to drop `keys`; the invalidation id, or None (no CDN, no keys, or a failure:
-        logged, the delete stands and the renditions expire from the CDN on their own)."""
-        if self._client is None or not self.distribution_id or not keys:
+    def invalidate(self, keys: list[str], image_id: str, now: float | None = None,
+                   prefixes: tuple[str, ...] = ()) -> str | None:
+        """Ask CloudFront to drop `keys` and everything under `prefixes` (one wildcard path each);
+        the invalidation id, or None (no CDN, nothing to drop, or a failure: logged, the delete
+        stands and the objects expire from the CDN on their own)."""
+        if self._client is None or not self.distribution_id or not (keys or prefixes):
             return None
         now = time.time() if now is None else now
-        paths = invalidation_paths(keys)
+        paths = invalidation_paths(keys) + [f"/{quote(prefix, safe='/')}*" for prefix in prefixes]
         try:
             answer = self._client.create_invalidation(
                 DistributionId=self.distribution_id,

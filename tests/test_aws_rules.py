@@ -211,18 +211,18 @@ class AccountLambda:
 
 def test_path_one_says_what_the_account_allows_before_reserving_concurrency():
     wanted = aws.reserved_concurrency("prod")
-    assert sum(wanted.values()) == 201
+    assert sum(wanted.values()) == 221
     problem = aws.concurrency_problem(AccountLambda(limit=10), "prod", wanted)
-    assert problem.startswith("Stage prod reserves 201 concurrent executions (api_handler 50, "
+    assert problem.startswith("Stage prod reserves 221 concurrent executions (api_handler 50, "
                               "backfill_image 50")
     assert "allows 10 in this region" in problem and "at most 0 can be reserved" in problem
     assert "reserved_concurrency for stage prod in .chalice/config.json" in problem
     assert aws.concurrency_problem(AccountLambda(limit=1000), "prod", wanted) is None
-    assert aws.concurrency_problem(AccountLambda(limit=301), "prod", wanted) is None
-    assert "at most 200" in aws.concurrency_problem(AccountLambda(limit=300), "prod", wanted)
+    assert aws.concurrency_problem(AccountLambda(limit=321), "prod", wanted) is None
+    assert "at most 220" in aws.concurrency_problem(AccountLambda(limit=320), "prod", wanted)
     # A redeploy gets back what the stage itself reserves today.
     ours = {aws.function_name("prod", "resize_image"): 100, aws.function_name("prod", "api_handler"): 50}
-    assert aws.concurrency_problem(AccountLambda(limit=301, ours=ours), "prod", wanted) is None
+    assert aws.concurrency_problem(AccountLambda(limit=321, ours=ours), "prod", wanted) is None
 
 
 @pytest.mark.parametrize(("resource", "statement"), [("vpc_access", "VPC_ACCESS"), ("xray", "XRAY_WRITE")])

@@ -1,4 +1,4 @@
-"""DELETE /images/{id} invalidates the image's renditions on the stage's CloudFront distribution."""
+"""DELETE /images/{id} invalidates the image's renditions and variants on the stage's CloudFront distribution."""
 
 import boto3
 
@@ -31,7 +31,8 @@ def test_a_delete_invalidates_every_rendition_of_the_image(aws, client, monkeypa
     listed = cloudfront.list_invalidations(DistributionId=distribution)["InvalidationList"]["Items"]
     assert len(listed) == 1
     done = cloudfront.get_invalidation(DistributionId=distribution, Id=listed[0]["Id"])["Invalidation"]
-    assert sorted(done["InvalidationBatch"]["Paths"]["Items"]) == invalidation_paths(renditions)
+    variants = f"/variants/{image_id}/*"  # every on-demand variant of it, whatever its options
+    assert sorted(done["InvalidationBatch"]["Paths"]["Items"]) == sorted(invalidation_paths(renditions) + [variants])
     assert all(" " not in path and path.startswith("/") for path in invalidation_paths(renditions))
 
 

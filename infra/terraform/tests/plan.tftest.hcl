@@ -100,7 +100,7 @@ run "functions_can_be_placed_in_a_vpc" {
     error_message = "every function goes into the given subnets"
   }
   assert {
-    condition     = length(aws_iam_role_policy.vpc_access) == 4
+    condition     = length(aws_iam_role_policy.vpc_access) == 5
     error_message = "every role may manage the functions' network interfaces"
   }
   assert {
@@ -117,7 +117,7 @@ run "tracing_turns_on_xray_and_its_grant" {
     tracing = true
   }
   assert {
-    condition     = aws_lambda_function.resize_image.tracing_config[0].mode == "Active" && length(aws_iam_role_policy.xray) == 4
+    condition     = aws_lambda_function.resize_image.tracing_config[0].mode == "Active" && length(aws_iam_role_policy.xray) == 5
     error_message = "tracing sets active tracing and lets every role send segments"
   }
   assert {
