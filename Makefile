@@ -27,7 +27,8 @@ help:
 	@echo "                         [BASELINE=1: also rewrite bench/results/latest.json]"
 	@echo "make bench-api | bench-startup | bench-e2e   API CPU, start-up and package, end-to-end latency"
 	@echo "make bench-scale         the capacity model: AWS limits at 100, 1,000 and 5,000 images/s"
-	@echo "make bench-variants      first 640 px WebP variant: from the source, from a rendition, libvips"
+	@echo "make bench-variants      first 640 px WebP variant: from the source, from a rendition, libvips;"
+	@echo "                         then a repeated request through a local stack (renders counted)"
 	@echo "make deploy STAGE=dev    stacks + chalice deploy + API key and wiring (AWS credentials)"
 	@echo "make package             one SAM/CloudFormation template in build/cfn"
 	@echo "make package-terraform   Terraform in build/terraform"
@@ -96,7 +97,8 @@ SUBSET ?=
 bench: venv
 	$(PY) -m bench --photos "$(PHOTOS)" --rounds $(ROUNDS) --subset "$(SUBSET)" $(if $(BASELINE),--baseline)
 
-# A first on-demand variant (docs/VARIANTS.md), one core: source vs stored rendition vs libvips.
+# A first on-demand variant (docs/VARIANTS.md), one core: source vs stored rendition vs libvips;
+# then a repeated request through a fresh local stack (--no-stack skips it).
 bench-variants: venv
 	$(PY) -m bench.variants --photos "$(PHOTOS)" --rounds $(ROUNDS)
 

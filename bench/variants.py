@@ -9,6 +9,9 @@ an on-demand variant (640 px wide WebP q80), one core, side by side:
 
 CPU is the process's (every thread), wall the caller's; the median of N rounds.
 The renditions a photo already has are made once beforehand and are not timed.
+
+Then (unless --no-stack) a repeated request through `make run`'s stack: one render, then
+served from storage without rendering, counted, with its latency (bench/variantstack.py).
 """
 
 import argparse
@@ -86,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "corpus" / "photos")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--subset", default="L", help="File-name prefix of the photos (L: the large ones).")
+    parser.add_argument("--repeats", type=int, default=20,
+                        help="Repeated requests of the stored variant through the local stack, each way.")
+    parser.add_argument("--no-stack", action="store_true",
+                        help="Skip the repeated request through a local stack (`make run`).")
     args = parser.parse_args(argv)
     if not args.photos.is_dir():
-        print(f"bench.variants: {args.photos} is absent; point --photos at a folder of large camera JPEGs.")
+        print(f"bench.variants: {args.photos} is absent; point --photos at a folder of large camera JPEGs. "
+              "Both parts (the first render, and the repeated request through a local stack) are skipped.")
         return 0
     photos = sorted(p for p in args.photos.iterdir()
                     if p.suffix.lower() in PHOTO_SUFFIXES and p.name.startswith(args.subset))
@@ -107,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for kind, values in totals.items():
         print(f"mean CPU {kind:<28} {statistics.mean(values):7.1f} ms over {len(values)} photos")
-    return 0
+    if args.no_stack:
+        return 0
+    from bench.variantstack import measure
+
+    return measure(photos, args.repeats)
 
 
 if __name__ == "__main__":
