@@ -136,8 +136,8 @@ def delete_image(services: Services, image_id: str, owner: str | None = None) ->
     if source_key:
         storage.delete_source(source_key)
     storage.delete_renditions(list(rendition_keys))
-    storage.delete_output_prefix(variants_prefix(image_id))  # on-demand variants (ondemand.py)
-    services.cdn().invalidate(list(rendition_keys), image_id, now, prefixes=(variants_prefix(image_id),))
+    variants = storage.delete_output_prefix(variants_prefix(image_id))  # on-demand variants (ondemand.py)
+    services.cdn().invalidate([*rendition_keys, *variants], image_id, now)
 
 
 def set_focus(services: Services, image_id: str, body: object, owner: str | None = None) -> dict:

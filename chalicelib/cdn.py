@@ -31,15 +31,16 @@ class CdnInvalidator:
         self._client = client
         self.distribution_id = distribution_id
 
-    def invalidate(self, keys: list[str], image_id: str, now: float | None = None,
-                   prefixes: tuple[str, ...] = ()) -> str | None:
-        """Ask CloudFront to drop `keys` and everything under `prefixes` (one wildcard path each);
-        the invalidation id, or None (no CDN, nothing to drop, or a failure: logged, the delete
-        stands and the objects expire from the CDN on their own)."""
-        if self._client is None or not self.distribution_id or not (keys or prefixes):
+    def invalidate(self, keys: list[str], image_id: str, now: float | None = None) -> str | None:
+        """Ask CloudFront to drop `keys`; the invalidation id, or None (no CDN, no keys, or a failure:
+        logged, the delete stands and the objects expire from the CDN on their own).
+
+        Exact paths only: CloudFront runs at most 15 wildcard paths at once per distribution
+        (3,000 exact ones), so a burst of deletes with a wildcard each would fail."""
+        if self._client is None or not self.distribution_id or not keys:
             return None
         now = time.time() if now is None else now
-        paths = invalidation_paths(keys) + [f"/{quote(prefix, safe='/')}*" for prefix in prefixes]
+        paths = invalidation_paths(keys)
         try:
             answer = self._client.create_invalidation(
                 DistributionId=self.distribution_id,

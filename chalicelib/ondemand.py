@@ -34,7 +34,6 @@ from chalicelib.variants import (
     source_version,
     variant_key,
     variant_path,
-    variants_prefix,
     verify,
 )
 
@@ -119,7 +118,4 @@ class VariantService:
             return f"public, max-age={REDIRECT_MAX_AGE}"
         # A presigned URL expires: the redirect to it must not outlive it.
         return f"public, max-age={min(REDIRECT_MAX_AGE, self.settings.download_url_ttl // 2)}"
-
-    def delete_variants(self, image_id: str) -> int:
-        return self.storage.delete_output_prefix(variants_prefix(image_id))
 

@@ -151,8 +151,8 @@ class S3Storage:
             raise
         return True
 
-    def delete_output_prefix(self, prefix: str) -> int:
-        """Every output object under `prefix` (an image's variants); how many there were."""
+    def delete_output_prefix(self, prefix: str) -> list[str]:
+        """Every output object under `prefix` (an image's variants); the keys there were."""
         keys: list[str] = []
         token = ""
         while True:
@@ -163,7 +163,7 @@ class S3Storage:
             if not token:
                 break
         self.delete_renditions(keys)
-        return len(keys)
+        return keys
 
     def tag_failed_source(self, key: str) -> None:
         """Mark an upload that ended FAILED; the input bucket's lifecycle rule expires it."""
