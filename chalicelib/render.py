@@ -14,11 +14,12 @@ API, as AWS would (imgpipe/emulator.py).
 """
 
 import json
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
-from chalicelib.errors import ImageConflictError, ImageNotFoundError, ImgpipeError
+from chalicelib.errors import ImageConflictError, ImageNotFoundError, ImgpipeError, SourceChangedError
 from chalicelib.renditions import DEFAULT_NAME, FIT
 from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
@@ -37,6 +38,7 @@ from chalicelib.variants import (
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
+log = logging.getLogger(__name__)
 # A stored rendition stands in for the source when it has at least this many
 # times the pixels per side the variant needs (as resize.fit's cascade).
 BASE_HEADROOM = 2.0
@@ -95,7 +97,12 @@ class VariantRenderer:
         data = self.storage.read_output(base["key"]) if base else None
         if data is None:  # no rendition large enough, or it went meanwhile
             info = ObjectInfo(source["key"], int(source["bytes"]), source["etag"], "")
-            data = self.storage.read_source(info, self.settings.max_upload_bytes)
+            try:
+                data = self.storage.read_source(info, self.settings.max_upload_bytes)
+            except SourceChangedError:  # deleted (404) or re-uploaded (409) since the record was read
+                self._record(image_id)
+                raise ImageConflictError(f"Image {image_id} changed while its variant was asked for; "
+                                         "ask again.") from None
         made = process_variant(data, options, self.settings.max_pixels, focus_point(record.get("focus")))
         stored = self.storage.write_new_output(key, made.data, made.content_type)
         # A DELETE that ran while this rendered has already emptied the variants' prefix.
@@ -125,6 +132,8 @@ class VariantRenderer:
                 raise VariantOptionsError("A render needs a concrete format, not auto.")
             rendered = self.render(check_image_id(event["image_id"]), event["version"], options)
         except ImgpipeError as exc:
+            if exc.code not in _ERRORS:  # ours, not the caller's: keep the cause (Pillow's, S3's) in the log
+                log.exception("rendering a variant of %s failed", event.get("image_id") if isinstance(event, dict) else "?")
             return {"error": {"code": exc.code, "message": exc.message}}
         return {"rendered": rendered}
 

@@ -97,11 +97,18 @@ class Services:
         settings = self.settings()
         arn = settings.variant_secret_arn
         secrets = boto3.client("secretsmanager", region_name=settings.region) if arn else None
-        render = self.renderer().render  # no RENDER_FUNCTION: render in this process
-        if settings.render_function:
+        if not settings.render_function:  # render in this process (tests, a stage without the function)
+            render = self.renderer().render
+        else:
+            from botocore.config import Config
+
             from chalicelib.render import LambdaRenderer
 
-            lambda_client = boto3.client("lambda", region_name=settings.region)
+            # One attempt, answered within the render function's own timeout (14 s): the API
+            # function (15 s) answers before API Gateway does, and a throttled render (its reserved
+            # concurrency is small) fails at once instead of retrying into the API's timeout.
+            once = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=14, connect_timeout=2)
+            lambda_client = boto3.client("lambda", region_name=settings.region, config=once)
             render = LambdaRenderer(lambda_client, settings.render_function).render
         return VariantService(settings, self.storage(), self.status_store(), VariantSecret(secrets, arn),
                               avif_supported=_avif_supported, render=render)

@@ -25,7 +25,7 @@ from deploy.build import (
 )
 from deploy.rules import TEMPLATE_BODY_LIMIT  # CloudFormation's; a larger template is read from S3
 from deploy.policies import (
-    FUNCTION_ENV, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
+    FUNCTION_ENV, FUNCTIONS, VPC_ACCESS, XRAY_WRITE, function_environment, function_name, write_stage_policies,
 )
 
 if TYPE_CHECKING:
@@ -116,17 +116,16 @@ def template_source(body: str, stack: str, upload: tuple | None) -> dict[str, st
 
 
 def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[ParameterTypeDef]",
-                     body: str | None = None, upload: tuple | None = None,
+                     body: str, upload: tuple | None = None,
                      dynamodb: "DynamoDBClient | None" = None) -> dict[str, str]:
-    """Create or update the stack (infra/resources.json unless `body`) and wait; returns its outputs.
+    """Create or update the stack with template `body` (the resources stack: resources_body,
+    never the raw file, which ignores legacy_indexes) and wait; returns its outputs.
 
     A template over the TemplateBody limit goes to S3 first (`upload`: s3 client, bucket, region).
     An update that adds or drops more than one index of a table deploys them one at a time first
     (deploy/index_steps.py; `dynamodb`, a client of the table's region, waits for each).
     """
-    # Compact: the indented file is close to the TemplateBody limit; past it, TemplateURL.
-    compact = json.dumps(json.loads(RESOURCES.read_text()), separators=(",", ":"))
-    source = template_source(body or compact, stack, upload)
+    source = template_source(body, stack, upload)
 
     def stack_call(call: "Callable[..., object]") -> None:
         common = {"StackName": stack, "Parameters": parameters, "Capabilities": CAPABILITIES}
@@ -138,7 +137,7 @@ def deploy_resources(cfn: "CloudFormationClient", stack: str, parameters: "list[
     except ClientError:
         exists = False
     if exists:
-        step_indexes(cfn, stack, json.loads(body or compact), upload, dynamodb)
+        step_indexes(cfn, stack, json.loads(body), upload, dynamodb)
     try:
         if exists:
             stack_call(cfn.update_stack)
@@ -188,6 +187,27 @@ def reserved_concurrency(stage: str) -> dict[str, int]:
     """The stage's reservations (.chalice/config.json, reserved_concurrency per function)."""
     functions = load_config()["stages"][stage].get("lambda_functions", {})
     return {name: f["reserved_concurrency"] for name, f in functions.items() if f.get("reserved_concurrency")}
+
+
+def live_legacy_reads_problem(lambda_client: "LambdaClient", stage: str, settings: dict) -> str | None:
+    """The functions running now must not read what this deploy drops: the indexes go before
+    `chalice deploy` replaces the code, so step 3 of the migration (STATUS_READS=sharded) must
+    already be live when legacy_indexes turns false (docs/DATA-MODEL.md, Migrating a table)."""
+    if settings.get("legacy_indexes", True):
+        return None
+    for function in FUNCTIONS:
+        try:
+            config = lambda_client.get_function_configuration(FunctionName=function_name(stage, function))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                continue  # not deployed yet: nothing reads the indexes
+            raise
+        if config.get("Environment", {}).get("Variables", {}).get("STATUS_READS", "").strip().lower() == "legacy":
+            return (f"The deployed function {function_name(stage, function)} still reads the unsharded indexes "
+                    "(STATUS_READS=legacy), and this deploy drops them (legacy_indexes false in "
+                    "infra/stages.json) before it replaces the code. Deploy STATUS_READS=sharded first with "
+                    "legacy_indexes true, then set legacy_indexes to false and deploy again.")
+    return None
 
 
 def concurrency_problem(lambda_client: "LambdaClient", stage: str, wanted: dict[str, int]) -> str | None:
@@ -346,8 +366,10 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
         raise SystemExit("Set AWS_REGION (or a profile with a region) to deploy.")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
+    lambda_client = session.client("lambda")
     problem = (api_gateway_account_problem(session.client("apigateway"), settings)
-               or concurrency_problem(session.client("lambda"), stage, reserved_concurrency(stage)))
+               or concurrency_problem(lambda_client, stage, reserved_concurrency(stage))
+               or live_legacy_reads_problem(lambda_client, stage, settings))
     if problem:
         raise SystemExit(problem)
     cfn = session.client("cloudformation")
@@ -357,19 +379,19 @@ def deploy(stage: str, alarm_topic_arn: str = "", versioning: bool = False) -> N
                                  previous_api_domain(stage, region))
     s3 = session.client("s3")
     upload = (s3, artifacts_bucket(s3, stage, identity["Account"], region), region)
-    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, resources_body(stage), upload,
-                               session.client("dynamodb"))
+    resources, dynamodb = resources_body(stage), session.client("dynamodb")
+    outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, resources, upload, dynamodb)
     configure_stage(stage, outputs, identity["Account"], region, partition)
     pool = deploy_user_pool(cfn, stage)
     run_chalice("deploy", "--stage", stage)
     if pool is not None:  # the page's URL is known now (a no-op after the first deploy): sign-in returns to it
         deploy_user_pool(cfn, stage)
-    wire_dead_letter_queue(session.client("lambda"), stage, outputs["DeadLetterQueueArn"])
+    wire_dead_letter_queue(lambda_client, stage, outputs["DeadLetterQueueArn"])
 
     settings, rest_api_id = stage_settings(stage), deployed_rest_api_id(stage)
     if api_domain(rest_api_id, region) != previous_api_domain_of(parameters):  # the CDN's /v/* origin
         parameters = with_api_domain(parameters, api_domain(rest_api_id, region))
-        outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, upload=upload)
+        outputs = deploy_resources(cfn, f"imgpipe-{stage}-resources", parameters, resources, upload, dynamodb)
     api = deploy_resources(cfn, f"imgpipe-{stage}-api", api_stack_parameters(stage, rest_api_id, settings),
                            json.dumps(apigw.api_stack_template()))
     apigw.wire_api(session.client("apigateway"), rest_api_id, settings["throttle_rate"],

@@ -229,6 +229,9 @@ def route_variants_to_the_api(template: dict) -> None:
 def name_the_api_function(sam: Path) -> None:
     """The packaged API's integrations name the API function's ARN, not a GetAtt (see API_FUNCTION_REF)."""
     text = sam.read_text()
+    if API_FUNCTION_REF not in text:  # Chalice changed how it names the function: the cycle would be back
+        raise SystemExit(f"chalice package no longer names the API function as {API_FUNCTION_REF}; "
+                         "deploy/build.py must learn its new form.")
     sam.write_text(text.replace(API_FUNCTION_REF, API_FUNCTION_ARN))
 
 

@@ -125,7 +125,7 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     upload = (s3, aws.artifacts_bucket(s3, stage, "123456789012", REGION), REGION)
     stack = f"imgpipe-{stage}-resources"
     try:
-        outputs = aws.deploy_resources(cfn, stack, aws.stack_parameters(stage), upload=upload)
+        outputs = aws.deploy_resources(cfn, stack, aws.stack_parameters(stage), aws.resources_body(stage), upload)
     except rules.RuleBrokenError as exc:
         report.problems.append(str(exc))
         report.seconds = time.monotonic() - started
@@ -153,17 +153,17 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     report.steps.append(f"stack imgpipe-{stage}-api and the API's wiring (throttling, access log, responses)")
     # As make deploy once Chalice has made the API: the CDN's /v/* origin is its domain.
     parameters = aws.with_api_domain(aws.stack_parameters(stage), aws.api_domain(rest_api, REGION))
-    aws.deploy_resources(cfn, stack, parameters, upload=upload)
+    aws.deploy_resources(cfn, stack, parameters, aws.resources_body(stage), upload)
     report.steps.append(f"stack {stack} updated with the API's domain (ApiDomain, the CDN's /v/* origin)")
     # A second deploy of the same template changes nothing and must not fail.
-    aws.deploy_resources(cfn, stack, parameters, upload=upload)
+    aws.deploy_resources(cfn, stack, parameters, aws.resources_body(stage), upload)
     report.steps.append(f"stack {stack} deployed again without changes")
     # The migration's last step (legacy_indexes false): two index deletions, one update each.
     dynamodb = client(endpoint, "dynamodb")
     rules.enforce_on_dynamodb(dynamodb)
     dropped = json.dumps(indexes.without_legacy_indexes(template), separators=(",", ":"))
     try:
-        aws.deploy_resources(cfn, stack, aws.stack_parameters(stage), dropped, upload, dynamodb)
+        aws.deploy_resources(cfn, stack, parameters, dropped, upload, dynamodb)
     except rules.RuleBrokenError as exc:
         report.problems.append(str(exc))
     else:

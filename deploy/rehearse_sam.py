@@ -134,7 +134,8 @@ def failure_reasons(cfn: "CloudFormationClient", stack: str) -> list[str]:
 
 
 def rehearse_path_two(endpoint: str, work: Path, stage: str = "cfn") -> Report:
-    """Path 2: package, upload, create the stack from TemplateURL, check it, deploy it again."""
+    """Path 2: package, upload, create the stack from TemplateURL and check it (a create only:
+    updates and `step-indexes` are rehearsed on path 1's stack)."""
     report, started = Report("path 2 (make package, one SAM stack)"), time.monotonic()
     sam = json.loads(build.package_cloudformation(stage, out=work / "cfn").read_text())
     report.steps.append("make package: build/cfn/sam.json and deployment.zip")

@@ -38,6 +38,9 @@ def adapt(doc: dict, stage: str) -> dict:
 
     # The integrations name the API function's invoke ARN written out, not a reference: with the CDN's
     # /v/* origin on the API and CDN_DOMAIN on the function, a reference closes a cycle (build.py).
+    if API_INVOKE_REF not in doc["locals"]["chalice_api_swagger"]:
+        raise SystemExit(f"chalice package no longer names the API function as {API_INVOKE_REF}; "
+                         "deploy/terraform.py must learn its new form.")
     doc["locals"]["chalice_api_swagger"] = doc["locals"]["chalice_api_swagger"].replace(
         API_INVOKE_REF, api_invoke_arn(stage))
     swagger = json.loads(doc["locals"]["chalice_api_swagger"])

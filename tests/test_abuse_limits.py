@@ -50,7 +50,7 @@ def test_path_one_sends_the_resources_template_compact_under_the_template_body_l
 
     from deploy import aws
 
-    aws.deploy_resources(Cfn(), "imgpipe-dev-resources", [])
+    aws.deploy_resources(Cfn(), "imgpipe-dev-resources", [], aws.resources_body("dev"))
     assert len(sent["TemplateBody"].encode()) < 51_200
     assert json.loads(sent["TemplateBody"]) == RESOURCES
 

@@ -256,3 +256,31 @@ def test_a_template_read_from_s3_over_cloudformations_limit_is_refused():
     large = json.dumps({"Resources": {}, "Description": "x" * rules.TEMPLATE_URL_LIMIT})
     with pytest.raises(rules.RuleBrokenError, match="reads at most 1000000 bytes from TemplateURL"):
         rules.check_stack_call("imgpipe", large, [], inline=False)
+
+
+class LiveFunctions:
+    """Lambda's GetFunctionConfiguration for the functions a stage has deployed (name → environment)."""
+
+    def __init__(self, deployed: dict[str, dict[str, str]]) -> None:
+        self.deployed = deployed
+
+    def get_function_configuration(self, FunctionName: str) -> dict:
+        from botocore.exceptions import ClientError
+
+        if FunctionName not in self.deployed:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "Get")
+        return {"Environment": {"Variables": self.deployed[FunctionName]}}
+
+
+def test_the_legacy_indexes_are_not_dropped_while_the_running_code_reads_them():
+    """Path 1 drops indexes before `chalice deploy` replaces the code: turning STATUS_READS to sharded
+    and legacy_indexes off in one deploy would leave the running functions without their indexes."""
+    drop = {"legacy_indexes": False}
+    reading = LiveFunctions({aws.function_name("prod", "api_handler"): {"STATUS_READS": "legacy"}})
+    problem = aws.live_legacy_reads_problem(reading, "prod", drop)
+    assert problem and "imgpipe-prod still reads the unsharded indexes" in problem
+    assert "Deploy STATUS_READS=sharded first" in problem
+    assert aws.live_legacy_reads_problem(reading, "prod", {"legacy_indexes": True}) is None  # kept: nothing to drop
+    switched = LiveFunctions({aws.function_name("prod", "api_handler"): {"STATUS_READS": "sharded"}})
+    assert aws.live_legacy_reads_problem(switched, "prod", drop) is None
+    assert aws.live_legacy_reads_problem(LiveFunctions({}), "prod", drop) is None  # a new stage

@@ -54,9 +54,9 @@ def needed(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
         bucket = f"arn:aws:s3:::{params['Bucket']}"
         if operation == "HeadBucket":
             return [(action, bucket)]
-        if operation == "HeadObject":
-            # Without ListBucket a missing key answers 403, not the 404 that
-            # storage.source_info reads as "deleted before we got here".
+        if operation in ("HeadObject", "GetObject"):
+            # Without ListBucket a missing key answers 403, not the 404 that storage
+            # reads as "deleted before we got here" (source_info, read_output, read_source).
             return [(action, f"{bucket}/{params['Key']}"), ("s3:ListBucket", bucket)]
         if operation == "ListObjectsV2":
             return [("s3:ListBucket", bucket)]

@@ -137,3 +137,17 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("PIL.", "chalice
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["PIL._version"]  # find_spec("PIL._avif") loads the package, no more
+
+
+def test_a_source_gone_during_a_render_is_a_conflict_not_a_crash(aws, stage):
+    """The record still says COMPLETE but its source is gone (a re-upload or delete under way):
+    the render answers `conflict` (409, ask again), not an internal error."""
+    import boto3
+
+    handle = app_module.get_renderer().handle
+    record = app_module.get_status_store().get(stage)
+    version = v.source_version(record["source"]["etag"])
+    boto3.client("s3").delete_object(Bucket=app_module.get_settings().input_bucket, Key=record["source"]["key"])
+    # 1500 px wide needs the source itself (no rendition has twice that): its read finds nothing.
+    answer = handle({"image_id": stage, "version": version, "options": "w_1500,f_webp"})
+    assert answer["error"]["code"] == "conflict"
