@@ -3,7 +3,7 @@ an on-demand variant (640 px wide WebP q80), one core, side by side:
 
 - imgpipe from the source (process_variant on the upload's bytes);
 - imgpipe from the nearest stored rendition (what the /v/ route does: the smallest
-  rendition of the default RENDITIONS at ≥ 2× the target, chosen by ondemand.base_rendition);
+  rendition of the default RENDITIONS at ≥ 2× the target, chosen by render.base_rendition);
 - libvips `thumbnail` from the source, then webpsave Q80 effort 4 (libvips' default,
   as imgpipe's method 4): sRGB conversion only for a photo with an ICC profile, as imgpipe.
 
@@ -57,7 +57,7 @@ def bench_photo(path: Path, rounds: int) -> dict:
     import pyvips
 
     from chalicelib.imaging.variant import process_variant
-    from chalicelib.ondemand import base_rendition
+    from chalicelib.render import base_rendition
     from chalicelib.variants import VariantOptions
 
     data = path.read_bytes()

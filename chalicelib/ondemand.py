@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
-from chalicelib.errors import ImageConflictError, ImageNotFoundError
-from chalicelib.render import BASE_HEADROOM, Render, VariantRenderer, base_rendition  # noqa: F401 (their old home)
+from chalicelib.errors import ImageNotFoundError
+from chalicelib.render import Render, VariantRenderer, complete_record
 from chalicelib.renditions import CONTENT_TYPES
 from chalicelib.secrets import CachedSecret
-from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
+from chalicelib.status import DynamoStatusStore
 from chalicelib.storage import S3Storage
 from chalicelib.uploads import check_image_id
 from chalicelib.urls import cdn_url
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 # key changes with the source's version; a redirect kept longer than this could
 # point at a deleted image's object (which answers 403/404 then).
 REDIRECT_MAX_AGE = 3600
+
+
 class VariantsDisabledError(ImageNotFoundError):
     """This stage has no variant secret (VARIANT_SECRET_ARN): no URL can be signed or checked."""
 
@@ -89,11 +91,7 @@ class VariantService:
         # The signature first (as imgproxy): unsigned requests learn nothing, cost one HMAC.
         verify(self.secret(), signature, image_id, segment)
         options = resolve(segment, limits)
-        record = self.store.get(image_id)
-        if record is None or record.get("status") == DELETED:
-            raise ImageNotFoundError(f"There is no image {image_id}.")
-        if record["status"] != COMPLETE:
-            raise ImageConflictError(f"Image {image_id} is {record['status']}; its variants exist once it is COMPLETE.")
+        record = complete_record(self.store, image_id)
         source = record["source"]
         check_output(options, (int(source["width"]), int(source["height"])), limits)
         wanted = concrete(options, accept, self._avif_supported())

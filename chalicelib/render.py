@@ -70,6 +70,17 @@ def base_rendition(record: dict, fit_names: set[str], options: VariantOptions) -
     return min(usable, key=lambda r: (int(r["width"]) * int(r["height"]), order[r["format"]]), default=None)
 
 
+def complete_record(store: DynamoStatusStore, image_id: str) -> dict:
+    """The record of a COMPLETE image: ImageNotFoundError (404) for an unknown or deleted
+    one, ImageConflictError (409) until it is COMPLETE. The route and the render both ask."""
+    record = store.get(image_id)
+    if record is None or record.get("status") == DELETED:
+        raise ImageNotFoundError(f"There is no image {image_id}.")
+    if record["status"] != COMPLETE:
+        raise ImageConflictError(f"Image {image_id} is {record['status']}; its variants exist once it is COMPLETE.")
+    return record
+
+
 def render_request(image_id: str, version: str, options: VariantOptions) -> dict:
     """The render function's event."""
     return {"image_id": image_id, "version": version, "options": canonical(options)}
@@ -87,7 +98,7 @@ class VariantRenderer:
         from chalicelib.imaging.variant import process_variant  # Pillow: the render function only
         from chalicelib.pipeline import focus_point
 
-        record = self._record(image_id)
+        record = complete_record(self.store, image_id)
         source = record["source"]
         if source_version(source["etag"]) != version:  # re-uploaded since the route read it
             raise ImageConflictError(f"Image {image_id} changed while its variant was asked for; ask again.")
@@ -100,7 +111,7 @@ class VariantRenderer:
             try:
                 data = self.storage.read_source(info, self.settings.max_upload_bytes)
             except SourceChangedError:  # deleted (404) or re-uploaded (409) since the record was read
-                self._record(image_id)
+                complete_record(self.store, image_id)
                 raise ImageConflictError(f"Image {image_id} changed while its variant was asked for; "
                                          "ask again.") from None
         made = process_variant(data, options, self.settings.max_pixels, focus_point(record.get("focus")))
@@ -111,14 +122,6 @@ class VariantRenderer:
             self.storage.delete_renditions([key])
             raise ImageNotFoundError(f"There is no image {image_id}.")
         return stored
-
-    def _record(self, image_id: str) -> dict:
-        record = self.store.get(image_id)
-        if record is None or record.get("status") == DELETED:
-            raise ImageNotFoundError(f"There is no image {image_id}.")
-        if record["status"] != COMPLETE:
-            raise ImageConflictError(f"Image {image_id} is {record['status']}; its variants exist once it is COMPLETE.")
-        return record
 
     def handle(self, event: dict) -> dict:
         """The render function's answer to one event: `{"rendered"}` or `{"error": {"code", "message"}}`.

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import app as app_module
 from chalicelib import variants as v
-from chalicelib.ondemand import base_rendition
+from chalicelib.render import base_rendition
 from tests import images
 from tests.conftest import TEST_ENV
 
