@@ -109,6 +109,12 @@ class ImageBusyError(ImgpipeError):
     code = "busy"
 
 
+class RenderBusyError(ImgpipeError):
+    """Every variant render slot is taken (the render function's reserved concurrency): 503, try again."""
+
+    code = "busy"
+
+
 class SourceChangedError(ImgpipeError):
     """The object was replaced while we worked; its own event will process it."""
 

@@ -19,7 +19,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
-from chalicelib.errors import ImageConflictError, ImageNotFoundError, ImgpipeError, SourceChangedError
+from chalicelib.errors import (
+    ImageConflictError,
+    ImageNotFoundError,
+    ImgpipeError,
+    RenderBusyError,
+    SourceChangedError,
+)
 from chalicelib.renditions import DEFAULT_NAME, FIT
 from chalicelib.status import COMPLETE, DELETED, DynamoStatusStore
 from chalicelib.storage import ObjectInfo, S3Storage
@@ -148,10 +154,18 @@ class LambdaRenderer:
         self._lambda, self._function = client, function_name
 
     def render(self, image_id: str, version: str, options: VariantOptions) -> bool:
-        answer = self._lambda.invoke(
-            FunctionName=self._function, InvocationType="RequestResponse",
-            Payload=json.dumps(render_request(image_id, version, options)).encode(),
-        )
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self._lambda.invoke(
+                FunctionName=self._function, InvocationType="RequestResponse",
+                Payload=json.dumps(render_request(image_id, version, options)).encode(),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TooManyRequestsException":
+                raise RenderBusyError("Too many variants are being rendered right now; "
+                                      "try again in a few seconds.") from exc
+            raise
         body = answer["Payload"].read()
         if answer.get("FunctionError"):  # a crash, a timeout, out of memory: the function's log has it
             raise ImgpipeError("The variant could not be rendered this time; try again.")

@@ -27,6 +27,7 @@ from chalicelib.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
     QuotaExceededError,
+    RenderBusyError,
     UnsupportedMediaTypeError,
     VariantForbiddenError,
 )
@@ -41,6 +42,7 @@ STATUS_OF = [
     (ImageConflictError, 409),
     (VariantForbiddenError, 403),
     (QuotaExceededError, 429),
+    (RenderBusyError, 503),
 ]
 INTERNAL_ERROR = ("internal_error", "An internal error occurred.")
 CORS_HEADERS = {

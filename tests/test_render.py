@@ -23,12 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 class FakeLambda:
     """Lambda's Invoke: runs app.render_variant in this process (or answers as a crashed function)."""
 
-    def __init__(self, crash: bool = False) -> None:
+    def __init__(self, crash: bool = False, throttled: bool = False) -> None:
         self.calls: list[dict] = []
-        self.crash = crash
+        self.crash, self.throttled = crash, throttled
 
     def invoke(self, **params: object) -> dict:
         self.calls.append(params)
+        if self.throttled:  # every slot of its reserved concurrency taken
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}}, "Invoke")
         if self.crash:
             body = {"errorMessage": "Runtime exited with error: signal: killed", "errorType": "Runtime.ExitError"}
             return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
@@ -151,3 +155,13 @@ def test_a_source_gone_during_a_render_is_a_conflict_not_a_crash(aws, stage):
     # 1500 px wide needs the source itself (no rendition has twice that): its read finds nothing.
     answer = handle({"image_id": stage, "version": version, "options": "w_1500,f_webp"})
     assert answer["error"]["code"] == "conflict"
+
+
+def test_a_throttled_render_is_503_with_a_sentence(client, aws, stage, monkeypatch):
+    """The render function's reserved concurrency is small (5 in dev): past it, the caller is told
+    to try again (503), not given an internal error."""
+    through(FakeLambda(throttled=True), monkeypatch)
+    response = _get(client, stage, "w_64")
+    assert response.status_code == 503
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "busy" and "try again" in error["message"]
