@@ -5,7 +5,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from deploy import apigw, build, indexes, rules
+from deploy import apigw, build, indexes, preflight, rules
 from deploy.rehearse_moto import REGION, Report, client
 
 if TYPE_CHECKING:
@@ -115,9 +115,9 @@ def rehearse_path_one(endpoint: str, stage: str = "dev") -> Report:
     answer_account_settings(lambda_client)
     report.skipped.append(f"GetAccountSettings: moto has none; answered as an account of "
                           f"{ACCOUNT_CONCURRENCY} concurrent executions")
-    for problem in (aws.alarm_recipient_problem(stage, settings, ""),
-                    aws.api_gateway_account_problem(client(endpoint, "apigateway"), settings),
-                    aws.concurrency_problem(lambda_client, stage, aws.reserved_concurrency(stage))):
+    for problem in (preflight.alarm_recipient_problem(stage, settings, ""),
+                    preflight.api_gateway_account_problem(client(endpoint, "apigateway"), settings),
+                    preflight.concurrency_problem(lambda_client, stage, preflight.reserved_concurrency(stage))):
         if problem:
             report.problems.append(problem)
     report.steps.append("the checks before deploying (alarm recipient, API Gateway role, concurrency quota)")

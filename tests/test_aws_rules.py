@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from deploy import aws, build, rules
+from deploy import aws, build, preflight, rules
 
 REGION = "eu-west-1"
 
@@ -79,12 +79,12 @@ def test_the_account_wide_api_gateway_role_is_off_by_default_and_path_one_says_i
     assert re.search(r'variable "set_api_gateway_log_role" \{[^}]*default\s*=\s*false', variables)
     apigateway = boto3.client("apigateway", region_name=REGION)
     settings = build.stage_settings("dev")
-    assert "once per account and region" in aws.api_gateway_account_problem(apigateway, settings)
-    assert aws.api_gateway_account_problem(apigateway, {**settings, "api_gateway_account": True}) is None
+    assert "once per account and region" in preflight.api_gateway_account_problem(apigateway, settings)
+    assert preflight.api_gateway_account_problem(apigateway, {**settings, "api_gateway_account": True}) is None
     role = boto3.client("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]
     apigateway.update_account(
         patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Arn"]}])
-    assert aws.api_gateway_account_problem(apigateway, settings) is None
+    assert preflight.api_gateway_account_problem(apigateway, settings) is None
 
 
 def test_the_packaged_api_has_exactly_one_stage_after_the_sam_transform(tmp_path):
@@ -162,13 +162,13 @@ def test_the_deployed_check_flags_a_topic_cloudwatch_cannot_publish_to(moto_clie
 
 def test_a_prod_deploy_without_an_alarm_recipient_refuses_naming_the_setting(monkeypatch):
     settings = build.stage_settings("prod")
-    problem = aws.alarm_recipient_problem("prod", settings, "")
+    problem = preflight.alarm_recipient_problem("prod", settings, "")
     assert "fill alarm_email" in problem and "alarm_topic_arn" in problem and "infra/stages.json" in problem
     with pytest.raises(SystemExit, match="fill alarm_email"):
         aws.deploy("prod")
-    assert aws.alarm_recipient_problem("prod", {**settings, "alarm_email": "ops@example.com"}, "") is None
-    assert aws.alarm_recipient_problem("prod", settings, "arn:aws:sns:eu-west-1:000000000000:ops") is None
-    assert aws.alarm_recipient_problem("dev", build.stage_settings("dev"), "") is None
+    assert preflight.alarm_recipient_problem("prod", {**settings, "alarm_email": "ops@example.com"}, "") is None
+    assert preflight.alarm_recipient_problem("prod", settings, "arn:aws:sns:eu-west-1:000000000000:ops") is None
+    assert preflight.alarm_recipient_problem("dev", build.stage_settings("dev"), "") is None
 
 
 def test_a_template_over_the_body_limit_goes_to_s3_and_is_created_from_its_url(moto_clients):
@@ -210,19 +210,19 @@ class AccountLambda:
 
 
 def test_path_one_says_what_the_account_allows_before_reserving_concurrency():
-    wanted = aws.reserved_concurrency("prod")
+    wanted = preflight.reserved_concurrency("prod")
     assert sum(wanted.values()) == 221
-    problem = aws.concurrency_problem(AccountLambda(limit=10), "prod", wanted)
+    problem = preflight.concurrency_problem(AccountLambda(limit=10), "prod", wanted)
     assert problem.startswith("Stage prod reserves 221 concurrent executions (api_handler 50, "
                               "backfill_image 50")
     assert "allows 10 in this region" in problem and "at most 0 can be reserved" in problem
     assert "reserved_concurrency for stage prod in .chalice/config.json" in problem
-    assert aws.concurrency_problem(AccountLambda(limit=1000), "prod", wanted) is None
-    assert aws.concurrency_problem(AccountLambda(limit=321), "prod", wanted) is None
-    assert "at most 220" in aws.concurrency_problem(AccountLambda(limit=320), "prod", wanted)
+    assert preflight.concurrency_problem(AccountLambda(limit=1000), "prod", wanted) is None
+    assert preflight.concurrency_problem(AccountLambda(limit=321), "prod", wanted) is None
+    assert "at most 220" in preflight.concurrency_problem(AccountLambda(limit=320), "prod", wanted)
     # A redeploy gets back what the stage itself reserves today.
     ours = {aws.function_name("prod", "resize_image"): 100, aws.function_name("prod", "api_handler"): 50}
-    assert aws.concurrency_problem(AccountLambda(limit=321, ours=ours), "prod", wanted) is None
+    assert preflight.concurrency_problem(AccountLambda(limit=321, ours=ours), "prod", wanted) is None
 
 
 @pytest.mark.parametrize(("resource", "statement"), [("vpc_access", "VPC_ACCESS"), ("xray", "XRAY_WRITE")])
@@ -277,10 +277,10 @@ def test_the_legacy_indexes_are_not_dropped_while_the_running_code_reads_them():
     and legacy_indexes off in one deploy would leave the running functions without their indexes."""
     drop = {"legacy_indexes": False}
     reading = LiveFunctions({aws.function_name("prod", "api_handler"): {"STATUS_READS": "legacy"}})
-    problem = aws.live_legacy_reads_problem(reading, "prod", drop)
+    problem = preflight.live_legacy_reads_problem(reading, "prod", drop)
     assert problem and "imgpipe-prod still reads the unsharded indexes" in problem
     assert "Deploy STATUS_READS=sharded first" in problem
-    assert aws.live_legacy_reads_problem(reading, "prod", {"legacy_indexes": True}) is None  # kept: nothing to drop
+    assert preflight.live_legacy_reads_problem(reading, "prod", {"legacy_indexes": True}) is None  # kept: nothing to drop
     switched = LiveFunctions({aws.function_name("prod", "api_handler"): {"STATUS_READS": "sharded"}})
-    assert aws.live_legacy_reads_problem(switched, "prod", drop) is None
-    assert aws.live_legacy_reads_problem(LiveFunctions({}), "prod", drop) is None  # a new stage
+    assert preflight.live_legacy_reads_problem(switched, "prod", drop) is None
+    assert preflight.live_legacy_reads_problem(LiveFunctions({}), "prod", drop) is None  # a new stage

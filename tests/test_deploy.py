@@ -24,7 +24,7 @@ from samtranslator.translator.transform import transform
 
 from chalicelib.status import table_definition
 from chalicelib.storage import FAILED_SOURCE_TAG
-from deploy import apigw, aws, build, policies
+from deploy import apigw, aws, build, policies, preflight
 from deploy.rehearse_terraform import tf_plugin_dir
 
 RESOURCES = json.loads(build.RESOURCES.read_text())
@@ -402,10 +402,10 @@ def test_path_one_wires_what_chalice_deploy_leaves_out(tmp_path, monkeypatch):
 
 def test_make_deploy_warns_only_when_a_stage_is_open(monkeypatch):
     config = build.load_config()
-    assert aws.auth_warning("dev") is None and aws.auth_warning("prod") is None
+    assert preflight.auth_warning("dev") is None and preflight.auth_warning("prod") is None
     config["stages"]["dev"]["environment_variables"]["AUTH"] = "none"
-    monkeypatch.setattr(aws, "load_config", lambda: config)
-    warning = aws.auth_warning("dev")
+    monkeypatch.setattr(preflight, "load_config", lambda: config)
+    warning = preflight.auth_warning("dev")
     assert warning.startswith("WARNING: stage dev sets AUTH=none")
     assert "DELETE /images/{id}" in warning and "POST /uploads" in warning
 
