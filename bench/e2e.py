@@ -35,7 +35,7 @@ from pathlib import Path
 import requests
 
 from imgpipe.client import ApiClient
-from imgpipe.localstack import stage_environment
+from imgpipe.localstage import stage_environment
 from imgpipe.loadtest import spawned_stack
 from imgpipe.stackprocess import StackProcess
 

@@ -114,7 +114,7 @@ def _variant_url(session: requests.Session, api: str, image_id: str, width: int)
 
 def _stored_variants(stack: "StackProcess", image_id: str) -> int:
     from chalicelib.config import load_settings
-    from imgpipe.localstack import stage_environment
+    from imgpipe.localstage import stage_environment
 
     bucket = load_settings(stage_environment()).output_bucket
     listed = stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"variants/{image_id}/")

@@ -24,7 +24,6 @@ import functools
 import json
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
@@ -42,6 +41,18 @@ from chalice.local import LambdaContext, LocalDevServer, create_local_server
 from imgpipe.running import forget_ports, record_ports
 from imgpipe.gateway import QuietHandler
 from imgpipe.localauth import DevIssuer
+from imgpipe.localstage import (
+    ACCESS_KEY_ID,
+    HOST,
+    REGION,
+    ROOT,
+    SECRET_ACCESS_KEY,
+    STAGE,
+    aws_environment,
+    provision_notifications,
+    queue_names,
+    stage_environment,
+)
 from imgpipe.schedules import Schedules, rate_schedules
 from imgpipe.state import StateDir
 
@@ -56,85 +67,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 from imgpipe.worker import EventWorker
 
-ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
-REGION = "us-east-1"
-STAGE = "local"
 SNAPSHOT_SECONDS = 5
 LISTEN_BACKLOG = 128
-# The dummy credentials of the local stack; form POSTs must be signed with them.
-ACCESS_KEY_ID = SECRET_ACCESS_KEY = "local"
 log = logging.getLogger(__name__)
 
 
 class PortTakenError(Exception):
     pass
-
-
-def stage_environment(stage: str = STAGE) -> dict[str, str]:
-    """The environment variables chalice gives the app for `stage`."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text("utf-8"))
-    return {**config.get("environment_variables", {}),
-            **config["stages"][stage].get("environment_variables", {})}
-
-
-def aws_environment(aws_port: int) -> dict[str, str]:
-    """What points boto3 (and the AWS CLI) at the emulator instead of AWS."""
-    return {
-        "AWS_ENDPOINT_URL": f"http://{HOST}:{aws_port}",
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }
-
-
-def queue_names(env: dict[str, str]) -> tuple[str, str]:
-    """(events queue, dead-letter queue), named after the stage's input bucket."""
-    return f"{env['INPUT_BUCKET']}-events", f"{env['INPUT_BUCKET']}-dead"
-
-
-def events_queue_name(env: dict[str, str]) -> str:
-    """The queue the local bus's rule sends every imgpipe event to (`imgpipe-events-local`)."""
-    return f"imgpipe-events-{STAGE}" if env.get("EVENT_BUS_NAME") else ""
-
-
-def provision_notifications(env: dict[str, str], sqs: "SQSClient", events: "EventBridgeClient",
-                            secretsmanager: "SecretsManagerClient", state_dir: Path) -> str | None:
-    """The bus, a rule for source `imgpipe` into a queue, and the webhook secret, as a
-    deployed stage has them (infra/); returns the queue's URL. The secret's value is made
-    once and kept in the state dir, so a receiver's copy still verifies after a restart."""
-    queue_url = None
-    if env.get("EVENT_BUS_NAME"):
-        bus = env["EVENT_BUS_NAME"]
-        queue_url = sqs.create_queue(QueueName=events_queue_name(env))["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        rule = f"{bus}-all-images"
-        events.create_event_bus(Name=bus)
-        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["imgpipe"]}))
-        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-    if env.get("WEBHOOK_SECRET_ARN"):
-        path = state_dir / "webhook-secret"
-        if not path.exists():
-            state_dir.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(32), "utf-8")
-        value = path.read_text("utf-8").strip()
-        secretsmanager.create_secret(Name=env["WEBHOOK_SECRET_ARN"], SecretString=value)
-    if env.get("VARIANT_SECRET_ARN"):  # on-demand variant URLs stay valid across restarts
-        secretsmanager.create_secret(Name=env["VARIANT_SECRET_ARN"], SecretString=variant_secret(state_dir))
-    return queue_url
-
-
-def variant_secret(state_dir: Path) -> str:
-    """The local stage's variant signing secret, made once and kept in the state dir
-    (`python -m imgpipe url` signs with it)."""
-    path = state_dir / "variant-secret"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32), "utf-8")
-    return path.read_text("utf-8").strip()
 
 
 def check_port_free(port: int, what: str) -> None:

@@ -13,7 +13,7 @@ def events(follow: bool, aws_port: int | None) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from imgpipe.events import watch
-    from imgpipe.localstack import events_queue_name, stage_environment
+    from imgpipe.localstage import events_queue_name, stage_environment
 
     aws_port = resolve_aws_port(aws_port)
     sqs = local_sqs(aws_port)

@@ -22,7 +22,7 @@ def migrate_indexes(table: str | None, stage: str, aws_port: int | None, check: 
     """Give every status record its shard attributes (docs/DATA-MODEL.md, "Migrating a table")."""
     import boto3
 
-    from imgpipe.localstack import aws_environment, stage_environment
+    from imgpipe.localstage import aws_environment, stage_environment
     from imgpipe.migrate import migrate_table
 
     env = stage_environment(stage)

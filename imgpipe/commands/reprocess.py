@@ -37,7 +37,7 @@ def reprocess(prefix: str, statuses: tuple[str, ...], stage: str, aws_port: int 
         return
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from imgpipe.localstack import aws_environment, stage_environment
+    from imgpipe.localstage import aws_environment, stage_environment
     from imgpipe.reprocess import chosen_keys, load_app, reprocess_key
 
     from botocore.exceptions import BotoCoreError, ClientError

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_API = "http://127.0.0.1:8000"  # localstack.HOST, not imported: the CLI starts without the stack
+DEFAULT_API = "http://127.0.0.1:8000"  # localstage.HOST and make run's default PORT
 DEFAULT_AWS_PORT = 4566
 api_option = click.option("--api", envvar="IMGPIPE_API", default=None,
                           help="Base URL of the imgpipe API (env IMGPIPE_API) [default: the running "
@@ -102,7 +102,7 @@ def local_sqs(aws_port: int) -> "SQSClient":
     """An SQS client of the local stack listening on `aws_port`."""
     import boto3
 
-    from imgpipe.localstack import aws_environment
+    from imgpipe.localstage import aws_environment
 
     env = aws_environment(aws_port)
     return boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],

@@ -60,7 +60,7 @@ def show_dead_letters(aws_port: int) -> None:
     from rich.table import Table
 
     from chalicelib.s3events import object_records
-    from imgpipe.localstack import queue_names, stage_environment
+    from imgpipe.localstage import queue_names, stage_environment
     from imgpipe.state import peek_messages
 
     from botocore.exceptions import BotoCoreError, ClientError
